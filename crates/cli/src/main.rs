@@ -1,0 +1,5 @@
+//! The souk binary.
+
+fn main() {
+    println!("souk");
+}

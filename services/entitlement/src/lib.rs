@@ -1,0 +1,1 @@
+//! The entitlement service of Souk.

@@ -1,0 +1,1 @@
+//! The offer service of Souk.
