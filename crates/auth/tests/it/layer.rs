@@ -1,0 +1,157 @@
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use souk_auth::{
+    ApiKeySecret, Authenticator, Caller, KeyHash, KeyRevocations, KeyStore, Scope, StoredKey,
+};
+use souk_core::Id;
+use time::OffsetDateTime;
+use tower::{Layer, ServiceExt};
+
+#[derive(Default)]
+struct Keys {
+    keys: Mutex<HashMap<KeyHash, StoredKey>>,
+    revocations: KeyRevocations,
+}
+
+#[async_trait]
+impl KeyStore for Keys {
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<StoredKey>, souk_core::Error> {
+        Ok(self.keys.lock().unwrap().get(hash).cloned())
+    }
+    async fn record_use(&self, _: &Id, _: OffsetDateTime) -> Result<(), souk_core::Error> {
+        Ok(())
+    }
+    fn revocations(&self) -> Option<KeyRevocations> {
+        Some(self.revocations.clone())
+    }
+}
+
+/// The wrapped service answers 200 with the caller's key id in a header.
+fn echo_caller() -> impl tower::Service<
+    http::Request<tonic::body::Body>,
+    Response = http::Response<tonic::body::Body>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ 'static {
+    tower::service_fn(|req: http::Request<tonic::body::Body>| async move {
+        let mut response = http::Response::new(tonic::body::Body::default());
+        if let Some(caller) = req.extensions().get::<Caller>() {
+            response
+                .headers_mut()
+                .insert("x-key-id", caller.key_id.as_str().parse().unwrap());
+        }
+        Ok::<_, Infallible>(response)
+    })
+}
+
+fn request(path: &str, authorization: Option<&str>) -> http::Request<tonic::body::Body> {
+    let mut builder = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://localhost{path}"));
+    if let Some(value) = authorization {
+        builder = builder.header("authorization", value);
+    }
+    builder.body(tonic::body::Body::default()).unwrap()
+}
+
+fn grpc_status(response: &http::Response<tonic::body::Body>) -> Option<(String, String)> {
+    let status = response
+        .headers()
+        .get("grpc-status")?
+        .to_str()
+        .ok()?
+        .to_owned();
+    let raw = response
+        .headers()
+        .get("grpc-message")
+        .and_then(|m| m.to_str().ok())
+        .unwrap_or("");
+    Some((status, percent_decode(raw)))
+}
+
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            out.push(u8::from_str_radix(&raw[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn layer_authenticates_refuses_and_exempts_health() {
+    let keys = Arc::new(Keys::default());
+    let secret = ApiKeySecret::generate();
+    let key_id = Id::generate("key");
+    keys.keys.lock().unwrap().insert(
+        secret.hash(),
+        StoredKey {
+            key_id: key_id.clone(),
+            organization_id: Id::generate("org"),
+            scopes: vec![Scope::ReadOnly],
+            expires_at: None,
+            revoked_at: None,
+        },
+    );
+    let auth = Authenticator::new(keys.clone());
+    let service = auth.layer().layer(echo_caller());
+    let path = "/souk.integration.v1.IntegrationService/GetIntegration";
+
+    let ok = service
+        .clone()
+        .oneshot(request(path, Some(&format!("Bearer {}", secret.expose()))))
+        .await
+        .unwrap();
+    assert_eq!(ok.headers().get("x-key-id").unwrap(), key_id.as_str());
+
+    let missing = service.clone().oneshot(request(path, None)).await.unwrap();
+    let (code, message) = grpc_status(&missing).unwrap();
+    assert_eq!(code, "16");
+    assert!(message.contains("missing api key"), "{message}");
+
+    let unknown = format!("Bearer {}", ApiKeySecret::generate().expose());
+    let (code, message) = grpc_status(
+        &service
+            .clone()
+            .oneshot(request(path, Some(&unknown)))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(code, "16");
+    assert_eq!(message, "unknown api key");
+
+    let health = service
+        .clone()
+        .oneshot(request("/grpc.health.v1.Health/Check", None))
+        .await
+        .unwrap();
+    assert!(grpc_status(&health).is_none(), "health checks need no key");
+
+    keys.keys
+        .lock()
+        .unwrap()
+        .get_mut(&secret.hash())
+        .unwrap()
+        .revoked_at = Some(OffsetDateTime::now_utc());
+    keys.revocations.revoked(&key_id);
+    let revoked = service
+        .oneshot(request(path, Some(&format!("Bearer {}", secret.expose()))))
+        .await
+        .unwrap();
+    let (code, message) = grpc_status(&revoked).unwrap();
+    assert_eq!(code, "16");
+    assert_eq!(message, "api key revoked");
+}

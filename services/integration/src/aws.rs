@@ -1,0 +1,234 @@
+//! The AWS adapter of [`Verifier`]: assumes the integration's role through the
+//! [`RoleAssumer`] and makes one harmless call per API.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_marketplaceagreement::types::Filter as AgreementFilter;
+use aws_sdk_sqs::types::QueueAttributeName;
+use souk_auth::{AwsClients, AwsError, RoleAssumer, classify_sdk_error};
+use souk_core::SharedClock;
+
+use crate::domain::verify::{self, ProbeOutcome, Verifier};
+use crate::domain::{CheckStatus, Integration, PermissionCheck, VerificationReport};
+
+/// Token sent to ResolveCustomer: AWS answers InvalidTokenException when the call is allowed.
+const PROBE_TOKEN: &str = "souk-verification-probe";
+/// Product code probed when the integration lists none.
+const PROBE_PRODUCT: &str = "souk-verification-probe";
+
+/// Verifies integrations against AWS (or the emulator the assumer points at).
+#[derive(Debug, Clone)]
+pub struct AwsVerifier {
+    assumer: RoleAssumer,
+    clock: SharedClock,
+    timeout: Duration,
+}
+
+impl AwsVerifier {
+    /// A verifier assuming roles with `assumer`, each call limited to `timeout`.
+    pub fn new(assumer: RoleAssumer, clock: SharedClock, timeout: Duration) -> Self {
+        Self {
+            assumer,
+            clock,
+            timeout,
+        }
+    }
+
+    async fn probe<F>(&self, call: F) -> ProbeOutcome
+    where
+        F: Future<Output = Result<(), AwsError>>,
+    {
+        match tokio::time::timeout(self.timeout, call).await {
+            Err(_) => {
+                ProbeOutcome::Unreachable(format!("no answer within {} s", self.timeout.as_secs()))
+            }
+            Ok(Ok(())) => ProbeOutcome::Allowed,
+            Ok(Err(AwsError::AccessDenied { code, message })) => {
+                ProbeOutcome::Denied(format!("{code}: {message}"))
+            }
+            Ok(Err(AwsError::Unreachable { message })) => ProbeOutcome::Unreachable(message),
+            // Refused for another reason (bad token, unknown product, validation): the permission
+            // itself was granted.
+            Ok(Err(AwsError::Other { .. })) => ProbeOutcome::Allowed,
+        }
+    }
+
+    async fn checks(
+        &self,
+        integration: &Integration,
+        clients: &AwsClients,
+    ) -> Vec<PermissionCheck> {
+        let product_code = integration
+            .products
+            .first()
+            .map(|p| p.product_code.clone())
+            .unwrap_or_else(|| PROBE_PRODUCT.into());
+
+        let metering = self.probe(async {
+            match clients
+                .metering
+                .resolve_customer()
+                .registration_token(PROBE_TOKEN)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) => Err(classify_sdk_error(&e)),
+            }
+        });
+        let entitlement = self.probe(async {
+            match clients
+                .entitlement
+                .get_entitlements()
+                .product_code(&product_code)
+                .max_results(1)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) => Err(classify_sdk_error(&e)),
+            }
+        });
+        let catalog = self.probe(async {
+            match clients
+                .catalog
+                .list_entities()
+                .catalog("AWSMarketplace")
+                .entity_type("SaaSProduct")
+                .max_results(1)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) => Err(classify_sdk_error(&e)),
+            }
+        });
+        let agreement = self.probe(async {
+            let party = AgreementFilter::builder()
+                .name("PartyType")
+                .values("Proposer")
+                .build();
+            let kind = AgreementFilter::builder()
+                .name("AgreementType")
+                .values("PurchaseAgreement")
+                .build();
+            match clients
+                .agreement
+                .search_agreements()
+                .catalog("AWSMarketplace")
+                .filters(party)
+                .filters(kind)
+                .max_results(1)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) => Err(classify_sdk_error(&e)),
+            }
+        });
+        let (metering, entitlement, catalog, agreement) =
+            tokio::join!(metering, entitlement, catalog, agreement);
+        let mut checks = vec![
+            verify::check(
+                "aws-marketplace:ResolveCustomer",
+                "Marketplace Metering",
+                metering,
+            ),
+            verify::check(
+                "aws-marketplace:GetEntitlements",
+                "Marketplace Entitlement",
+                entitlement,
+            ),
+            verify::check(
+                "aws-marketplace:ListEntities",
+                "Marketplace Catalog",
+                catalog,
+            ),
+            verify::check(
+                "aws-marketplace:SearchAgreements",
+                "Marketplace Agreement",
+                agreement,
+            ),
+        ];
+
+        let queues = integration.notifications.sqs_queue_urls.iter().map(|url| async move {
+            let sqs = clients.sqs_for_queue(url);
+            let call = sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                .send();
+            let outcome = tokio::time::timeout(self.timeout, call).await;
+            let api = format!("Amazon SQS ({url})");
+            match outcome {
+                Ok(Err(e)) if e.as_service_error().is_some_and(|s| s.is_queue_does_not_exist()) => PermissionCheck {
+                    action: "sqs:GetQueueAttributes".into(),
+                    api,
+                    status: CheckStatus::Denied,
+                    detail: "QueueDoesNotExist: the queue does not exist or is not visible to the role".into(),
+                    remedy: "fix notifications.sqs_queue_urls (UpdateIntegration) or create the queue with the \
+                             onboarding template (include_notifications), then run VerifyIntegration again"
+                        .into(),
+                },
+                Ok(result) => {
+                    let outcome = self.probe(async { result.map(|_| ()).map_err(|e| classify_sdk_error(&e)) }).await;
+                    verify::check("sqs:GetQueueAttributes", &api, outcome)
+                }
+                Err(_) => verify::check(
+                    "sqs:GetQueueAttributes",
+                    &api,
+                    ProbeOutcome::Unreachable(format!("no answer within {} s", self.timeout.as_secs())),
+                ),
+            }
+        });
+        checks.extend(futures::future::join_all(queues).await);
+        checks
+    }
+}
+
+#[async_trait]
+impl Verifier for AwsVerifier {
+    async fn verify(&self, integration: &Integration) -> VerificationReport {
+        let Some(role) = integration.role() else {
+            return verify::role_not_assumed(
+                self.clock.now(),
+                "the integration has no role_arn".into(),
+            );
+        };
+        // Verification must see the role as it is now, not credentials cached before a change.
+        self.assumer.forget(&role);
+        let clients = match tokio::time::timeout(self.timeout, self.assumer.clients(&role)).await {
+            Ok(Ok(clients)) => clients,
+            Ok(Err(error)) => {
+                let message = match error {
+                    AwsError::AccessDenied { code, message } => {
+                        format!(
+                            "{code}: {message}; {}",
+                            verify::assume_role_remedy(integration)
+                        )
+                    }
+                    AwsError::Unreachable { message } => {
+                        format!("could not reach AWS STS: {message}")
+                    }
+                    AwsError::Other { code, message } => format!("{code}: {message}"),
+                };
+                return verify::role_not_assumed(self.clock.now(), message);
+            }
+            Err(_) => {
+                return verify::role_not_assumed(
+                    self.clock.now(),
+                    format!("AWS STS did not answer within {} s", self.timeout.as_secs()),
+                );
+            }
+        };
+        let checks = self.checks(integration, &clients).await;
+        VerificationReport {
+            verified_at: self.clock.now(),
+            role_assumed: true,
+            role_error: String::new(),
+            checks,
+        }
+    }
+}
