@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 /// Page size when the caller sends 0.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Largest page a caller can ask for.
-pub const MAX_PAGE_SIZE: u32 = 500;
+pub const MAX_PAGE_SIZE: u32 = 1000;
 
 /// A validated request for one page: how many rows and after which key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,9 +14,23 @@ use crate::api::IntegrationGrpc;
 use crate::aws::AwsVerifier;
 use crate::config::IntegrationConfig;
 use crate::domain::verify::Verifier;
-use crate::domain::{ApiKey, Error, Organization};
+use crate::domain::{ApiKey, Error, Integration, Licensing, NewIntegration, Notifications, Organization, Product, ProductType};
+use souk_core::PageRequest;
 use crate::events::EventFactory;
 use crate::store::{IntegrationStore, SqlKeyStore, migrations};
+
+/// The demo seller integration `souk dev --emulate-aws` keeps in the first organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoIntegration {
+    /// Integration name, unique in the organisation.
+    pub name: String,
+    /// The demo seller role (in the emulator).
+    pub role_arn: String,
+    /// Region.
+    pub region: String,
+    /// The demo SaaS product code.
+    pub product_code: String,
+}
 
 /// The store name (PostgreSQL schema, SQLite file stem) of this service.
 pub const SERVICE_NAME: &str = "integration";
@@ -198,5 +212,42 @@ impl IntegrationApp {
         }
         tracing::info!(organization_id = %organization.id, "created the first organization with an admin api key");
         Ok(Some((organization, secret.expose().to_owned())))
+    }
+
+    /// `souk dev --emulate-aws`: the integration named `demo.name` in the first organisation,
+    /// created (with its event, like any other) when missing.
+    pub async fn ensure_demo_integration(&self, demo: DemoIntegration) -> Result<Integration, Error> {
+        let organization = self
+            .store
+            .first_organization()
+            .await?
+            .ok_or_else(|| Error::invalid("organization", "no organisation exists yet: bootstrap one first"))?;
+        let mut page = PageRequest { size: souk_core::paging::MAX_PAGE_SIZE, after: None };
+        loop {
+            let found = self.store.list_integrations(&organization.id, &page).await?;
+            if let Some(existing) = found.items.iter().find(|i| i.name == demo.name) {
+                return Ok(existing.clone());
+            }
+            match found.items.last() {
+                Some(last) if !found.next_page_token.is_empty() => page.after = Some(last.id.to_string()),
+                _ => break,
+            }
+        }
+        let integration = NewIntegration {
+            name: demo.name,
+            role_arn: demo.role_arn,
+            region: demo.region,
+            products: vec![Product {
+                product_code: demo.product_code,
+                product_id: None,
+                product_type: ProductType::Saas,
+                licensing: Licensing::ProductCode,
+            }],
+            notifications: Notifications::default(),
+            data_feed_bucket: String::new(),
+        }
+        .into_integration(organization.id, souk_auth::generate_external_id(), self.clock.now());
+        self.store.create_integration(&integration, None, Vec::new).await?;
+        Ok(integration)
     }
 }

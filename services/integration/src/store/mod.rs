@@ -202,6 +202,15 @@ impl IntegrationStore {
         Ok(true)
     }
 
+    /// The oldest organisation (the one `souk dev` bootstraps), if any.
+    pub async fn first_organization(&self) -> Result<Option<Organization>, Error> {
+        let row = sqlx::query("SELECT id, name, created_at FROM organizations ORDER BY id LIMIT 1")
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(rows::organization).transpose()
+    }
+
     /// The organisation `id`, if it exists.
     pub async fn get_organization(&self, id: &Id) -> Result<Option<Organization>, Error> {
         let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE id = $1")

@@ -1,0 +1,143 @@
+//! `souk dev`: every service in one process on SQLite files, the in-process event bus, and with
+//! `--emulate-aws` the AWS Marketplace emulator in-process with a demo seller integration.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use souk_events::InProcessBus;
+
+use super::assembly::{Databases, assemble, role_assumer};
+use super::http::HttpState;
+use super::metrics::Metrics;
+use super::{demo, grpc, http, shutdown};
+use crate::args::{DevArgs, ServiceName};
+use crate::client::DEV_KEY_FILE;
+use crate::config::Config;
+
+const ALL_SERVICES: [ServiceName; 5] = [
+    ServiceName::Integration,
+    ServiceName::Entitlement,
+    ServiceName::Metering,
+    ServiceName::Offer,
+    ServiceName::Reporting,
+];
+
+/// Runs `souk dev` until Ctrl-C / SIGTERM.
+pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
+    if let Some(addr) = args.grpc_addr {
+        config.grpc_addr = addr;
+    }
+    if let Some(addr) = args.http_addr {
+        config.http_addr = addr;
+    }
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+
+    // Bind every port first: a busy port fails start-up before anything is written.
+    let (grpc_listener, grpc_addr) = grpc::bind(config.grpc_addr).await?;
+    let http_listener = http::bind(config.http_addr).await?;
+    let http_addr = http_listener.local_addr()?;
+    let (trigger, shutdown) = shutdown::channel();
+
+    let mut tasks = tokio::task::JoinSet::new();
+    let emulator = if args.emulate_aws {
+        let running = demo::start_emulator(args.emulator_addr, shutdown.clone(), &mut tasks).await?;
+        config.aws_endpoint_url = Some(running.url.clone());
+        if config.souk_principal_arn.is_empty() {
+            config.souk_principal_arn = demo::souk_principal_arn();
+        }
+        Some(running)
+    } else {
+        None
+    };
+
+    let databases = Databases::SqliteDir(args.data_dir.clone());
+    let assumer = role_assumer(&config, args.emulate_aws).await;
+    let bus = InProcessBus::default();
+    let assembly = assemble(&config, &databases, &ALL_SERVICES, Arc::new(bus), assumer).await?;
+
+    let first_key = assembly
+        .integration
+        .bootstrap_default_organization("default")
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot create the default organisation: {error}"))?;
+    if let Some((organization, secret)) = &first_key {
+        save_key(&args.data_dir, secret)?;
+        tracing::info!(organization_id = %organization.id, "created the default organisation");
+    }
+    if let Some(running) = &emulator {
+        demo::seed(&assembly.integration, running).await?;
+    }
+
+    let metrics = Arc::new(Metrics::new());
+    let http_state = HttpState { ready: Arc::default(), metrics: Arc::clone(&metrics) };
+    let ready = Arc::clone(&http_state.ready);
+    let (routes, health) = grpc::with_health_and_reflection(assembly.routes.clone(), assembly.names.clone())?;
+    tasks.spawn(grpc::serve(grpc_listener, routes, assembly.authenticator.layer(), metrics, shutdown.clone()));
+    tasks.spawn(http::serve_listener(http_listener, http::router(http_state), shutdown.clone()));
+    health.serving().await;
+    ready.store(true, Ordering::Release);
+
+    print_banner(&args, grpc_addr, http_addr, emulator.as_ref().map(|e| e.url.as_str()), first_key.as_ref().map(|(_, s)| s.as_str()));
+
+    tokio::select! {
+        () = shutdown::os_signal() => tracing::info!("shutting down"),
+        Some(result) = tasks.join_next() => {
+            trigger.trigger();
+            report_task_end(result)?;
+        }
+    }
+    health.not_serving().await;
+    ready.store(false, Ordering::Release);
+    trigger.trigger();
+    while let Some(result) = tasks.join_next().await {
+        report_task_end(result)?;
+    }
+    assembly.shutdown().await;
+    println!("souk dev stopped");
+    Ok(())
+}
+
+fn report_task_end(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
+    match result {
+        Ok(outcome) => outcome,
+        Err(error) => Err(anyhow::anyhow!("a server task failed: {error}")),
+    }
+}
+
+/// Saves the bootstrap key where client commands look for it, readable by the owner only.
+fn save_key(data_dir: &std::path::Path, secret: &str) -> anyhow::Result<()> {
+    let path = data_dir.join(DEV_KEY_FILE);
+    std::fs::write(&path, format!("{secret}\n")).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn print_banner(
+    args: &DevArgs,
+    grpc_addr: std::net::SocketAddr,
+    http_addr: std::net::SocketAddr,
+    emulator_url: Option<&str>,
+    first_key: Option<&str>,
+) {
+    println!("souk dev is running (Ctrl-C to stop)");
+    println!("  grpc      http://{grpc_addr}");
+    println!("  http      http://{http_addr}");
+    if let Some(url) = emulator_url {
+        println!("  emulator  {url}");
+    }
+    println!("  data      {}", args.data_dir.display());
+    match first_key {
+        Some(secret) => {
+            println!("first start: created organisation \"default\"");
+            println!("  admin API key (shown once; saved to {}): {secret}", args.data_dir.join(DEV_KEY_FILE).display());
+        }
+        None => println!("  api key   {} (from the first start)", args.data_dir.join(DEV_KEY_FILE).display()),
+    }
+    println!("ready");
+}

@@ -1,0 +1,11 @@
+//! Running Souk: `souk dev`, `souk serve <service>`, `souk emulator`, and what they share.
+
+pub mod assembly;
+pub mod demo;
+pub mod dev;
+pub mod emulator;
+pub mod grpc;
+pub mod http;
+pub mod metrics;
+pub mod serve;
+pub mod shutdown;

@@ -1,0 +1,103 @@
+//! `souk serve <service>`: one service against PostgreSQL (its own schema) and NATS JetStream,
+//! and `souk bootstrap`, which creates the first organisation of a fresh deployment.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use souk_events::{JetStreamPublisher, StreamSettings};
+
+use super::assembly::{Databases, assemble, role_assumer};
+use super::http::HttpState;
+use super::metrics::Metrics;
+use super::{grpc, http, shutdown};
+use crate::args::{ServeArgs, ServiceName};
+use crate::config::{Config, redact_url};
+
+/// Runs one service until SIGTERM / Ctrl-C.
+pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(addr) = args.grpc_addr {
+        config.grpc_addr = addr;
+    }
+    if let Some(addr) = args.http_addr {
+        config.http_addr = addr;
+    }
+    let database_url = config.require_database_url()?.to_owned();
+    let (grpc_listener, grpc_addr) = grpc::bind(config.grpc_addr).await?;
+    let http_listener = http::bind(config.http_addr).await?;
+    let http_addr = http_listener.local_addr()?;
+
+    let nats = connect_nats(&config.nats_url).await?;
+    let publisher = JetStreamPublisher::start(nats, StreamSettings::default())
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot set up the JetStream streams: {error}"))?;
+    let databases = Databases::Postgres(database_url);
+    let assumer = role_assumer(&config, false).await;
+    let assembly = assemble(&config, &databases, &[args.service], Arc::new(publisher), assumer).await?;
+
+    let (trigger, shutdown) = shutdown::channel();
+    let metrics = Arc::new(Metrics::new());
+    let http_state = HttpState { ready: Arc::default(), metrics: Arc::clone(&metrics) };
+    let ready = Arc::clone(&http_state.ready);
+    let (routes, health) = grpc::with_health_and_reflection(assembly.routes.clone(), assembly.names.clone())?;
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(grpc::serve(grpc_listener, routes, assembly.authenticator.layer(), metrics, shutdown.clone()));
+    tasks.spawn(http::serve_listener(http_listener, http::router(http_state), shutdown.clone()));
+    health.serving().await;
+    ready.store(true, Ordering::Release);
+    tracing::info!(service = args.service.as_str(), %grpc_addr, %http_addr, "serving");
+    println!("souk serve {} is running", args.service.as_str());
+    println!("  grpc      http://{grpc_addr}");
+    println!("  http      http://{http_addr}");
+    println!("ready");
+
+    let mut failure = None;
+    tokio::select! {
+        () = shutdown::os_signal() => tracing::info!("shutting down"),
+        Some(result) = tasks.join_next() => failure = Some(result),
+    }
+    health.not_serving().await;
+    ready.store(false, Ordering::Release);
+    trigger.trigger();
+    while let Some(result) = tasks.join_next().await {
+        if let Err(error) = result.map_err(anyhow::Error::from).and_then(|r| r) {
+            tracing::error!(%error, "server task failed");
+        }
+    }
+    assembly.shutdown().await;
+    match failure {
+        Some(result) => result.map_err(anyhow::Error::from).and_then(|r| r).and(Err(anyhow::anyhow!("a server stopped unexpectedly"))),
+        None => Ok(()),
+    }
+}
+
+/// Creates organisation `name` with an admin API key when the deployment has no organisation,
+/// and prints the key (stdout only, never the log).
+pub async fn bootstrap(config: Config, name: &str) -> anyhow::Result<()> {
+    let databases = Databases::Postgres(config.require_database_url()?.to_owned());
+    let bus = Arc::new(souk_events::InProcessBus::default());
+    let assumer = role_assumer(&config, false).await;
+    let assembly = assemble(&config, &databases, &[ServiceName::Integration], bus, assumer).await?;
+    let created = assembly
+        .integration
+        .bootstrap_default_organization(name)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot create the organisation: {error}"))?;
+    assembly.shutdown().await;
+    match created {
+        Some((organization, secret)) => {
+            println!("created organisation {:?} ({})", organization.name, organization.id);
+            println!("admin API key (shown once): {secret}");
+            Ok(())
+        }
+        None => anyhow::bail!("the deployment already has an organisation; create keys with `souk key create`"),
+    }
+}
+
+async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
+    let options = async_nats::ConnectOptions::new().connection_timeout(std::time::Duration::from_secs(5));
+    tokio::time::timeout(std::time::Duration::from_secs(10), options.connect(url))
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out connecting to NATS at {}", redact_url(url)))?
+        .with_context(|| format!("cannot connect to NATS at {}", redact_url(url)))
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests of the `souk` binary: the README quick start (`souk dev --emulate-aws`) and
+//! the distributed mode (`souk serve integration` on PostgreSQL and NATS).
+
+mod dev;
+mod serve;
