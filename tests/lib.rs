@@ -19,10 +19,16 @@ pub fn souk_bin() -> anyhow::Result<PathBuf> {
         return Ok(PathBuf::from(path));
     }
     let exe = std::env::current_exe()?;
-    let profile_dir = exe.parent().and_then(Path::parent).context("unexpected test executable location")?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("unexpected test executable location")?;
     let bin = profile_dir.join("souk");
     if !bin.exists() {
-        bail!("{} does not exist: build it first with `cargo build -p souk` (scripts/test.sh does)", bin.display());
+        bail!(
+            "{} does not exist: build it first with `cargo build -p souk` (scripts/test.sh does)",
+            bin.display()
+        );
     }
     Ok(bin)
 }
@@ -41,7 +47,11 @@ impl SoukProcess {
     /// Starts `souk <args>` with `envs` and waits (60 s at most) for its `ready` line.
     pub async fn start(args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<Self> {
         let mut command = Command::new(souk_bin()?);
-        command.args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).kill_on_drop(true);
+        command
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
         command.env("SOUK_LOG_LEVEL", "warn");
         for (key, value) in envs {
             command.env(key, value);
@@ -57,15 +67,24 @@ impl SoukProcess {
                     return Ok(());
                 }
                 let mut words = line.split_whitespace();
-                if let (Some(name @ ("grpc" | "http" | "emulator")), Some(url)) = (words.next(), words.next()) {
+                if let (Some(name @ ("grpc" | "http" | "emulator")), Some(url)) =
+                    (words.next(), words.next())
+                {
                     endpoints.insert(name.to_owned(), url.to_owned());
                 }
                 banner.push(line);
             }
             bail!("souk exited before it was ready; output: {banner:?}")
         };
-        tokio::time::timeout(Duration::from_secs(60), wait).await.context("souk was not ready within 60 s")??;
-        Ok(Self { child, endpoints, banner, stdout: Some(lines) })
+        tokio::time::timeout(Duration::from_secs(60), wait)
+            .await
+            .context("souk was not ready within 60 s")??;
+        Ok(Self {
+            child,
+            endpoints,
+            banner,
+            stdout: Some(lines),
+        })
     }
 
     /// The URL of endpoint `name` from the banner.
@@ -76,7 +95,10 @@ impl SoukProcess {
     /// Sends SIGTERM and returns the exit status and the rest of stdout.
     pub async fn terminate(mut self) -> anyhow::Result<(std::process::ExitStatus, String)> {
         let pid = self.child.id().context("process already exited")?;
-        let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await?;
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await?;
         if !status.success() {
             bail!("kill -TERM {pid} failed");
         }
@@ -105,7 +127,12 @@ pub struct CliOutput {
 impl CliOutput {
     /// Parses stdout as JSON.
     pub fn json(&self) -> anyhow::Result<serde_json::Value> {
-        serde_json::from_str(&self.stdout).with_context(|| format!("stdout is not JSON: {}\nstderr: {}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).with_context(|| {
+            format!(
+                "stdout is not JSON: {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
@@ -139,16 +166,23 @@ pub async fn http_get(base_url: &str, path: &str) -> anyhow::Result<(u16, String
         .nth(1)
         .and_then(|code| code.parse().ok())
         .with_context(|| format!("not an HTTP response: {response:?}"))?;
-    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
 /// The gRPC health status of `service` (empty for the whole server).
 pub async fn grpc_health(grpc_url: &str, service: &str) -> anyhow::Result<i32> {
-    let channel = tonic::transport::Endpoint::from_shared(grpc_url.to_owned())?.connect().await?;
+    let channel = tonic::transport::Endpoint::from_shared(grpc_url.to_owned())?
+        .connect()
+        .await?;
     let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
     let response = client
-        .check(tonic_health::pb::HealthCheckRequest { service: service.to_owned() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: service.to_owned(),
+        })
         .await?;
     Ok(response.into_inner().status)
 }

@@ -1,5 +1,7 @@
 //! End-to-end tests of the `souk` binary: the README quick start (`souk dev --emulate-aws`) and
 //! the distributed mode (`souk serve integration` on PostgreSQL and NATS).
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod dev;
 mod serve;

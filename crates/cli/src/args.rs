@@ -133,7 +133,12 @@ pub enum OutputFormat {
 #[derive(Debug, Args, Clone)]
 pub struct ClientArgs {
     /// The Souk gRPC endpoint.
-    #[arg(long, env = "SOUK_SERVER", default_value = "http://127.0.0.1:50051", global = true)]
+    #[arg(
+        long,
+        env = "SOUK_SERVER",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
     pub server: String,
     /// API key (`souk_…`); defaults to the key `souk dev` saved in its data directory.
     #[arg(long, env = "SOUK_API_KEY", hide_env_values = true, global = true)]

@@ -67,7 +67,10 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("grpc_addr", &self.grpc_addr)
             .field("http_addr", &self.http_addr)
-            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
             .field("database_max_connections", &self.database_max_connections)
             .field("nats_url", &redact_url(&self.nats_url))
             .field("aws_endpoint_url", &self.aws_endpoint_url)
@@ -86,7 +89,8 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read config file {}", path.display()))?;
-                toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?
+                toml::from_str(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
             }
             None => Self::default(),
         };
@@ -97,17 +101,22 @@ impl Config {
     /// Overrides fields from `SOUK_*` variables read through `var`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         if let Some(v) = var("SOUK_GRPC_ADDR") {
-            self.grpc_addr = v.parse().with_context(|| format!("SOUK_GRPC_ADDR={v:?} is not host:port"))?;
+            self.grpc_addr = v
+                .parse()
+                .with_context(|| format!("SOUK_GRPC_ADDR={v:?} is not host:port"))?;
         }
         if let Some(v) = var("SOUK_HTTP_ADDR") {
-            self.http_addr = v.parse().with_context(|| format!("SOUK_HTTP_ADDR={v:?} is not host:port"))?;
+            self.http_addr = v
+                .parse()
+                .with_context(|| format!("SOUK_HTTP_ADDR={v:?} is not host:port"))?;
         }
         if let Some(v) = var("SOUK_DATABASE_URL") {
             self.database_url = Some(v);
         }
         if let Some(v) = var("SOUK_DATABASE_MAX_CONNECTIONS") {
-            self.database_max_connections =
-                v.parse().with_context(|| format!("SOUK_DATABASE_MAX_CONNECTIONS={v:?} is not a number"))?;
+            self.database_max_connections = v
+                .parse()
+                .with_context(|| format!("SOUK_DATABASE_MAX_CONNECTIONS={v:?} is not a number"))?;
         }
         if let Some(v) = var("SOUK_NATS_URL") {
             self.nats_url = v;
@@ -137,17 +146,25 @@ impl Config {
     /// The PostgreSQL URL `souk serve` needs, with a clear error when it is missing.
     pub fn require_database_url(&self) -> anyhow::Result<&str> {
         match self.database_url.as_deref() {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(url),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(url)
+            }
             Some(_) => bail!("SOUK_DATABASE_URL must be a postgres:// URL for `souk serve`"),
-            None => bail!("SOUK_DATABASE_URL is not set; `souk serve` needs PostgreSQL (or use `souk dev`)"),
+            None => bail!(
+                "SOUK_DATABASE_URL is not set; `souk serve` needs PostgreSQL (or use `souk dev`)"
+            ),
         }
     }
 }
 
 /// `scheme://user:secret@host/…` with the secret replaced, for logs.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
@@ -160,7 +177,8 @@ mod tests {
 
     #[test]
     fn env_overrides_file_and_defaults() {
-        let mut config: Config = toml::from_str("grpc_addr = \"127.0.0.1:6000\"\nnats_url = \"nats://n:4222\"").unwrap();
+        let mut config: Config =
+            toml::from_str("grpc_addr = \"127.0.0.1:6000\"\nnats_url = \"nats://n:4222\"").unwrap();
         config
             .apply_env(|name| (name == "SOUK_NATS_URL").then(|| "nats://env:4222".to_owned()))
             .unwrap();
@@ -172,19 +190,33 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         let mut config = Config::default();
-        let err = config.apply_env(|name| (name == "SOUK_GRPC_ADDR").then(|| "nope".to_owned())).unwrap_err();
+        let err = config
+            .apply_env(|name| (name == "SOUK_GRPC_ADDR").then(|| "nope".to_owned()))
+            .unwrap_err();
         assert_eq!(err.to_string(), "SOUK_GRPC_ADDR=\"nope\" is not host:port");
         let err = toml::from_str::<Config>("unknown_key = 1").unwrap_err();
-        assert!(err.to_string().contains("unknown field `unknown_key`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown field `unknown_key`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn secrets_are_redacted() {
-        assert_eq!(redact_url("postgres://souk:hunter2@db:5432/souk"), "postgres://souk:***@db:5432/souk");
-        let config = Config { database_url: Some("postgres://u:pw@h/d".into()), ..Config::default() };
+        assert_eq!(
+            redact_url("postgres://souk:hunter2@db:5432/souk"),
+            "postgres://souk:***@db:5432/souk"
+        );
+        let config = Config {
+            database_url: Some("postgres://u:pw@h/d".into()),
+            ..Config::default()
+        };
         assert!(!format!("{config:?}").contains("pw@"));
         assert_eq!(
-            Config::default().require_database_url().unwrap_err().to_string(),
+            Config::default()
+                .require_database_url()
+                .unwrap_err()
+                .to_string(),
             "SOUK_DATABASE_URL is not set; `souk serve` needs PostgreSQL (or use `souk dev`)"
         );
     }

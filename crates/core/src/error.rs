@@ -38,7 +38,10 @@ pub struct FieldViolation {
 impl FieldViolation {
     /// A violation of `field` for `reason`.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -56,7 +59,11 @@ pub struct Error {
 impl Error {
     /// An error of `code` with `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), violations: Vec::new() }
+        Self {
+            code,
+            message: message.into(),
+            violations: Vec::new(),
+        }
     }
 
     /// Invalid input, with the list of field violations.
@@ -65,7 +72,11 @@ impl Error {
             [one] => format!("invalid {}: {}", one.field, one.reason),
             many => format!("{} invalid fields", many.len()),
         };
-        Self { code: ErrorCode::InvalidArgument, message, violations }
+        Self {
+            code: ErrorCode::InvalidArgument,
+            message,
+            violations,
+        }
     }
 
     /// Invalid input in one field.
@@ -116,7 +127,11 @@ impl Violations {
 
     /// `Ok(())` when nothing was recorded, otherwise an `InvalidArgument` error listing all.
     pub fn finish(self) -> Result<(), Error> {
-        if self.0.is_empty() { Ok(()) } else { Err(Error::invalid(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::invalid(self.0))
+        }
     }
 }
 

@@ -20,8 +20,14 @@ impl Id {
         let Some(rest) = raw.strip_prefix(prefix).and_then(|r| r.strip_prefix('_')) else {
             return Err(format!("must start with \"{prefix}_\""));
         };
-        if rest.len() != 32 || !rest.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-            return Err(format!("must be \"{prefix}_\" followed by 32 lowercase hex digits"));
+        if rest.len() != 32
+            || !rest
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
+            return Err(format!(
+                "must be \"{prefix}_\" followed by 32 lowercase hex digits"
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -64,7 +70,10 @@ mod tests {
     #[test]
     fn parse_rejects_wrong_prefix_and_garbage() {
         assert_eq!(Id::parse("org", ""), Err("must not be empty".to_string()));
-        assert_eq!(Id::parse("org", "int_0192"), Err("must start with \"org_\"".to_string()));
+        assert_eq!(
+            Id::parse("org", "int_0192"),
+            Err("must start with \"org_\"".to_string())
+        );
         assert!(Id::parse("org", "org_xyz").is_err());
     }
 }

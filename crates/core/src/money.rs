@@ -46,7 +46,10 @@ pub const MICROS_PER_UNIT: i64 = 1_000_000;
 impl Money {
     /// An amount in `currency`.
     pub fn new(amount_micros: i64, currency: CurrencyCode) -> Self {
-        Self { amount_micros, currency }
+        Self {
+            amount_micros,
+            currency,
+        }
     }
 
     /// Parses a decimal string such as `"120.60"` or `"-0.2"` exactly (at most 6 decimals).
@@ -59,15 +62,23 @@ impl Money {
         if whole.is_empty() && fraction.is_empty() {
             return Err("must be a decimal number".into());
         }
-        if !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        if !whole.bytes().all(|b| b.is_ascii_digit())
+            || !fraction.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err("must be a decimal number".into());
         }
         if fraction.len() > 6 {
             return Err("must have at most 6 decimals".into());
         }
-        let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| "is too large".to_string())? };
+        let whole: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| "is too large".to_string())?
+        };
         let padded = format!("{fraction:0<6}");
-        let fraction: i64 = padded.parse().map_err(|_| "must be a decimal number".to_string())?;
+        let fraction: i64 = padded
+            .parse()
+            .map_err(|_| "must be a decimal number".to_string())?;
         let micros = whole
             .checked_mul(MICROS_PER_UNIT)
             .and_then(|w| w.checked_add(fraction))
@@ -80,7 +91,10 @@ impl Money {
         if self.currency != other.currency {
             return None;
         }
-        Some(Self::new(self.amount_micros.checked_add(other.amount_micros)?, self.currency))
+        Some(Self::new(
+            self.amount_micros.checked_add(other.amount_micros)?,
+            self.currency,
+        ))
     }
 }
 
@@ -89,7 +103,13 @@ impl fmt::Display for Money {
         let sign = if self.amount_micros < 0 { "-" } else { "" };
         let abs = self.amount_micros.unsigned_abs();
         let unit = MICROS_PER_UNIT.unsigned_abs();
-        write!(f, "{sign}{}.{:06} {}", abs / unit, abs % unit, self.currency)
+        write!(
+            f,
+            "{sign}{}.{:06} {}",
+            abs / unit,
+            abs % unit,
+            self.currency
+        )
     }
 }
 
@@ -100,11 +120,26 @@ mod tests {
     #[test]
     fn parses_decimals_exactly() {
         let usd = CurrencyCode::USD;
-        assert_eq!(Money::parse_decimal("120.60", usd).unwrap().amount_micros, 120_600_000);
-        assert_eq!(Money::parse_decimal("-0.2", usd).unwrap().amount_micros, -200_000);
-        assert_eq!(Money::parse_decimal("7", usd).unwrap().amount_micros, 7_000_000);
-        assert_eq!(Money::parse_decimal("0.0000001", usd), Err("must have at most 6 decimals".into()));
-        assert_eq!(Money::parse_decimal("1e3", usd), Err("must be a decimal number".into()));
+        assert_eq!(
+            Money::parse_decimal("120.60", usd).unwrap().amount_micros,
+            120_600_000
+        );
+        assert_eq!(
+            Money::parse_decimal("-0.2", usd).unwrap().amount_micros,
+            -200_000
+        );
+        assert_eq!(
+            Money::parse_decimal("7", usd).unwrap().amount_micros,
+            7_000_000
+        );
+        assert_eq!(
+            Money::parse_decimal("0.0000001", usd),
+            Err("must have at most 6 decimals".into())
+        );
+        assert_eq!(
+            Money::parse_decimal("1e3", usd),
+            Err("must be a decimal number".into())
+        );
     }
 
     #[test]
@@ -113,6 +148,9 @@ mod tests {
         let eur = Money::new(1, CurrencyCode::parse("EUR").unwrap());
         assert_eq!(usd.checked_add(usd).map(|m| m.amount_micros), Some(2));
         assert_eq!(usd.checked_add(eur), None);
-        assert_eq!(Money::new(-1_500_000, CurrencyCode::USD).to_string(), "-1.500000 USD");
+        assert_eq!(
+            Money::new(-1_500_000, CurrencyCode::USD).to_string(),
+            "-1.500000 USD"
+        );
     }
 }

@@ -28,7 +28,10 @@ impl PageRequest {
         let after = if page_token.is_empty() {
             None
         } else {
-            Some(decode_token(page_token).ok_or(("page_token", "is not a token this server issued".to_string()))?)
+            Some(decode_token(page_token).ok_or((
+                "page_token",
+                "is not a token this server issued".to_string(),
+            ))?)
         };
         Ok(Self { size, after })
     }
@@ -55,11 +58,16 @@ impl<T> Page<T> {
         let size = usize::try_from(request.size).unwrap_or(usize::MAX);
         let next_page_token = if rows.len() > size {
             rows.truncate(size);
-            rows.last().map(|last| encode_token(&key(last))).unwrap_or_default()
+            rows.last()
+                .map(|last| encode_token(&key(last)))
+                .unwrap_or_default()
         } else {
             String::new()
         };
-        Self { items: rows, next_page_token }
+        Self {
+            items: rows,
+            next_page_token,
+        }
     }
 }
 
@@ -93,7 +101,10 @@ mod tests {
     #[test]
     fn rejects_bad_input() {
         assert_eq!(PageRequest::parse(-1, "").unwrap_err().0, "page_size");
-        assert_eq!(PageRequest::parse(0, "garbage!").unwrap_err().0, "page_token");
+        assert_eq!(
+            PageRequest::parse(0, "garbage!").unwrap_err().0,
+            "page_token"
+        );
         assert_eq!(PageRequest::parse(10_000, "").unwrap().size, MAX_PAGE_SIZE);
     }
 }

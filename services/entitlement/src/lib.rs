@@ -4,7 +4,9 @@
 //! health see it), and every RPC answers UNIMPLEMENTED until the service's own issue implements it.
 //! Must not depend on other services' crates.
 
-use souk_proto::entitlement::entitlement_service_server::{EntitlementService, EntitlementServiceServer};
+use souk_proto::entitlement::entitlement_service_server::{
+    EntitlementService, EntitlementServiceServer,
+};
 
 /// The gRPC adapter of the entitlement service.
 #[derive(Debug, Default, Clone, Copy)]

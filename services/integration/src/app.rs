@@ -14,10 +14,13 @@ use crate::api::IntegrationGrpc;
 use crate::aws::AwsVerifier;
 use crate::config::IntegrationConfig;
 use crate::domain::verify::Verifier;
-use crate::domain::{ApiKey, Error, Integration, Licensing, NewIntegration, Notifications, Organization, Product, ProductType};
-use souk_core::PageRequest;
+use crate::domain::{
+    ApiKey, Error, Integration, Licensing, NewIntegration, Notifications, Organization, Product,
+    ProductType,
+};
 use crate::events::EventFactory;
 use crate::store::{IntegrationStore, SqlKeyStore, migrations};
+use souk_core::PageRequest;
 
 /// The demo seller integration `souk dev --emulate-aws` keeps in the first organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,20 +219,32 @@ impl IntegrationApp {
 
     /// `souk dev --emulate-aws`: the integration named `demo.name` in the first organisation,
     /// created (with its event, like any other) when missing.
-    pub async fn ensure_demo_integration(&self, demo: DemoIntegration) -> Result<Integration, Error> {
-        let organization = self
-            .store
-            .first_organization()
-            .await?
-            .ok_or_else(|| Error::invalid("organization", "no organisation exists yet: bootstrap one first"))?;
-        let mut page = PageRequest { size: souk_core::paging::MAX_PAGE_SIZE, after: None };
+    pub async fn ensure_demo_integration(
+        &self,
+        demo: DemoIntegration,
+    ) -> Result<Integration, Error> {
+        let organization = self.store.first_organization().await?.ok_or_else(|| {
+            Error::invalid(
+                "organization",
+                "no organisation exists yet: bootstrap one first",
+            )
+        })?;
+        let mut page = PageRequest {
+            size: souk_core::paging::MAX_PAGE_SIZE,
+            after: None,
+        };
         loop {
-            let found = self.store.list_integrations(&organization.id, &page).await?;
+            let found = self
+                .store
+                .list_integrations(&organization.id, &page)
+                .await?;
             if let Some(existing) = found.items.iter().find(|i| i.name == demo.name) {
                 return Ok(existing.clone());
             }
             match found.items.last() {
-                Some(last) if !found.next_page_token.is_empty() => page.after = Some(last.id.to_string()),
+                Some(last) if !found.next_page_token.is_empty() => {
+                    page.after = Some(last.id.to_string())
+                }
                 _ => break,
             }
         }
@@ -246,8 +261,14 @@ impl IntegrationApp {
             notifications: Notifications::default(),
             data_feed_bucket: String::new(),
         }
-        .into_integration(organization.id, souk_auth::generate_external_id(), self.clock.now());
-        self.store.create_integration(&integration, None, Vec::new).await?;
+        .into_integration(
+            organization.id,
+            souk_auth::generate_external_id(),
+            self.clock.now(),
+        );
+        self.store
+            .create_integration(&integration, None, Vec::new)
+            .await?;
         Ok(integration)
     }
 }

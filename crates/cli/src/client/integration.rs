@@ -19,9 +19,12 @@ pub async fn run(command: IntegrationCommand) -> anyhow::Result<()> {
         IntegrationCommand::List { client } => list(&client).await,
         IntegrationCommand::Get { id, client } => get(id, &client).await,
         IntegrationCommand::Verify { id, client } => verify(id, &client).await,
-        IntegrationCommand::Template { id, notifications, data_feed, client } => {
-            template(id, notifications, data_feed, &client).await
-        }
+        IntegrationCommand::Template {
+            id,
+            notifications,
+            data_feed,
+            client,
+        } => template(id, notifications, data_feed, &client).await,
         IntegrationCommand::Delete { id, client } => delete(id, &client).await,
     }
 }
@@ -51,8 +54,15 @@ async fn create(args: CreateIntegrationArgs) -> anyhow::Result<()> {
         data_feed_bucket: args.data_feed_bucket,
         idempotency_key: idempotency_key(),
     };
-    let integration = call(client.create_integration(request)).await?.integration.unwrap_or_default();
-    emit(args.client.output, &one(&integration), &integration_json(&integration));
+    let integration = call(client.create_integration(request))
+        .await?
+        .integration
+        .unwrap_or_default();
+    emit(
+        args.client.output,
+        &one(&integration),
+        &integration_json(&integration),
+    );
     Ok(())
 }
 
@@ -61,7 +71,11 @@ async fn list(args: &ClientArgs) -> anyhow::Result<()> {
     let mut all = Vec::new();
     let mut page_token = String::new();
     loop {
-        let page = call(client.list_integrations(ListIntegrationsRequest { page_size: 0, page_token })).await?;
+        let page = call(client.list_integrations(ListIntegrationsRequest {
+            page_size: 0,
+            page_token,
+        }))
+        .await?;
         all.extend(page.integrations);
         if page.next_page_token.is_empty() {
             break;
@@ -72,21 +86,35 @@ async fn list(args: &ClientArgs) -> anyhow::Result<()> {
     for integration in &all {
         row(&mut table, integration);
     }
-    emit(args.output, &table, &Value::Array(all.iter().map(integration_json).collect()));
+    emit(
+        args.output,
+        &table,
+        &Value::Array(all.iter().map(integration_json).collect()),
+    );
     Ok(())
 }
 
 async fn get(id: String, args: &ClientArgs) -> anyhow::Result<()> {
     let mut client = integration_client(args).await?;
     let request = GetIntegrationRequest { integration_id: id };
-    let integration = call(client.get_integration(request)).await?.integration.unwrap_or_default();
-    emit(args.output, &one(&integration), &integration_json(&integration));
+    let integration = call(client.get_integration(request))
+        .await?
+        .integration
+        .unwrap_or_default();
+    emit(
+        args.output,
+        &one(&integration),
+        &integration_json(&integration),
+    );
     Ok(())
 }
 
 async fn verify(id: String, args: &ClientArgs) -> anyhow::Result<()> {
     let mut client = integration_client(args).await?;
-    let request = VerifyIntegrationRequest { integration_id: id, idempotency_key: idempotency_key() };
+    let request = VerifyIntegrationRequest {
+        integration_id: id,
+        idempotency_key: idempotency_key(),
+    };
     let response = call(client.verify_integration(request)).await?;
     let report = response.report.unwrap_or_default();
     let mut table = Table::new(vec!["ACTION", "API", "STATUS", "DETAIL", "REMEDY"]);
@@ -118,7 +146,12 @@ async fn verify(id: String, args: &ClientArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn template(id: String, notifications: bool, data_feed: bool, args: &ClientArgs) -> anyhow::Result<()> {
+async fn template(
+    id: String,
+    notifications: bool,
+    data_feed: bool,
+    args: &ClientArgs,
+) -> anyhow::Result<()> {
     let mut client = integration_client(args).await?;
     let request = GetOnboardingTemplateRequest {
         integration_id: id,
@@ -145,7 +178,10 @@ async fn template(id: String, notifications: bool, data_feed: bool, args: &Clien
 
 async fn delete(id: String, args: &ClientArgs) -> anyhow::Result<()> {
     let mut client = integration_client(args).await?;
-    let request = DeleteIntegrationRequest { integration_id: id.clone(), idempotency_key: idempotency_key() };
+    let request = DeleteIntegrationRequest {
+        integration_id: id.clone(),
+        idempotency_key: idempotency_key(),
+    };
     call(client.delete_integration(request)).await?;
     match args.output {
         OutputFormat::Table => println!("deleted {id}"),
@@ -155,11 +191,18 @@ async fn delete(id: String, args: &ClientArgs) -> anyhow::Result<()> {
 }
 
 fn status_name(check: &PermissionCheck) -> String {
-    enum_name(CheckStatus::try_from(check.status).unwrap_or_default().as_str_name(), "CHECK_STATUS_")
+    enum_name(
+        CheckStatus::try_from(check.status)
+            .unwrap_or_default()
+            .as_str_name(),
+        "CHECK_STATUS_",
+    )
 }
 
 fn table() -> Table {
-    Table::new(vec!["ID", "NAME", "ACCOUNT", "REGION", "PRODUCTS", "STATE", "CREATED"])
+    Table::new(vec![
+        "ID", "NAME", "ACCOUNT", "REGION", "PRODUCTS", "STATE", "CREATED",
+    ])
 }
 
 fn row(table: &mut Table, integration: &Integration) {
@@ -168,7 +211,12 @@ fn row(table: &mut Table, integration: &Integration) {
         integration.name.clone(),
         integration.aws_account_id.clone(),
         integration.region.clone(),
-        integration.products.iter().map(|p| p.product_code.as_str()).collect::<Vec<_>>().join(","),
+        integration
+            .products
+            .iter()
+            .map(|p| p.product_code.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         enum_name(integration.state().as_str_name(), "INTEGRATION_STATE_"),
         time(integration.create_time.as_ref()),
     ]);

@@ -1,7 +1,9 @@
 //! `souk key …`.
 
 use serde_json::{Value, json};
-use souk_proto::integration::{ApiKey, CreateApiKeyRequest, ListApiKeysRequest, RevokeApiKeyRequest, Scope};
+use souk_proto::integration::{
+    ApiKey, CreateApiKeyRequest, ListApiKeysRequest, RevokeApiKeyRequest, Scope,
+};
 
 use super::output::{Table, emit, enum_name, time, time_json};
 use super::{call, idempotency_key, integration_client};
@@ -10,7 +12,11 @@ use crate::args::{ClientArgs, KeyCommand, OutputFormat, ScopeArg};
 /// Runs a `key` subcommand.
 pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
     match command {
-        KeyCommand::Create { name, scopes, client } => create(name, scopes, &client).await,
+        KeyCommand::Create {
+            name,
+            scopes,
+            client,
+        } => create(name, scopes, &client).await,
         KeyCommand::List { client } => list(&client).await,
         KeyCommand::Revoke { id, client } => revoke(id, &client).await,
     }
@@ -18,7 +24,11 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
 
 async fn create(name: String, scopes: Vec<ScopeArg>, args: &ClientArgs) -> anyhow::Result<()> {
     let mut client = integration_client(args).await?;
-    let scopes = if scopes.is_empty() { vec![ScopeArg::Full] } else { scopes };
+    let scopes = if scopes.is_empty() {
+        vec![ScopeArg::Full]
+    } else {
+        scopes
+    };
     let request = CreateApiKeyRequest {
         name,
         scopes: scopes.into_iter().map(|s| scope(s) as i32).collect(),
@@ -41,7 +51,11 @@ async fn list(args: &ClientArgs) -> anyhow::Result<()> {
     let mut keys = Vec::new();
     let mut page_token = String::new();
     loop {
-        let page = call(client.list_api_keys(ListApiKeysRequest { page_size: 0, page_token })).await?;
+        let page = call(client.list_api_keys(ListApiKeysRequest {
+            page_size: 0,
+            page_token,
+        }))
+        .await?;
         keys.extend(page.api_keys);
         if page.next_page_token.is_empty() {
             break;
@@ -52,14 +66,24 @@ async fn list(args: &ClientArgs) -> anyhow::Result<()> {
     for key in &keys {
         row(&mut table, key);
     }
-    emit(args.output, &table, &Value::Array(keys.iter().map(key_json).collect()));
+    emit(
+        args.output,
+        &table,
+        &Value::Array(keys.iter().map(key_json).collect()),
+    );
     Ok(())
 }
 
 async fn revoke(id: String, args: &ClientArgs) -> anyhow::Result<()> {
     let mut client = integration_client(args).await?;
-    let request = RevokeApiKeyRequest { api_key_id: id, idempotency_key: idempotency_key() };
-    let key = call(client.revoke_api_key(request)).await?.api_key.unwrap_or_default();
+    let request = RevokeApiKeyRequest {
+        api_key_id: id,
+        idempotency_key: idempotency_key(),
+    };
+    let key = call(client.revoke_api_key(request))
+        .await?
+        .api_key
+        .unwrap_or_default();
     emit(args.output, &one(&key), &key_json(&key));
     Ok(())
 }
@@ -74,7 +98,9 @@ fn scope(arg: ScopeArg) -> Scope {
 }
 
 fn scope_names(key: &ApiKey) -> Vec<String> {
-    key.scopes().map(|s| enum_name(s.as_str_name(), "SCOPE_")).collect()
+    key.scopes()
+        .map(|s| enum_name(s.as_str_name(), "SCOPE_"))
+        .collect()
 }
 
 fn table() -> Table {

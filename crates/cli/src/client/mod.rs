@@ -26,8 +26,13 @@ pub struct BearerAuth {
 }
 
 impl Interceptor for BearerAuth {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        request.metadata_mut().insert("authorization", self.header.clone());
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.header.clone());
         Ok(request)
     }
 }
@@ -39,15 +44,25 @@ pub type IntegrationClient =
 /// Connects to the server named in `args` with the resolved API key.
 pub async fn integration_client(args: &ClientArgs) -> anyhow::Result<IntegrationClient> {
     let key = resolve_api_key(args.api_key.as_deref(), &args.data_dir)?;
-    let header = format!("Bearer {key}").parse().context("the API key contains characters not allowed in a header")?;
+    let header = format!("Bearer {key}")
+        .parse()
+        .context("the API key contains characters not allowed in a header")?;
     let channel = Endpoint::from_shared(args.server.clone())
         .with_context(|| format!("invalid --server {:?}", args.server))?
         .connect_timeout(std::time::Duration::from_secs(5))
         .timeout(std::time::Duration::from_secs(60))
         .connect()
         .await
-        .with_context(|| format!("cannot reach Souk at {} (is `souk dev` running?)", args.server))?;
-    Ok(IntegrationServiceClient::with_interceptor(channel, BearerAuth { header }))
+        .with_context(|| {
+            format!(
+                "cannot reach Souk at {} (is `souk dev` running?)",
+                args.server
+            )
+        })?;
+    Ok(IntegrationServiceClient::with_interceptor(
+        channel,
+        BearerAuth { header },
+    ))
 }
 
 /// The key from `--api-key`/`SOUK_API_KEY`, else the one `souk dev` saved in `data_dir`.
@@ -58,7 +73,10 @@ pub fn resolve_api_key(explicit: Option<&str>, data_dir: &Path) -> anyhow::Resul
     let path = data_dir.join(DEV_KEY_FILE);
     match std::fs::read_to_string(&path) {
         Ok(key) if !key.trim().is_empty() => Ok(key.trim().to_owned()),
-        _ => bail!("no API key: pass --api-key or set SOUK_API_KEY (souk dev saves its first key in {})", path.display()),
+        _ => bail!(
+            "no API key: pass --api-key or set SOUK_API_KEY (souk dev saves its first key in {})",
+            path.display()
+        ),
     }
 }
 
@@ -68,14 +86,19 @@ pub fn describe_status(status: &tonic::Status) -> String {
     let mut message = format!("{:?}: {}", status.code(), status.message());
     if let Some(bad_request) = status.get_details_bad_request() {
         for violation in bad_request.field_violations {
-            message.push_str(&format!("\n  - {}: {}", violation.field, violation.description));
+            message.push_str(&format!(
+                "\n  - {}: {}",
+                violation.field, violation.description
+            ));
         }
     }
     message
 }
 
 /// Runs a client call, converting its status into a readable error.
-pub async fn call<T>(future: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>) -> anyhow::Result<T> {
+pub async fn call<T>(
+    future: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> anyhow::Result<T> {
     match future.await {
         Ok(response) => Ok(response.into_inner()),
         Err(status) => bail!("{}", describe_status(&status)),

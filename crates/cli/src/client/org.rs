@@ -17,7 +17,10 @@ pub async fn run(command: OrgCommand) -> anyhow::Result<()> {
 
 async fn create(name: String, args: &ClientArgs) -> anyhow::Result<()> {
     let mut client = integration_client(args).await?;
-    let request = CreateOrganizationRequest { name, idempotency_key: idempotency_key() };
+    let request = CreateOrganizationRequest {
+        name,
+        idempotency_key: idempotency_key(),
+    };
     let response = call(client.create_organization(request)).await?;
     let org = response.organization.unwrap_or_default();
     let mut table = table();
@@ -26,15 +29,23 @@ async fn create(name: String, args: &ClientArgs) -> anyhow::Result<()> {
     value["api_key_secret"] = json!(response.api_key_secret);
     emit(args.output, &table, &value);
     if args.output == crate::args::OutputFormat::Table {
-        println!("\nAPI key for the new organisation (shown once): {}", response.api_key_secret);
+        println!(
+            "\nAPI key for the new organisation (shown once): {}",
+            response.api_key_secret
+        );
     }
     Ok(())
 }
 
 async fn get(id: Option<String>, args: &ClientArgs) -> anyhow::Result<()> {
     let mut client = integration_client(args).await?;
-    let request = GetOrganizationRequest { organization_id: id.unwrap_or_default() };
-    let org = call(client.get_organization(request)).await?.organization.unwrap_or_default();
+    let request = GetOrganizationRequest {
+        organization_id: id.unwrap_or_default(),
+    };
+    let org = call(client.get_organization(request))
+        .await?
+        .organization
+        .unwrap_or_default();
     let mut table = table();
     row(&mut table, &org);
     emit(args.output, &table, &org_json(&org));
@@ -46,7 +57,11 @@ fn table() -> Table {
 }
 
 fn row(table: &mut Table, org: &Organization) {
-    table.row(vec![org.id.clone(), org.name.clone(), time(org.create_time.as_ref())]);
+    table.row(vec![
+        org.id.clone(),
+        org.name.clone(),
+        time(org.create_time.as_ref()),
+    ]);
 }
 
 fn org_json(org: &Organization) -> serde_json::Value {

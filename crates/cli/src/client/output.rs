@@ -15,7 +15,10 @@ pub struct Table {
 impl Table {
     /// A table with these column names.
     pub fn new(header: Vec<&'static str>) -> Self {
-        Self { header, rows: Vec::new() }
+        Self {
+            header,
+            rows: Vec::new(),
+        }
     }
 
     /// Adds one row.
@@ -35,8 +38,11 @@ impl Table {
         }
         let mut out = String::new();
         let line = |cells: Vec<&str>, out: &mut String| {
-            let padded: Vec<String> =
-                cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+            let padded: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .map(|(cell, width)| format!("{cell:<width$}"))
+                .collect();
             out.push_str(padded.join("  ").trim_end());
             out.push('\n');
         };
@@ -52,7 +58,9 @@ impl Table {
 pub fn emit(format: OutputFormat, table: &Table, json: &Value) {
     match format {
         OutputFormat::Table => print!("{}", table.render()),
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(json).unwrap_or_default()),
+        OutputFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(json).unwrap_or_default())
+        }
     }
 }
 
@@ -62,19 +70,28 @@ pub fn time(ts: Option<&Timestamp>) -> String {
     let nanos = i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos);
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
 /// A JSON value for a timestamp (`null` when unset).
 pub fn time_json(ts: Option<&Timestamp>) -> Value {
     let text = time(ts);
-    if text.is_empty() { Value::Null } else { json!(text) }
+    if text.is_empty() {
+        Value::Null
+    } else {
+        json!(text)
+    }
 }
 
 /// The enum value's name without its type prefix, lowercase (`SCOPE_READ_ONLY` → `read_only`).
 pub fn enum_name(full: &str, prefix: &str) -> String {
-    full.strip_prefix(prefix).unwrap_or(full).to_ascii_lowercase()
+    full.strip_prefix(prefix)
+        .unwrap_or(full)
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -91,7 +108,13 @@ mod tests {
 
     #[test]
     fn times_and_enums() {
-        assert_eq!(time(Some(&Timestamp { seconds: 0, nanos: 0 })), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            time(Some(&Timestamp {
+                seconds: 0,
+                nanos: 0
+            })),
+            "1970-01-01T00:00:00Z"
+        );
         assert_eq!(time(None), "");
         assert_eq!(enum_name("SCOPE_READ_ONLY", "SCOPE_"), "read_only");
     }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use souk_auth::{Authenticator, Caller, RoleAssumer, RoleAssumerOptions};
-use souk_events::{OutboxRelay, OutboxWaker, Publisher, RelayConfig, RelayHandle, WatchConfig, WatchEventsService};
+use souk_events::{
+    OutboxRelay, OutboxWaker, Publisher, RelayConfig, RelayHandle, WatchConfig, WatchEventsService,
+};
 use souk_integration::{IntegrationApp, IntegrationConfig};
 use souk_proto::events::event_service_server::EventServiceServer;
 use souk_store::{Store, StoreConfig};
@@ -32,7 +34,12 @@ impl Databases {
             Self::Postgres(url) => url.clone(),
         };
         let config = StoreConfig::new(url, service).with_max_connections(max_connections);
-        Store::connect(&config).await.with_context(|| format!("cannot open the {service} store ({})", config.redacted_url()))
+        Store::connect(&config).await.with_context(|| {
+            format!(
+                "cannot open the {service} store ({})",
+                config.redacted_url()
+            )
+        })
     }
 }
 
@@ -76,16 +83,30 @@ pub async fn assemble(
     publisher: Arc<dyn Publisher>,
     assumer: RoleAssumer,
 ) -> anyhow::Result<Assembly> {
-    let integration_store = databases.open(souk_integration::SERVICE_NAME, config.database_max_connections).await?;
-    let relay = OutboxRelay::new(integration_store.clone(), Arc::clone(&publisher), RelayConfig::default());
+    let integration_store = databases
+        .open(
+            souk_integration::SERVICE_NAME,
+            config.database_max_connections,
+        )
+        .await?;
+    let relay = OutboxRelay::new(
+        integration_store.clone(),
+        Arc::clone(&publisher),
+        RelayConfig::default(),
+    );
     let waker: OutboxWaker = relay.waker();
     let integration_config = IntegrationConfig {
         souk_principal_arn: config.souk_principal_arn.clone(),
         ..IntegrationConfig::default()
     };
-    let integration = IntegrationApp::new(integration_store.clone(), assumer, integration_config, Some(waker.clone()))
-        .await
-        .context("cannot start the integration service")?;
+    let integration = IntegrationApp::new(
+        integration_store.clone(),
+        assumer,
+        integration_config,
+        Some(waker.clone()),
+    )
+    .await
+    .context("cannot start the integration service")?;
     let relays = vec![relay.start()];
     let authenticator = integration.authenticator();
 
@@ -117,14 +138,28 @@ pub async fn assemble(
     }
     // WatchEvents streams the integration service's outbox (the only service with events so
     // far); a caller sees only its own organisation's events and needs read access.
-    let watch = WatchEventsService::new(integration_store.clone(), org_of_reader, WatchConfig::default()).with_waker(waker);
+    let watch = WatchEventsService::new(
+        integration_store.clone(),
+        org_of_reader,
+        WatchConfig::default(),
+    )
+    .with_waker(waker);
     routes = routes.add_service(EventServiceServer::new(watch));
     names.push(souk_proto_names::EVENTS);
 
-    Ok(Assembly { routes, names, authenticator, integration, relays, stores: vec![integration_store] })
+    Ok(Assembly {
+        routes,
+        names,
+        authenticator,
+        integration,
+        relays,
+        stores: vec![integration_store],
+    })
 }
 
-fn org_of_reader(request: &tonic::Request<souk_proto::events::WatchEventsRequest>) -> Result<String, tonic::Status> {
+fn org_of_reader(
+    request: &tonic::Request<souk_proto::events::WatchEventsRequest>,
+) -> Result<String, tonic::Status> {
     let caller: &Caller = souk_auth::caller(request)?;
     caller.require_status(souk_auth::Permission::Read)?;
     Ok(caller.organization_id.to_string())

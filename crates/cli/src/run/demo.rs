@@ -28,7 +28,10 @@ pub struct DevEmulator {
 /// The principal seller roles trust in the emulated world: the emulator's default caller
 /// account, which Souk's static dev credentials map to.
 pub fn souk_principal_arn() -> String {
-    format!("arn:aws:iam::{}:root", EmulatorConfig::default().caller_account_id)
+    format!(
+        "arn:aws:iam::{}:root",
+        EmulatorConfig::default().caller_account_id
+    )
 }
 
 /// Binds `addr` and serves the emulator until `shutdown`.
@@ -43,7 +46,12 @@ pub async fn start_emulator(
     let url = format!("http://{}", listener.local_addr()?);
     let emulator = Emulator::new(EmulatorConfig::default());
     let server = emulator.clone();
-    tasks.spawn(async move { server.serve(listener, shutdown.wait()).await.map_err(anyhow::Error::from) });
+    tasks.spawn(async move {
+        server
+            .serve(listener, shutdown.wait())
+            .await
+            .map_err(anyhow::Error::from)
+    });
     Ok(DevEmulator { url, emulator })
 }
 
@@ -57,16 +65,25 @@ pub async fn seed(integration: &IntegrationApp, running: &DevEmulator) -> anyhow
         kind: Some(ProductKind::Saas),
         title: Some("Souk demo SaaS".to_owned()),
         dimensions: vec![
-            Dimension { name: "users".into(), kind: DimensionKind::Metered, description: "active users per hour".into() },
-            Dimension { name: "seats".into(), kind: DimensionKind::Entitled, description: "contracted seats".into() },
+            Dimension {
+                name: "users".into(),
+                kind: DimensionKind::Metered,
+                description: "active users per hour".into(),
+            },
+            Dimension {
+                name: "seats".into(),
+                kind: DimensionKind::Entitled,
+                description: "contracted seats".into(),
+            },
         ],
         concurrent_agreements: false,
         fulfillment_url: Some("http://127.0.0.1:8080/fulfillment".into()),
     };
     {
         let mut world = running.emulator.world();
-        souk_emulator::market::create_product(&mut world, product)
-            .map_err(|error| anyhow::anyhow!("cannot create the demo product in the emulator: {error:?}"))?;
+        souk_emulator::market::create_product(&mut world, product).map_err(|error| {
+            anyhow::anyhow!("cannot create the demo product in the emulator: {error:?}")
+        })?;
     }
     let demo = integration
         .ensure_demo_integration(DemoIntegration {
@@ -78,7 +95,12 @@ pub async fn seed(integration: &IntegrationApp, running: &DevEmulator) -> anyhow
         .await
         .context("cannot create the demo integration")?;
     let trusted = EmulatorConfig::default().caller_account_id;
-    running.emulator.world().sts.put_role(DEMO_ROLE_ARN, vec![trusted], Some(demo.external_id.clone()), 43_200);
+    running.emulator.world().sts.put_role(
+        DEMO_ROLE_ARN,
+        vec![trusted],
+        Some(demo.external_id.clone()),
+        43_200,
+    );
     tracing::info!(integration_id = %demo.id, "demo integration ready");
     Ok(())
 }

@@ -31,8 +31,12 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.http_addr {
         config.http_addr = addr;
     }
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
 
     // Bind every port first: a busy port fails start-up before anything is written.
     let (grpc_listener, grpc_addr) = grpc::bind(config.grpc_addr).await?;
@@ -42,7 +46,8 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
 
     let mut tasks = tokio::task::JoinSet::new();
     let emulator = if args.emulate_aws {
-        let running = demo::start_emulator(args.emulator_addr, shutdown.clone(), &mut tasks).await?;
+        let running =
+            demo::start_emulator(args.emulator_addr, shutdown.clone(), &mut tasks).await?;
         config.aws_endpoint_url = Some(running.url.clone());
         if config.souk_principal_arn.is_empty() {
             config.souk_principal_arn = demo::souk_principal_arn();
@@ -71,15 +76,35 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     }
 
     let metrics = Arc::new(Metrics::new());
-    let http_state = HttpState { ready: Arc::default(), metrics: Arc::clone(&metrics) };
+    let http_state = HttpState {
+        ready: Arc::default(),
+        metrics: Arc::clone(&metrics),
+    };
     let ready = Arc::clone(&http_state.ready);
-    let (routes, health) = grpc::with_health_and_reflection(assembly.routes.clone(), assembly.names.clone())?;
-    tasks.spawn(grpc::serve(grpc_listener, routes, assembly.authenticator.layer(), metrics, shutdown.clone()));
-    tasks.spawn(http::serve_listener(http_listener, http::router(http_state), shutdown.clone()));
+    let (routes, health) =
+        grpc::with_health_and_reflection(assembly.routes.clone(), assembly.names.clone())?;
+    tasks.spawn(grpc::serve(
+        grpc_listener,
+        routes,
+        assembly.authenticator.layer(),
+        metrics,
+        shutdown.clone(),
+    ));
+    tasks.spawn(http::serve_listener(
+        http_listener,
+        http::router(http_state),
+        shutdown.clone(),
+    ));
     health.serving().await;
     ready.store(true, Ordering::Release);
 
-    print_banner(&args, grpc_addr, http_addr, emulator.as_ref().map(|e| e.url.as_str()), first_key.as_ref().map(|(_, s)| s.as_str()));
+    print_banner(
+        &args,
+        grpc_addr,
+        http_addr,
+        emulator.as_ref().map(|e| e.url.as_str()),
+        first_key.as_ref().map(|(_, s)| s.as_str()),
+    );
 
     tokio::select! {
         () = shutdown::os_signal() => tracing::info!("shutting down"),
@@ -99,7 +124,9 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn report_task_end(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
+fn report_task_end(
+    result: Result<anyhow::Result<()>, tokio::task::JoinError>,
+) -> anyhow::Result<()> {
     match result {
         Ok(outcome) => outcome,
         Err(error) => Err(anyhow::anyhow!("a server task failed: {error}")),
@@ -109,7 +136,8 @@ fn report_task_end(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -
 /// Saves the bootstrap key where client commands look for it, readable by the owner only.
 fn save_key(data_dir: &std::path::Path, secret: &str) -> anyhow::Result<()> {
     let path = data_dir.join(DEV_KEY_FILE);
-    std::fs::write(&path, format!("{secret}\n")).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(&path, format!("{secret}\n"))
+        .with_context(|| format!("cannot write {}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -135,9 +163,15 @@ fn print_banner(
     match first_key {
         Some(secret) => {
             println!("first start: created organisation \"default\"");
-            println!("  admin API key (shown once; saved to {}): {secret}", args.data_dir.join(DEV_KEY_FILE).display());
+            println!(
+                "  admin API key (shown once; saved to {}): {secret}",
+                args.data_dir.join(DEV_KEY_FILE).display()
+            );
         }
-        None => println!("  api key   {} (from the first start)", args.data_dir.join(DEV_KEY_FILE).display()),
+        None => println!(
+            "  api key   {} (from the first start)",
+            args.data_dir.join(DEV_KEY_FILE).display()
+        ),
     }
     println!("ready");
 }

@@ -18,14 +18,19 @@ pub async fn run(args: EmulatorArgs, _log_level: &str) -> anyhow::Result<()> {
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::load(config).map_err(|error| match &args.state_file {
-        Some(path) => anyhow::anyhow!("cannot load the emulator state from {}: {error}", path.display()),
+        Some(path) => anyhow::anyhow!(
+            "cannot load the emulator state from {}: {error}",
+            path.display()
+        ),
         None => anyhow::anyhow!("cannot start the emulator: {error}"),
     })?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.listen))?;
     let addr = listener.local_addr()?;
-    println!("souk emulator listening on http://{addr} (control API under /_souk/, see docs/emulator.md)");
+    println!(
+        "souk emulator listening on http://{addr} (control API under /_souk/, see docs/emulator.md)"
+    );
     if let Some(path) = &args.state_file {
         println!("  state file {}", path.display());
     }

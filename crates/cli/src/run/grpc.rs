@@ -20,22 +20,33 @@ impl Health {
     /// Marks every served service as SERVING (call once start-up is complete).
     pub async fn serving(&self) {
         for name in &self.names {
-            self.reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
+            self.reporter
+                .set_service_status(*name, tonic_health::ServingStatus::Serving)
+                .await;
         }
-        self.reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+        self.reporter
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
     }
 
     /// Marks every served service as NOT_SERVING (during shutdown, so load balancers drain).
     pub async fn not_serving(&self) {
         for name in &self.names {
-            self.reporter.set_service_status(*name, tonic_health::ServingStatus::NotServing).await;
+            self.reporter
+                .set_service_status(*name, tonic_health::ServingStatus::NotServing)
+                .await;
         }
-        self.reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+        self.reporter
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
     }
 }
 
 /// Adds health and reflection to `routes`; `names` are the fully qualified service names served.
-pub fn with_health_and_reflection(mut routes: Routes, names: Vec<&'static str>) -> anyhow::Result<(Routes, Health)> {
+pub fn with_health_and_reflection(
+    mut routes: Routes,
+    names: Vec<&'static str>,
+) -> anyhow::Result<(Routes, Health)> {
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(souk_proto::FILE_DESCRIPTOR_SET)

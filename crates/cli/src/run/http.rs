@@ -42,7 +42,14 @@ async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
 
 async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
     match state.metrics.encode() {
-        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
+        Ok(body) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
             .into_response(),
         Err(error) => {
             tracing::error!(%error, "encoding metrics failed");
@@ -59,7 +66,13 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 }
 
 /// Serves `router` on `listener` until `shutdown`.
-pub async fn serve_listener(listener: tokio::net::TcpListener, router: Router, shutdown: Shutdown) -> anyhow::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown.wait()).await?;
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.wait())
+        .await?;
     Ok(())
 }

@@ -36,8 +36,16 @@ impl Metrics {
             Histogram::new(exponential_buckets(0.0005, 2.0, 16))
         });
         registry.register("grpc_requests", "gRPC requests handled", requests.clone());
-        registry.register("grpc_request_duration_seconds", "gRPC request latency", latency.clone());
-        Self { registry, requests, latency }
+        registry.register(
+            "grpc_request_duration_seconds",
+            "gRPC request latency",
+            latency.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+        }
     }
 
     /// The OpenMetrics text exposition.
@@ -76,7 +84,10 @@ impl<S> tower::Layer<S> for MetricsLayer {
     type Service = MetricsService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        MetricsService { inner, metrics: self.metrics.clone() }
+        MetricsService {
+            inner,
+            metrics: self.metrics.clone(),
+        }
     }
 }
 

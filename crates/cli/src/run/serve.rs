@@ -33,16 +33,37 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|error| anyhow::anyhow!("cannot set up the JetStream streams: {error}"))?;
     let databases = Databases::Postgres(database_url);
     let assumer = role_assumer(&config, false).await;
-    let assembly = assemble(&config, &databases, &[args.service], Arc::new(publisher), assumer).await?;
+    let assembly = assemble(
+        &config,
+        &databases,
+        &[args.service],
+        Arc::new(publisher),
+        assumer,
+    )
+    .await?;
 
     let (trigger, shutdown) = shutdown::channel();
     let metrics = Arc::new(Metrics::new());
-    let http_state = HttpState { ready: Arc::default(), metrics: Arc::clone(&metrics) };
+    let http_state = HttpState {
+        ready: Arc::default(),
+        metrics: Arc::clone(&metrics),
+    };
     let ready = Arc::clone(&http_state.ready);
-    let (routes, health) = grpc::with_health_and_reflection(assembly.routes.clone(), assembly.names.clone())?;
+    let (routes, health) =
+        grpc::with_health_and_reflection(assembly.routes.clone(), assembly.names.clone())?;
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(grpc::serve(grpc_listener, routes, assembly.authenticator.layer(), metrics, shutdown.clone()));
-    tasks.spawn(http::serve_listener(http_listener, http::router(http_state), shutdown.clone()));
+    tasks.spawn(grpc::serve(
+        grpc_listener,
+        routes,
+        assembly.authenticator.layer(),
+        metrics,
+        shutdown.clone(),
+    ));
+    tasks.spawn(http::serve_listener(
+        http_listener,
+        http::router(http_state),
+        shutdown.clone(),
+    ));
     health.serving().await;
     ready.store(true, Ordering::Release);
     tracing::info!(service = args.service.as_str(), %grpc_addr, %http_addr, "serving");
@@ -66,7 +87,10 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     }
     assembly.shutdown().await;
     match failure {
-        Some(result) => result.map_err(anyhow::Error::from).and_then(|r| r).and(Err(anyhow::anyhow!("a server stopped unexpectedly"))),
+        Some(result) => result
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r)
+            .and(Err(anyhow::anyhow!("a server stopped unexpectedly"))),
         None => Ok(()),
     }
 }
@@ -77,7 +101,14 @@ pub async fn bootstrap(config: Config, name: &str) -> anyhow::Result<()> {
     let databases = Databases::Postgres(config.require_database_url()?.to_owned());
     let bus = Arc::new(souk_events::InProcessBus::default());
     let assumer = role_assumer(&config, false).await;
-    let assembly = assemble(&config, &databases, &[ServiceName::Integration], bus, assumer).await?;
+    let assembly = assemble(
+        &config,
+        &databases,
+        &[ServiceName::Integration],
+        bus,
+        assumer,
+    )
+    .await?;
     let created = assembly
         .integration
         .bootstrap_default_organization(name)
@@ -86,16 +117,22 @@ pub async fn bootstrap(config: Config, name: &str) -> anyhow::Result<()> {
     assembly.shutdown().await;
     match created {
         Some((organization, secret)) => {
-            println!("created organisation {:?} ({})", organization.name, organization.id);
+            println!(
+                "created organisation {:?} ({})",
+                organization.name, organization.id
+            );
             println!("admin API key (shown once): {secret}");
             Ok(())
         }
-        None => anyhow::bail!("the deployment already has an organisation; create keys with `souk key create`"),
+        None => anyhow::bail!(
+            "the deployment already has an organisation; create keys with `souk key create`"
+        ),
     }
 }
 
 async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
-    let options = async_nats::ConnectOptions::new().connection_timeout(std::time::Duration::from_secs(5));
+    let options =
+        async_nats::ConnectOptions::new().connection_timeout(std::time::Duration::from_secs(5));
     tokio::time::timeout(std::time::Duration::from_secs(10), options.connect(url))
         .await
         .map_err(|_| anyhow::anyhow!("timed out connecting to NATS at {}", redact_url(url)))?
