@@ -45,6 +45,7 @@ pub async fn start_emulator(
         .map_err(|error| anyhow::anyhow!("cannot listen for the emulator on {addr}: {error}"))?;
     let url = format!("http://{}", listener.local_addr()?);
     let emulator = Emulator::new(EmulatorConfig::default());
+    souk_emulator::notify::set_public_url(&emulator, &url);
     let server = emulator.clone();
     tasks.spawn(async move {
         server

@@ -28,6 +28,7 @@ pub async fn run(args: EmulatorArgs, _log_level: &str) -> anyhow::Result<()> {
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.listen))?;
     let addr = listener.local_addr()?;
+    souk_emulator::notify::set_public_url(&emulator, &format!("http://{addr}"));
     println!(
         "souk emulator listening on http://{addr} (control API under /_souk/, see docs/emulator.md)"
     );

@@ -254,17 +254,14 @@ impl IntegrationStore {
         organization_id: &Id,
         id: &Id,
     ) -> Result<Option<Integration>, Error> {
-        let sql = format!(
-            "SELECT {} FROM integrations WHERE organization_id = $1 AND id = $2",
-            rows::INTEGRATION_COLUMNS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(organization_id.as_str())
-            .bind(id.as_str())
-            .fetch_optional(self.store.pool())
-            .await
-            .map_err(db)?;
-        row.as_ref().map(rows::integration).transpose()
+        self.fetch_owned(
+            "integrations",
+            rows::INTEGRATION_COLUMNS,
+            organization_id,
+            id,
+            rows::integration,
+        )
+        .await
     }
 
     /// One page of the organisation's integrations, oldest first.
@@ -483,17 +480,33 @@ impl IntegrationStore {
         organization_id: &Id,
         id: &Id,
     ) -> Result<Option<ApiKey>, Error> {
-        let sql = format!(
-            "SELECT {} FROM api_keys WHERE organization_id = $1 AND id = $2",
-            rows::API_KEY_COLUMNS
-        );
+        self.fetch_owned(
+            "api_keys",
+            rows::API_KEY_COLUMNS,
+            organization_id,
+            id,
+            rows::api_key,
+        )
+        .await
+    }
+
+    /// Row `id` of `table` if it belongs to `organization_id` (tenant isolation in the query).
+    async fn fetch_owned<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        organization_id: &Id,
+        id: &Id,
+        map: fn(&sqlx::any::AnyRow) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
+        let sql = format!("SELECT {columns} FROM {table} WHERE organization_id = $1 AND id = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(organization_id.as_str())
             .bind(id.as_str())
             .fetch_optional(self.store.pool())
             .await
             .map_err(db)?;
-        row.as_ref().map(rows::api_key).transpose()
+        row.as_ref().map(map).transpose()
     }
 
     /// Revokes key `id` (keeping an earlier revoke time); returns it.

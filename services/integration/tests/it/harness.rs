@@ -4,13 +4,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use souk_auth::{RoleAssumer, RoleAssumerOptions};
-use souk_emulator::{EmulatorConfig, RunningEmulator};
+use souk_emulator::RunningEmulator;
 use souk_integration::{IntegrationApp, IntegrationConfig, SERVICE_NAME};
 use souk_proto::integration as pb;
 use souk_proto::integration::integration_service_client::IntegrationServiceClient;
 use souk_store::Store;
 use souk_testkit::TestDb;
-use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
@@ -25,16 +24,8 @@ pub struct Harness {
     pub admin: String,
     pub store: Store,
     pub emulator: RunningEmulator,
-    shutdown: Option<oneshot::Sender<()>>,
+    _server: souk_testkit::spawn::SpawnedServer,
     _db: TestDb,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
 }
 
 /// Puts the API key `secret` on a request.
@@ -49,7 +40,7 @@ pub fn authed<T>(secret: &str, message: T) -> Request<T> {
 
 impl Harness {
     pub async fn start(db: TestDb) -> Self {
-        let emulator = souk_emulator::spawn(EmulatorConfig::default())
+        let emulator = souk_testkit::spawn::emulator()
             .await
             .expect("emulator starts");
         let store = db.store(SERVICE_NAME).await.expect("store connects");
@@ -81,41 +72,21 @@ impl Harness {
                 .is_none()
         );
 
-        let authenticator = app.authenticator();
-        let (health_reporter, health) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_serving::<souk_proto::integration::integration_service_server::IntegrationServiceServer<
-                souk_integration::api::IntegrationGrpc,
-            >>()
-            .await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = oneshot::channel::<()>();
-        let server = tonic::transport::Server::builder()
-            .layer(authenticator.layer())
-            .add_service(health)
-            .add_service(app.server())
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                async {
-                    let _ = rx.await;
-                },
-            );
-        tokio::spawn(server);
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect");
+        let server = souk_testkit::spawn::grpc(
+            tonic::service::Routes::new(app.server()),
+            app.authenticator().layer(),
+        )
+        .await
+        .expect("server starts");
+        let channel = server.channel().await.expect("connect");
+        let addr = server.addr;
         Harness {
             client: IntegrationServiceClient::new(channel),
             addr,
             admin,
             store,
             emulator,
-            shutdown: Some(tx),
+            _server: server,
             _db: db,
         }
     }
