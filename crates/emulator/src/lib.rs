@@ -26,5 +26,5 @@ pub mod sts;
 pub mod wire;
 
 pub use config::EmulatorConfig;
-pub use state::{Emulator, World};
 pub use server::{RunningEmulator, spawn};
+pub use state::{Emulator, World};

@@ -1,0 +1,196 @@
+//! BatchMeterUsage throughput: calls/s sustained (25 records per call, official Rust SDK over
+//! loopback) against the emulator, next to a floor measured in the same run: a bare axum
+//! handler on loopback that returns a canned 25-result response to the same client and body.
+//!
+//! `cargo run --release -p souk-emulator --example bench_metering`
+//! (`BENCH_SECS` = seconds per phase, default 5; `BENCH_CONCURRENCY` = in-flight calls, default 8).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_marketplacemetering::config::{BehaviorVersion, Region, retry::RetryConfig};
+use aws_sdk_marketplacemetering::types::UsageRecord;
+use aws_smithy_types::DateTime;
+use serde_json::json;
+
+const PRODUCT: &str = "bench-product";
+const CUSTOMERS: u64 = 500;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn client(url: &str) -> aws_sdk_marketplacemetering::Client {
+    let config = aws_sdk_marketplacemetering::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "AKIDBENCH",
+            "secret",
+            None,
+            None,
+            "bench",
+        ))
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_marketplacemetering::Client::from_conf(config)
+}
+
+fn account(i: u64) -> String {
+    format!("{:012}", 200_000_000_000 + i)
+}
+
+/// 25 records for call number `n`: distinct customer/dimension/hour keys for as long as possible.
+fn records(n: u64, now: i64) -> Vec<UsageRecord> {
+    (0..25)
+        .filter_map(|i| {
+            let k = n * 25 + i;
+            let hour = i64::try_from((k / (CUSTOMERS * 2)) % 5).unwrap_or(0);
+            UsageRecord::builder()
+                .customer_aws_account_id(account(k % CUSTOMERS))
+                .dimension(if (k / CUSTOMERS).is_multiple_of(2) {
+                    "users"
+                } else {
+                    "gb"
+                })
+                .quantity(1)
+                .timestamp(DateTime::from_secs(now - 60 - hour * 3600))
+                .build()
+                .ok()
+        })
+        .collect()
+}
+
+async fn run(url: &str, seconds: u64, concurrency: u64, now: i64) -> f64 {
+    let client = client(url);
+    let calls = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, calls, errors) = (client.clone(), calls.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let n = calls.fetch_add(1, Ordering::Relaxed);
+                let result = client
+                    .batch_meter_usage()
+                    .product_code(PRODUCT)
+                    .set_usage_records(Some(records(n, now)))
+                    .send()
+                    .await;
+                if result.is_err() {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let errors = errors.load(Ordering::Relaxed);
+    if errors > 0 {
+        eprintln!("  {errors} calls failed");
+    }
+    calls.load(Ordering::Relaxed) as f64 / elapsed
+}
+
+async fn floor_server() -> std::io::Result<(String, tokio::sync::oneshot::Sender<()>)> {
+    let canned: Vec<serde_json::Value> = (0..25)
+        .map(|i| {
+            json!({
+                "UsageRecord": {"Timestamp": 1_700_000_000, "CustomerAWSAccountId": account(i), "Dimension": "users", "Quantity": 1},
+                "MeteringRecordId": uuid::Uuid::new_v4().to_string(), "Status": "Success"
+            })
+        })
+        .collect();
+    let body =
+        bytes::Bytes::from(json!({ "Results": canned, "UnprocessedRecords": [] }).to_string());
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |_body: bytes::Bytes| {
+            let body = body.clone();
+            async move { ([("content-type", "application/x-amz-json-1.1")], body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok((url, tx))
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let seconds = env_number("BENCH_SECS", 5);
+    let concurrency = env_number("BENCH_CONCURRENCY", 8);
+
+    let emulator = souk_emulator::spawn(souk_emulator::EmulatorConfig::default()).await?;
+    {
+        let mut world = emulator.emulator.world();
+        let config = emulator.emulator.config().clone();
+        let product = souk_emulator::market::NewProduct {
+            product_code: Some(PRODUCT.to_owned()),
+            dimensions: ["users", "gb"]
+                .into_iter()
+                .map(|name| souk_emulator::market::Dimension {
+                    name: name.to_owned(),
+                    kind: souk_emulator::market::DimensionKind::Metered,
+                    description: String::new(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        souk_emulator::market::create_product(&mut world, product)
+            .map_err(std::io::Error::other)?;
+        let now = emulator.emulator.clock().now().unix_timestamp() - 6 * 3600;
+        for i in 0..CUSTOMERS {
+            let request = souk_emulator::market::SubscribeRequest {
+                product_code: PRODUCT.to_owned(),
+                customer_aws_account_id: account(i),
+                ..Default::default()
+            };
+            souk_emulator::market::subscribe(&mut world, &config, request, now)
+                .map_err(std::io::Error::other)?;
+        }
+        world.notify.pending.clear();
+    }
+    let now = emulator.emulator.clock().now().unix_timestamp();
+    let (floor_url, stop_floor) = floor_server().await?;
+
+    println!(
+        "BatchMeterUsage, 25 records/call, {concurrency} in flight, {seconds}s per phase, official Rust SDK over loopback"
+    );
+    let _warm = run(&floor_url, 1, concurrency, now).await;
+    let floor = run(&floor_url, seconds, concurrency, now).await;
+    println!(
+        "floor (bare axum, canned response): {floor:>10.0} calls/s  {:>10.0} records/s",
+        floor * 25.0
+    );
+    let _warm = run(&emulator.url, 1, concurrency, now).await;
+    let emu = run(&emulator.url, seconds, concurrency, now).await;
+    println!(
+        "emulator BatchMeterUsage:           {emu:>10.0} calls/s  {:>10.0} records/s",
+        emu * 25.0
+    );
+    println!(
+        "ratio emulator/floor: {:.2}",
+        if floor > 0.0 { emu / floor } else { 0.0 }
+    );
+    let billed = emulator.emulator.world().metering.ledger.len();
+    println!("ledger entries: {billed}");
+    let _ = stop_floor.send(());
+    emulator.stop().await
+}

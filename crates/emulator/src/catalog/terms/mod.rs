@@ -1,0 +1,109 @@
+//! Asynchronous business rules for offer term documents (§5.5/§5.6): each function returns the
+//! `ErrorDetailList` entries a change type's DetailsDocument earns against the offer as it stands.
+
+use serde_json::Value;
+
+use super::doc::str_at;
+use super::format::parse_micros;
+
+mod legal;
+mod net_payment;
+mod pricing;
+mod renewal;
+mod schedule;
+mod targeting;
+mod validity;
+
+pub use legal::legal;
+pub use net_payment::net_payment;
+pub use pricing::{offer_currency, pricing};
+pub use renewal::renewal;
+pub use schedule::{charge_dates, schedule};
+pub use targeting::{list, targeting};
+pub use validity::validity;
+
+/// Currencies accepted for upfront and payment-schedule terms on private offers.
+pub const PRIVATE_CURRENCIES: &[&str] = &["USD", "AUD", "EUR", "GBP", "JPY"];
+
+/// Most schedule entries a payment schedule may have.
+pub const MAX_CHARGES: usize = 60;
+
+pub(super) fn terms_of(doc: &Value) -> Vec<Value> {
+    doc.get("Terms")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The term types present more than once in `terms`.
+pub fn duplicate_types(terms: &[Value]) -> Vec<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut dups = Vec::new();
+    for t in terms {
+        let kind = str_at(t, "Type").unwrap_or_default();
+        if seen.contains(&kind) && !dups.contains(&kind.to_owned()) {
+            dups.push(kind.to_owned());
+        }
+        seen.push(kind);
+    }
+    dups
+}
+
+/// Every DimensionKey a pricing term names (grants and rate cards).
+pub fn dimension_keys(term: &Value) -> Vec<String> {
+    let mut keys = Vec::new();
+    for grant in term
+        .get("Grants")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(k) = str_at(grant, "DimensionKey") {
+            keys.push(k.to_owned());
+        }
+    }
+    for card in term
+        .get("RateCards")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for rate in card
+            .get("RateCard")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(k) = str_at(rate, "DimensionKey") {
+                keys.push(k.to_owned());
+            }
+        }
+    }
+    keys
+}
+
+/// All prices (micros) a pricing term carries.
+pub fn prices(term: &Value) -> Vec<i64> {
+    let mut out = Vec::new();
+    if let Some(p) = str_at(term, "Price").and_then(|p| parse_micros(p, 8)) {
+        out.push(p);
+    }
+    for card in term
+        .get("RateCards")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for rate in card
+            .get("RateCard")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(p) = str_at(rate, "Price").and_then(|p| parse_micros(p, 8)) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,348 @@
+//! Injected faults (throttling, 5xx, latency, dropped responses) and per-role action denials,
+//! applied per operation name for every protocol.
+//!
+//! Owner: emulator core. Protocol handlers never look at faults themselves: the dispatcher in
+//! [`crate::server`] wraps every AWS operation in [`guarded`], and routers of other modules
+//! (catalog, agreement, SQS) do the same with their own [`CallContext`].
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::Emulator;
+use crate::wire::{ApiError, Protocol};
+
+/// What a fault does to a matching call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// The service's throttling error (nothing is processed).
+    Throttle,
+    /// The service's internal (5xx) error (nothing is processed).
+    ServerError,
+    /// The call is processed after `latency_ms`.
+    Latency,
+    /// The call is processed, then the connection is cut before a response is read: the client
+    /// sees a transport error although the state changed (the case idempotency exists for).
+    Drop,
+    /// BatchMeterUsage only: each record the rule hits is returned in `UnprocessedRecords`
+    /// (counts and probabilities apply per record).
+    Unprocessed,
+}
+
+/// One injected fault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRule {
+    /// Identifier returned on creation (for deletion).
+    #[serde(default)]
+    pub id: String,
+    /// Operation name as on the wire (`BatchMeterUsage`, `GetEntitlements`, `AssumeRole`,
+    /// `StartChangeSet`, `ReceiveMessage`), or `*` for every operation.
+    pub operation: String,
+    /// Restricts the rule to one service (`metering`, `entitlement`, `catalog`, `agreement`,
+    /// `sts`, `sqs`, `s3`); `None` matches any.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// What happens.
+    pub kind: FaultKind,
+    /// How many more calls this rule hits; `None` = until removed.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Chance (0..=1) that a matching call is hit; `None` = always.
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// Delay for [`FaultKind::Latency`].
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+}
+
+/// The faults in force.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct FaultState {
+    /// Rules, evaluated in order; every matching latency rule adds up, the first matching
+    /// throttle/5xx/drop rule wins.
+    pub rules: Vec<FaultRule>,
+    next_id: u64,
+    /// Regions where the Marketplace APIs are disabled (`DisabledApiException`, STS
+    /// `RegionDisabledException`), matched against the SigV4 signing region.
+    #[serde(default)]
+    pub disabled_regions: std::collections::BTreeSet<String>,
+}
+
+impl FaultState {
+    /// Adds a rule and returns its id.
+    pub fn add(&mut self, mut rule: FaultRule) -> String {
+        self.next_id += 1;
+        rule.id = format!("fault-{}", self.next_id);
+        let id = rule.id.clone();
+        self.rules.push(rule);
+        id
+    }
+
+    /// Removes a rule; returns whether it existed.
+    pub fn remove(&mut self, id: &str) -> bool {
+        let before = self.rules.len();
+        self.rules.retain(|rule| rule.id != id);
+        before != self.rules.len()
+    }
+
+    /// Decides what happens to one call, consuming counts of the rules that fire.
+    pub fn decide(&mut self, service: &str, operation: &str) -> Decision {
+        let mut decision = Decision::default();
+        for rule in &mut self.rules {
+            let op_matches = rule.operation == "*" || rule.operation == operation;
+            let service_matches = rule.service.as_deref().is_none_or(|s| s == service);
+            if !op_matches
+                || !service_matches
+                || rule.count == Some(0)
+                || rule.kind == FaultKind::Unprocessed
+            {
+                continue;
+            }
+            if decision.outcome.is_some() && rule.kind != FaultKind::Latency {
+                continue;
+            }
+            if let Some(p) = rule.probability
+                && rand::random::<f64>() >= p
+            {
+                continue;
+            }
+            if let Some(count) = rule.count.as_mut() {
+                *count -= 1;
+            }
+            match rule.kind {
+                FaultKind::Latency => {
+                    decision.delay += Duration::from_millis(rule.latency_ms.unwrap_or(0))
+                }
+                kind => decision.outcome = Some(kind),
+            }
+        }
+        self.rules.retain(|rule| rule.count != Some(0));
+        decision
+    }
+}
+
+impl FaultState {
+    /// Whether an `unprocessed` rule hits one record of `operation` (consumes its count).
+    pub fn record_unprocessed(&mut self, operation: &str) -> bool {
+        let mut hit = false;
+        for rule in &mut self.rules {
+            if rule.kind != FaultKind::Unprocessed
+                || !(rule.operation == "*" || rule.operation == operation)
+            {
+                continue;
+            }
+            if rule.count == Some(0) || rule.probability.is_some_and(|p| rand::random::<f64>() >= p)
+            {
+                continue;
+            }
+            if let Some(count) = rule.count.as_mut() {
+                *count -= 1;
+            }
+            hit = true;
+            break;
+        }
+        self.rules.retain(|rule| rule.count != Some(0));
+        hit
+    }
+}
+
+/// The outcome of [`FaultState::decide`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Added latency.
+    pub delay: Duration,
+    /// Throttle, 5xx or drop, if one fired.
+    pub outcome: Option<FaultKind>,
+}
+
+/// Identifies one AWS call for faults and denials.
+#[derive(Debug, Clone)]
+pub struct CallContext<'a> {
+    /// Short service name: `metering`, `entitlement`, `catalog`, `agreement`, `sts`, `sqs`, `s3`.
+    pub service: &'a str,
+    /// Operation name as on the wire.
+    pub operation: &'a str,
+    /// The protocol the request came in on (decides how errors are rendered).
+    pub protocol: Protocol,
+    /// The caller's access key id (from the SigV4 `Authorization` header), if any.
+    pub access_key_id: Option<String>,
+}
+
+impl CallContext<'_> {
+    /// The IAM action this call needs, e.g. `aws-marketplace:BatchMeterUsage`.
+    pub fn iam_action(&self) -> String {
+        let prefix = match self.service {
+            "sts" => "sts",
+            "sqs" => "sqs",
+            "s3" => "s3",
+            _ => "aws-marketplace",
+        };
+        format!("{prefix}:{}", self.operation)
+    }
+}
+
+/// The service's throttling error in its protocol.
+pub fn throttling_error(ctx: &CallContext<'_>) -> ApiError {
+    match (ctx.service, ctx.protocol) {
+        ("sqs", _) => ApiError::client("RequestThrottled", "Request is throttled."),
+        (_, Protocol::AwsQuery) => ApiError::client("Throttling", "Rate exceeded"),
+        (_, Protocol::RestJson1) => ApiError::with_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ThrottlingException",
+            "Rate exceeded",
+        ),
+        _ => ApiError::throttling(),
+    }
+}
+
+/// The service's internal (5xx) error in its protocol.
+pub fn server_error(ctx: &CallContext<'_>) -> ApiError {
+    let code = match ctx.service {
+        "metering" | "entitlement" => "InternalServiceErrorException",
+        "catalog" => "InternalServiceException",
+        "agreement" => "InternalServerException",
+        "sqs" | "s3" => "InternalError",
+        _ => "InternalFailure",
+    };
+    ApiError::server(code, "We encountered an internal error. Please try again.")
+}
+
+/// The AccessDenied error AWS returns when the caller's policy lacks the action:
+/// `AccessDeniedException` (400 in JSON/CBOR protocols, 403 in restJson1) or `AccessDenied`
+/// (403, awsQuery).
+pub fn access_denied(ctx: &CallContext<'_>, caller_arn: &str) -> ApiError {
+    let action = ctx.iam_action();
+    let message = format!(
+        "User: {caller_arn} is not authorized to perform: {action} because no identity-based policy allows the {action} action"
+    );
+    match ctx.protocol {
+        Protocol::AwsQuery => ApiError::with_status(StatusCode::FORBIDDEN, "AccessDenied", message),
+        Protocol::RestJson1 => {
+            ApiError::with_status(StatusCode::FORBIDDEN, "AccessDeniedException", message)
+        }
+        _ => ApiError::client("AccessDeniedException", message),
+    }
+}
+
+/// The error AWS returns for a request signed with expired session credentials:
+/// `ExpiredTokenException` (awsQuery: 400, as STS models it; other protocols: 403).
+pub fn expired_token(ctx: &CallContext<'_>) -> ApiError {
+    let message = "The security token included in the request is expired";
+    match ctx.protocol {
+        Protocol::AwsQuery => ApiError::client("ExpiredTokenException", message),
+        _ => ApiError::with_status(StatusCode::FORBIDDEN, "ExpiredTokenException", message),
+    }
+}
+
+/// Runs `handler` under the faults and denials in force for `ctx`: a denial or an injected
+/// throttle/5xx answers without running it; latency delays it; a drop runs it and then cuts the
+/// connection. This is the one helper every protocol router calls.
+pub async fn guarded<F, Fut>(emulator: &Emulator, ctx: CallContext<'_>, handler: F) -> Response
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let decision = {
+        let mut world = emulator.world();
+        let now = emulator.clock().now();
+        let expired = emulator.config().enforce_session_expiry
+            && ctx
+                .access_key_id
+                .as_deref()
+                .is_some_and(|key| world.sts.session_expired(key, now.unix_timestamp()));
+        if expired {
+            drop(world);
+            return expired_token(&ctx).into_response(ctx.protocol);
+        }
+        let denied_as = ctx
+            .access_key_id
+            .as_deref()
+            .and_then(|key| world.sts.denied_caller(key, &ctx.iam_action(), now));
+        if let Some(caller_arn) = denied_as {
+            drop(world);
+            return access_denied(&ctx, &caller_arn).into_response(ctx.protocol);
+        }
+        world.faults.decide(ctx.service, ctx.operation)
+    };
+    if !decision.delay.is_zero() {
+        tokio::time::sleep(decision.delay).await;
+    }
+    match decision.outcome {
+        Some(FaultKind::Throttle) => throttling_error(&ctx).into_response(ctx.protocol),
+        Some(FaultKind::ServerError) => server_error(&ctx).into_response(ctx.protocol),
+        Some(FaultKind::Drop) => {
+            let _processed = handler().await;
+            dropped_response()
+        }
+        Some(FaultKind::Latency | FaultKind::Unprocessed) | None => handler().await,
+    }
+}
+
+/// A response whose body fails: hyper aborts the connection, the client reads no response.
+fn dropped_response() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<bytes::Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "response dropped by fault injection",
+        ))
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    response.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(kind: FaultKind, count: Option<u32>) -> FaultRule {
+        FaultRule {
+            id: String::new(),
+            operation: "BatchMeterUsage".into(),
+            service: None,
+            kind,
+            count,
+            probability: None,
+            latency_ms: Some(5),
+        }
+    }
+
+    #[test]
+    fn counted_rules_expire() {
+        let mut faults = FaultState::default();
+        faults.add(rule(FaultKind::Throttle, Some(2)));
+        assert_eq!(
+            faults.decide("metering", "BatchMeterUsage").outcome,
+            Some(FaultKind::Throttle)
+        );
+        assert_eq!(faults.decide("metering", "MeterUsage").outcome, None);
+        assert_eq!(
+            faults.decide("metering", "BatchMeterUsage").outcome,
+            Some(FaultKind::Throttle)
+        );
+        assert_eq!(faults.decide("metering", "BatchMeterUsage").outcome, None);
+        assert!(faults.rules.is_empty());
+    }
+
+    #[test]
+    fn latency_adds_up_and_probability_zero_never_fires() {
+        let mut faults = FaultState::default();
+        faults.add(rule(FaultKind::Latency, None));
+        faults.add(rule(FaultKind::Latency, None));
+        faults.add(FaultRule {
+            probability: Some(0.0),
+            ..rule(FaultKind::ServerError, None)
+        });
+        let decision = faults.decide("metering", "BatchMeterUsage");
+        assert_eq!(decision.delay, Duration::from_millis(10));
+        assert_eq!(decision.outcome, None);
+    }
+}

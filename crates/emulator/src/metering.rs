@@ -1,0 +1,215 @@
+//! Marketplace Metering Service (awsJson1_1, `X-Amz-Target: AWSMPMeteringService.<Op>`):
+//! ResolveCustomer, BatchMeterUsage, MeterUsage, RegisterUsage, and the metering ledger.
+//!
+//! Owner: emulator core. Rules (reference §3): ≤ 25 records, `""` is absent,
+//! `CustomerIdentifier` xor `CustomerAWSAccountId`, `ProductCode` or per-record `LicenseArn`,
+//! quantity 0..=2^31-1, ≤ 5 tags, allocations summing to the quantity with distinct tag sets,
+//! the metering window (default 6 h; future timestamps rejected; one bad timestamp rejects the
+//! batch), first write wins per product/licence/customer/dimension/hour, `CustomerNotSubscribed`
+//! for unknown, unsubscribed or ended subscriptions, `UnprocessedRecords` under injected
+//! `unprocessed` faults.
+//!
+//! Constraint violations the service front end catches before the operation runs (missing
+//! required members, lengths, ranges, patterns) are `ValidationException` (400); bodies that are
+//! not JSON or have wrong member types are `SerializationException` (400).
+
+mod allocations;
+mod batch;
+mod meter_usage;
+mod register;
+mod resolve;
+
+use std::collections::BTreeMap;
+
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use crate::Emulator;
+use crate::wire::json::{CONTENT_TYPE_1_1, ok_response};
+use crate::wire::{ApiError, Protocol};
+
+pub use allocations::{Allocation, Tag};
+
+/// The awsJson target prefix of the service.
+pub const TARGET_PREFIX: &str = "AWSMPMeteringService";
+
+/// One billed usage record: what AWS will bill for a customer, dimension and hour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// The id returned to the caller.
+    pub metering_record_id: String,
+    /// Operation that recorded it (`BatchMeterUsage` or `MeterUsage`).
+    pub source: String,
+    /// The product code.
+    pub product_code: String,
+    /// Licence ARN (concurrent-agreement products, or when the record carried one).
+    pub license_arn: Option<String>,
+    /// The buyer account.
+    pub customer_aws_account_id: String,
+    /// The buyer's legacy identifier.
+    pub customer_identifier: String,
+    /// The dimension.
+    pub dimension: String,
+    /// Start of the hour (epoch seconds).
+    pub hour: i64,
+    /// The record's own timestamp (epoch seconds).
+    pub timestamp: f64,
+    /// Quantity billed.
+    pub quantity: i64,
+    /// Usage allocations as submitted.
+    pub allocations: Vec<Allocation>,
+    /// Emulator time of recording (epoch seconds).
+    pub recorded_at: i64,
+}
+
+/// A remembered MeterUsage `ClientToken`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientTokenUse {
+    /// Canonical JSON of the request without its token.
+    pub fingerprint: String,
+    /// The id returned.
+    pub metering_record_id: String,
+}
+
+/// State of the metering emulation.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct MeteringState {
+    /// The ledger, keyed by `product|licence|account|dimension|hour`.
+    pub ledger: BTreeMap<String, LedgerEntry>,
+    /// MeterUsage client tokens.
+    pub client_tokens: BTreeMap<String, ClientTokenUse>,
+}
+
+impl MeteringState {
+    /// The ledger key of one customer/dimension/hour.
+    pub fn key(
+        product_code: &str,
+        license_arn: Option<&str>,
+        account: &str,
+        dimension: &str,
+        hour: i64,
+    ) -> String {
+        format!(
+            "{product_code}|{}|{account}|{dimension}|{hour}",
+            license_arn.unwrap_or("-")
+        )
+    }
+}
+
+/// Handles one metering operation. `access_key_id` and `region` come from the SigV4
+/// `Authorization` header: the key identifies the buyer for MeterUsage/RegisterUsage, the region
+/// is checked against disabled regions and, for MeterUsage/RegisterUsage, against the region the
+/// buyer's resources run in ([`crate::EmulatorConfig::region`]).
+pub fn handle(
+    emulator: &Emulator,
+    operation: &str,
+    body: &[u8],
+    access_key_id: Option<&str>,
+    region: Option<&str>,
+) -> Response {
+    let result = check_region(emulator, operation, region).and_then(|()| match operation {
+        "BatchMeterUsage" => batch::batch_meter_usage(emulator, body),
+        "MeterUsage" => meter_usage::meter_usage(emulator, body, access_key_id),
+        "RegisterUsage" => register::register_usage(emulator, body, access_key_id),
+        "ResolveCustomer" => resolve::resolve_customer(emulator, body),
+        other => Err(ApiError::unknown_operation(other)),
+    });
+    match result {
+        Ok(value) => ok_response(&value, CONTENT_TYPE_1_1),
+        Err(err) => err.into_response(Protocol::AwsJson1_1),
+    }
+}
+
+fn check_region(
+    emulator: &Emulator,
+    operation: &str,
+    region: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(region) = region else { return Ok(()) };
+    let disabled = emulator.world().faults.disabled_regions.contains(region);
+    let home = emulator.config().region.as_str();
+    match operation {
+        "MeterUsage" if region != home => Err(ApiError::client(
+            "InvalidEndpointRegionException",
+            format!(
+                "MeterUsage must be called in {home}, the region the resource runs in, not {region}"
+            ),
+        )),
+        "RegisterUsage" if region != home => Err(ApiError::client(
+            "InvalidRegionException",
+            format!(
+                "RegisterUsage must be called in {home}, the region the task runs in, not {region}"
+            ),
+        )),
+        "BatchMeterUsage" | "RegisterUsage" | "ResolveCustomer" if disabled => {
+            Err(ApiError::client(
+                "DisabledApiException",
+                format!("The API is not available in {region}"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A fresh `MeteringRecordId` (a UUID v4 from the thread-local RNG: no syscall per record).
+pub(crate) fn new_record_id() -> String {
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
+}
+
+/// Epoch seconds of a JSON timestamp (number).
+pub(crate) fn epoch_seconds(value: &serde_json::Value) -> Option<f64> {
+    value.as_f64().filter(|v| v.is_finite())
+}
+
+/// Start of the hour of `seconds`.
+pub(crate) fn floor_hour(seconds: f64) -> i64 {
+    (seconds.floor() as i64).div_euclid(3600) * 3600
+}
+
+/// Checks the metering window: not `window` or more in the past, not in the future.
+pub(crate) fn check_window(emulator: &Emulator, timestamp: f64, now: f64) -> Result<(), ApiError> {
+    let window = emulator.config().metering_window.as_secs_f64();
+    if now - timestamp >= window || timestamp > now + 1.0 {
+        return Err(ApiError::client(
+            "TimestampOutOfBoundsException",
+            format!(
+                "Timestamp {timestamp} is out of bounds: usage must be reported within {} hours of the event and not in the future",
+                window / 3600.0
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn required<T>(value: Option<T>, member: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| {
+        ApiError::validation(format!(
+            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ))
+    })
+}
+
+pub(crate) fn check_quantity(value: i64, member: &str) -> Result<(), ApiError> {
+    if !(0..=i64::from(i32::MAX)).contains(&value) {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must have value between 0 and 2147483647"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn invalid_product(code: &str) -> ApiError {
+    ApiError::client(
+        "InvalidProductCodeException",
+        format!("Product code {code} is invalid"),
+    )
+}
+
+pub(crate) fn invalid_dimension(dimension: &str, product_code: &str) -> ApiError {
+    ApiError::client(
+        "InvalidUsageDimensionException",
+        format!("Dimension {dimension} is not a metered dimension of product {product_code}"),
+    )
+}

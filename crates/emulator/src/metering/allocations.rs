@@ -1,0 +1,172 @@
+//! Usage allocations and tags (`InvalidTagException`, `InvalidUsageAllocationsException`).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::ApiError;
+
+/// A tag on an allocation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Tag {
+    /// `Key` (1..100 characters).
+    #[serde(rename = "Key")]
+    pub key: Option<String>,
+    /// `Value` (1..256 characters).
+    #[serde(rename = "Value")]
+    pub value: Option<String>,
+}
+
+/// One `UsageAllocation`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    /// `AllocatedUsageQuantity` (required, 0..=2^31-1).
+    #[serde(rename = "AllocatedUsageQuantity")]
+    pub allocated_usage_quantity: Option<i64>,
+    /// `Tags` (1..5).
+    #[serde(rename = "Tags", default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<Tag>>,
+}
+
+fn tag_text_ok(text: &str, max: usize) -> bool {
+    !text.is_empty()
+        && text.chars().count() <= max
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+ -=._:/@".contains(c))
+}
+
+fn invalid_tag(message: impl Into<String>) -> ApiError {
+    ApiError::client("InvalidTagException", message)
+}
+
+fn invalid_allocations(message: impl Into<String>) -> ApiError {
+    ApiError::client("InvalidUsageAllocationsException", message)
+}
+
+/// Validates allocations against the record's quantity.
+pub fn validate(
+    allocations: Option<&[Allocation]>,
+    quantity: i64,
+    member: &str,
+) -> Result<(), ApiError> {
+    let Some(allocations) = allocations else {
+        return Ok(());
+    };
+    if allocations.is_empty() || allocations.len() > 2500 {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must have length between 1 and 2500"
+        )));
+    }
+    let mut total: i64 = 0;
+    let mut tag_sets = BTreeSet::new();
+    for allocation in allocations {
+        let quantity = super::required(
+            allocation.allocated_usage_quantity,
+            &format!("{member}.member.allocatedUsageQuantity"),
+        )?;
+        super::check_quantity(quantity, &format!("{member}.member.allocatedUsageQuantity"))?;
+        total = total.saturating_add(quantity);
+        let tags = allocation.tags.as_deref().unwrap_or_default();
+        if allocation.tags.is_some() && tags.is_empty() {
+            return Err(invalid_tag("Tags must contain between 1 and 5 tags"));
+        }
+        if tags.len() > 5 {
+            return Err(invalid_tag(format!(
+                "An allocation has {} tags; at most 5 are allowed",
+                tags.len()
+            )));
+        }
+        let mut keys = BTreeSet::new();
+        let mut set = Vec::new();
+        for tag in tags {
+            let (Some(key), Some(value)) = (tag.key.as_deref(), tag.value.as_deref()) else {
+                return Err(invalid_tag("Every tag needs a Key and a Value"));
+            };
+            if !tag_text_ok(key, 100) || !tag_text_ok(value, 256) {
+                return Err(invalid_tag(format!("Tag {key}={value} is not valid")));
+            }
+            if !keys.insert(key) {
+                return Err(invalid_tag(format!(
+                    "Tag key {key} appears twice in one allocation"
+                )));
+            }
+            set.push((key, value));
+        }
+        set.sort_unstable();
+        if !tag_sets.insert(set) {
+            return Err(invalid_allocations(
+                "Each usage allocation must have a unique set of tags",
+            ));
+        }
+    }
+    if total != quantity {
+        return Err(invalid_allocations(format!(
+            "The sum of AllocatedUsageQuantity ({total}) does not equal the usage quantity ({quantity})"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alloc(q: i64, tags: &[(&str, &str)]) -> Allocation {
+        Allocation {
+            allocated_usage_quantity: Some(q),
+            tags: (!tags.is_empty()).then(|| {
+                tags.iter()
+                    .map(|(k, v)| Tag {
+                        key: Some((*k).into()),
+                        value: Some((*v).into()),
+                    })
+                    .collect()
+            }),
+        }
+    }
+
+    fn code(result: Result<(), ApiError>) -> Option<String> {
+        result.err().map(|e| e.code)
+    }
+
+    #[test]
+    fn rules() {
+        assert_eq!(
+            code(validate(
+                Some(&[alloc(2, &[("a", "1")]), alloc(1, &[])]),
+                3,
+                "x"
+            )),
+            None
+        );
+        assert_eq!(
+            code(validate(Some(&[alloc(2, &[])]), 3, "x")).as_deref(),
+            Some("InvalidUsageAllocationsException")
+        );
+        assert_eq!(
+            code(validate(Some(&[alloc(1, &[]), alloc(2, &[])]), 3, "x")).as_deref(),
+            Some("InvalidUsageAllocationsException")
+        );
+        let six = [
+            ("a", "1"),
+            ("b", "1"),
+            ("c", "1"),
+            ("d", "1"),
+            ("e", "1"),
+            ("f", "1"),
+        ];
+        assert_eq!(
+            code(validate(Some(&[alloc(3, &six)]), 3, "x")).as_deref(),
+            Some("InvalidTagException")
+        );
+        assert_eq!(
+            code(validate(Some(&[alloc(3, &[("bad!", "1")])]), 3, "x")).as_deref(),
+            Some("InvalidTagException")
+        );
+        assert_eq!(
+            code(validate(Some(&[]), 0, "x")).as_deref(),
+            Some("ValidationException")
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! The emulator's shared state: one [`World`] behind a mutex (never held across an await), the
+//! configuration and the emulator clock.
+//!
+//! Owner: emulator core. Each protocol module keeps its own state struct as a field of
+//! [`World`]; every state struct derives `Default`, `Serialize` and `Deserialize` so the whole
+//! world can be persisted to a file.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::EmulatorClock;
+use crate::config::EmulatorConfig;
+
+/// Everything the emulated AWS account(s) know.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct World {
+    /// Products, dimensions, buyers, subscriptions, entitlements, registration tokens.
+    pub market: crate::market::MarketState,
+    /// The metering ledger.
+    pub metering: crate::metering::MeteringState,
+    /// STS roles and issued sessions.
+    pub sts: crate::sts::StsState,
+    /// Catalog entities and change sets.
+    pub catalog: crate::catalog::CatalogState,
+    /// Agreements created when buyers accept offers or subscribe.
+    pub agreements: crate::agreement::AgreementState,
+    /// SQS queues and messages.
+    pub sqs: crate::sqs::SqsState,
+    /// Notification subscriptions and the queue of notifications to deliver.
+    pub notify: crate::notify::NotifyState,
+    /// Injected faults.
+    pub faults: crate::faults::FaultState,
+}
+
+/// A running emulator's handle; cheap to clone.
+#[derive(Clone)]
+pub struct Emulator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: EmulatorConfig,
+    clock: EmulatorClock,
+    world: Mutex<World>,
+    persist_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// A fresh emulator with an empty world.
+    pub fn new(config: EmulatorConfig) -> Self {
+        Self::with_world(config, World::default())
+    }
+
+    /// An emulator over an existing world (for example one loaded from a state file).
+    pub fn with_world(config: EmulatorConfig, world: World) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                clock: EmulatorClock::default(),
+                world: Mutex::new(world),
+                persist_lock: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// An emulator restored from `config.state_file` (world and clock offset) when the file
+    /// exists, otherwise a fresh one.
+    pub fn load(config: EmulatorConfig) -> std::io::Result<Self> {
+        let Some(path) = config.state_file.clone() else {
+            return Ok(Self::new(config));
+        };
+        match crate::persist::load(&path)? {
+            Some((mut world, offset)) => {
+                world.market.recompute_next_transition(i64::MIN);
+                let emulator = Self::with_world(config, world);
+                emulator.clock().set_offset_millis(offset);
+                Ok(emulator)
+            }
+            None => Ok(Self::new(config)),
+        }
+    }
+
+    /// The HTTP router serving every protocol and the control API.
+    pub fn router(&self) -> axum::Router {
+        crate::server::router(self.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` completes, with the notification delivery task
+    /// running alongside; drains in-flight requests before returning.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let watcher = tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let mut delivery_stop = stop_rx.clone();
+        let delivery = crate::notify::start_delivery(self.clone(), async move {
+            let _ = delivery_stop.wait_for(|stop| *stop).await;
+        });
+        let mut server_stop = stop_rx;
+        let result = axum::serve(listener, self.router())
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|stop| *stop).await;
+            })
+            .await;
+        watcher.abort();
+        delivery.abort();
+        result
+    }
+
+    /// Serializes writers of the state file.
+    pub(crate) fn persist_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.persist_lock
+    }
+
+    /// Clears the world and the clock offset (control API `reset`).
+    pub fn reset(&self) {
+        *self.world() = World::default();
+        self.clock().set_offset_millis(0);
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EmulatorConfig {
+        &self.inner.config
+    }
+
+    /// The emulator clock (wall clock plus an offset the control API can advance).
+    pub fn clock(&self) -> &EmulatorClock {
+        &self.inner.clock
+    }
+
+    /// Locks the world. Never hold the guard across an `.await`.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.inner
+            .world
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

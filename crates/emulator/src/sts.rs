@@ -1,0 +1,440 @@
+//! STS (awsQuery): `AssumeRole` with trust and ExternalId checks, `GetCallerIdentity`, and the
+//! registry of roles, sessions and known access keys that also drives per-role action denials.
+//!
+//! Owner: emulator core. Callers are identified by the access key id of their SigV4
+//! `Authorization` header: a session issued here (its role), an access key registered through
+//! the control API (its account and ARN), or otherwise the default principal
+//! `arn:aws:iam::<caller_account_id>:user/souk-emulator`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::response::Response;
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::Emulator;
+use crate::wire::query::{escape, form_value, ok_response};
+use crate::wire::{ApiError, Protocol};
+
+/// The XML namespace of STS responses.
+pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+
+/// A role that can be assumed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    /// `arn:aws:iam::<account>:role/<name>`.
+    pub role_arn: String,
+    /// `AROA...` unique id.
+    pub role_id: String,
+    /// Accounts the trust policy allows (`sts:AssumeRole` principal).
+    pub trusted_accounts: Vec<String>,
+    /// The `sts:ExternalId` the trust policy requires, if any.
+    pub external_id: Option<String>,
+    /// `MaxSessionDuration` of the role (3600..=43200 seconds).
+    pub max_session_duration: u32,
+    /// IAM actions (`aws-marketplace:BatchMeterUsage`, `aws-marketplace:*`, `*`) the role's
+    /// policy does not allow.
+    pub denied_actions: BTreeSet<String>,
+}
+
+/// Credentials issued by AssumeRole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// The role assumed.
+    pub role_arn: String,
+    /// `RoleSessionName`.
+    pub session_name: String,
+    /// Secret key.
+    pub secret_access_key: String,
+    /// Session token.
+    pub session_token: String,
+    /// Epoch seconds.
+    pub expiration: i64,
+}
+
+/// An identity behind a registered long-term access key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// Account id.
+    pub account_id: String,
+    /// The principal ARN (`arn:aws:iam::<account>:user/<name>`).
+    pub arn: String,
+}
+
+/// State of the STS emulation.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct StsState {
+    /// Roles by ARN.
+    pub roles: BTreeMap<String, Role>,
+    /// Issued sessions by access key id.
+    pub sessions: BTreeMap<String, Session>,
+    /// Registered long-term access keys.
+    pub access_keys: BTreeMap<String, Principal>,
+}
+
+/// Who a request comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Account id.
+    pub account_id: String,
+    /// ARN as AWS prints it in error messages.
+    pub arn: String,
+    /// `UserId` of GetCallerIdentity.
+    pub user_id: String,
+    /// The role, when the caller uses assumed-role credentials.
+    pub role_arn: Option<String>,
+}
+
+/// The account of an IAM ARN (`arn:aws:iam::<account>:...`).
+pub fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+fn role_name(role_arn: &str) -> &str {
+    role_arn.rsplit('/').next().unwrap_or(role_arn)
+}
+
+fn random_upper(len: usize) -> String {
+    use rand::Rng as _;
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
+        .collect()
+}
+
+fn random_secret(len: usize) -> String {
+    use rand::Rng as _;
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
+        .collect()
+}
+
+impl StsState {
+    /// Registers (or replaces) a role.
+    pub fn put_role(
+        &mut self,
+        role_arn: &str,
+        trusted_accounts: Vec<String>,
+        external_id: Option<String>,
+        max_session_duration: u32,
+    ) -> Role {
+        let role = Role {
+            role_arn: role_arn.to_owned(),
+            role_id: self
+                .roles
+                .get(role_arn)
+                .map(|r| r.role_id.clone())
+                .unwrap_or_else(|| format!("AROA{}", random_upper(17))),
+            trusted_accounts,
+            external_id,
+            max_session_duration,
+            denied_actions: self
+                .roles
+                .get(role_arn)
+                .map(|r| r.denied_actions.clone())
+                .unwrap_or_default(),
+        };
+        self.roles.insert(role_arn.to_owned(), role.clone());
+        role
+    }
+
+    /// Identifies the caller behind `access_key_id` at `now` (expired sessions fall back to the
+    /// default principal).
+    pub fn caller(&self, access_key_id: Option<&str>, default_account: &str, now: i64) -> Caller {
+        if let Some(key) = access_key_id {
+            if let Some(session) = self.sessions.get(key).filter(|s| s.expiration > now) {
+                let account = arn_account(&session.role_arn)
+                    .unwrap_or(default_account)
+                    .to_owned();
+                let role_id = self
+                    .roles
+                    .get(&session.role_arn)
+                    .map(|r| r.role_id.clone())
+                    .unwrap_or_default();
+                return Caller {
+                    arn: format!(
+                        "arn:aws:sts::{account}:assumed-role/{}/{}",
+                        role_name(&session.role_arn),
+                        session.session_name
+                    ),
+                    user_id: format!("{role_id}:{}", session.session_name),
+                    account_id: account,
+                    role_arn: Some(session.role_arn.clone()),
+                };
+            }
+            if let Some(principal) = self.access_keys.get(key) {
+                return Caller {
+                    account_id: principal.account_id.clone(),
+                    arn: principal.arn.clone(),
+                    user_id: key.to_owned(),
+                    role_arn: None,
+                };
+            }
+        }
+        Caller {
+            account_id: default_account.to_owned(),
+            arn: format!("arn:aws:iam::{default_account}:user/souk-emulator"),
+            user_id: access_key_id.unwrap_or("AIDASOUKEMULATOR").to_owned(),
+            role_arn: None,
+        }
+    }
+
+    /// The account behind a session or a registered key (not the default principal).
+    pub fn known_account(&self, access_key_id: &str, now: i64) -> Option<String> {
+        if let Some(session) = self
+            .sessions
+            .get(access_key_id)
+            .filter(|s| s.expiration > now)
+        {
+            return arn_account(&session.role_arn).map(str::to_owned);
+        }
+        self.access_keys
+            .get(access_key_id)
+            .map(|p| p.account_id.clone())
+    }
+
+    /// Whether `access_key_id` is an emulator-issued session that has expired at `now`.
+    pub fn session_expired(&self, access_key_id: &str, now: i64) -> bool {
+        self.sessions
+            .get(access_key_id)
+            .is_some_and(|s| s.expiration <= now)
+    }
+
+    /// If `access_key_id` is a live session of a role that denies `action`, the caller ARN to
+    /// put in the AccessDenied message.
+    pub fn denied_caller(
+        &self,
+        access_key_id: &str,
+        action: &str,
+        now_utc: time::OffsetDateTime,
+    ) -> Option<String> {
+        let now = now_utc.unix_timestamp();
+        let session = self
+            .sessions
+            .get(access_key_id)
+            .filter(|s| s.expiration > now)?;
+        let role = self.roles.get(&session.role_arn)?;
+        let service_wildcard = action.split(':').next().map(|prefix| format!("{prefix}:*"));
+        let denied = role.denied_actions.iter().any(|denied| {
+            denied == "*" || denied == action || Some(denied) == service_wildcard.as_ref()
+        });
+        denied.then(|| self.caller(Some(access_key_id), "", now).arn)
+    }
+}
+
+/// Handles an STS awsQuery call (`Action=AssumeRole|GetCallerIdentity`).
+pub fn handle(
+    emulator: &Emulator,
+    action: &str,
+    form: &[(String, String)],
+    access_key_id: Option<&str>,
+    region: Option<&str>,
+) -> Response {
+    if let Some(region) = region
+        && emulator.world().faults.disabled_regions.contains(region)
+    {
+        return ApiError::with_status(
+            StatusCode::FORBIDDEN,
+            "RegionDisabledException",
+            format!(
+                "STS is not activated in region {region}. An administrator can activate STS in this region using the IAM Console."
+            ),
+        )
+        .into_response(Protocol::AwsQuery);
+    }
+    let result = match action {
+        "AssumeRole" => assume_role(emulator, form, access_key_id),
+        "GetCallerIdentity" => Ok(get_caller_identity(emulator, access_key_id)),
+        other => Err(ApiError::client(
+            "InvalidAction",
+            format!("Could not find operation {other} for version 2011-06-15"),
+        )),
+    };
+    result.unwrap_or_else(|err| err.into_response(Protocol::AwsQuery))
+}
+
+fn validation(message: String) -> ApiError {
+    ApiError::client(
+        "ValidationError",
+        format!("1 validation error detected: {message}"),
+    )
+}
+
+fn assume_role(
+    emulator: &Emulator,
+    form: &[(String, String)],
+    access_key_id: Option<&str>,
+) -> Result<Response, ApiError> {
+    let role_arn = form_value(form, "RoleArn").unwrap_or_default();
+    if role_arn.len() < 20 || role_arn.len() > 2048 {
+        return Err(validation(format!(
+            "Value '{role_arn}' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20"
+        )));
+    }
+    let session_name = form_value(form, "RoleSessionName").unwrap_or_default();
+    let name_ok = (2..=64).contains(&session_name.len())
+        && session_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+    if !name_ok {
+        return Err(validation(format!(
+            "Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+        )));
+    }
+    let external_id = form_value(form, "ExternalId");
+    if let Some(id) = external_id
+        && !(2..=1224).contains(&id.len())
+    {
+        return Err(validation(format!(
+            "Value '{id}' at 'externalId' failed to satisfy constraint: Member must have length greater than or equal to 2"
+        )));
+    }
+    if let Some(policy) = form_value(form, "Policy") {
+        if serde_json::from_str::<serde_json::Value>(policy).map_or(true, |p| !p.is_object()) {
+            return Err(ApiError::client(
+                "MalformedPolicyDocument",
+                "The policy is not in the valid JSON format.",
+            ));
+        }
+        if policy.len() > 2048 {
+            return Err(ApiError::client(
+                "PackedPolicyTooLarge",
+                "Packed policy consumes more than 100% of the allotted space.",
+            ));
+        }
+    }
+    if let Some(policy) = form_value(form, "Policy") {
+        if serde_json::from_str::<serde_json::Value>(policy).map_or(true, |p| !p.is_object()) {
+            return Err(ApiError::client(
+                "MalformedPolicyDocument",
+                "The policy is not in the valid JSON format.",
+            ));
+        }
+        if policy.len() > 2048 {
+            return Err(ApiError::client(
+                "PackedPolicyTooLarge",
+                "Packed policy consumes more than 100% of the allotted space.",
+            ));
+        }
+    }
+    let requested = match form_value(form, "DurationSeconds") {
+        None => None,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(v) if (900..=43200).contains(&v) => Some(v),
+            Ok(v) if v < 900 => {
+                return Err(validation(format!(
+                    "Value '{v}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"
+                )));
+            }
+            Ok(v) => {
+                return Err(validation(format!(
+                    "Value '{v}' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200"
+                )));
+            }
+            Err(_) => {
+                return Err(ApiError::client(
+                    "MalformedInput",
+                    format!("DurationSeconds '{raw}' is not a number"),
+                ));
+            }
+        },
+    };
+
+    let now = emulator.clock().now().unix_timestamp();
+    let config = emulator.config();
+    let mut world = emulator.world();
+    let caller = world
+        .sts
+        .caller(access_key_id, &config.caller_account_id, now);
+    let denied = || {
+        ApiError::with_status(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            format!(
+                "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                caller.arn
+            ),
+        )
+    };
+    let role = world.sts.roles.get(role_arn).cloned().ok_or_else(denied)?;
+    if !role
+        .trusted_accounts
+        .iter()
+        .any(|a| a == &caller.account_id || a == "*")
+    {
+        return Err(denied());
+    }
+    if let Some(required) = &role.external_id
+        && external_id != Some(required.as_str())
+    {
+        return Err(denied());
+    }
+    let duration = match requested {
+        Some(d) if caller.role_arn.is_some() && d > 3600 => {
+            return Err(ApiError::client(
+                "ValidationError",
+                "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+            ));
+        }
+        Some(d) if d > i64::from(role.max_session_duration) => {
+            return Err(ApiError::client(
+                "ValidationError",
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+            ));
+        }
+        Some(d) => d,
+        None => i64::try_from(config.sts_default_duration.as_secs())
+            .unwrap_or(3600)
+            .max(1),
+    };
+    world.sts.sessions.retain(|_, s| s.expiration + 3600 > now);
+    let access_key = format!("ASIA{}", random_upper(16));
+    let session = Session {
+        role_arn: role_arn.to_owned(),
+        session_name: session_name.to_owned(),
+        secret_access_key: random_secret(40),
+        session_token: format!("FwoGZXIvYXdzE{}", random_secret(120)),
+        expiration: now + duration,
+    };
+    world
+        .sts
+        .sessions
+        .insert(access_key.clone(), session.clone());
+    drop(world);
+
+    let account = arn_account(role_arn).unwrap_or(&config.seller_account_id);
+    let name = role_name(role_arn);
+    let result = format!(
+        "    <Credentials>\n      <AccessKeyId>{access_key}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      \
+         <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n    <AssumedRoleUser>\n      \
+         <AssumedRoleId>{}:{}</AssumedRoleId>\n      <Arn>arn:aws:sts::{}:assumed-role/{}/{}</Arn>\n    </AssumedRoleUser>\n",
+        escape(&session.secret_access_key),
+        escape(&session.session_token),
+        crate::market::rfc3339(session.expiration),
+        role.role_id,
+        escape(session_name),
+        escape(account),
+        escape(name),
+        escape(session_name),
+    );
+    Ok(ok_response("AssumeRole", NAMESPACE, &result))
+}
+
+fn get_caller_identity(emulator: &Emulator, access_key_id: Option<&str>) -> Response {
+    let now = emulator.clock().now().unix_timestamp();
+    let caller =
+        emulator
+            .world()
+            .sts
+            .caller(access_key_id, &emulator.config().caller_account_id, now);
+    let result = format!(
+        "    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n",
+        escape(&caller.arn),
+        escape(&caller.user_id),
+        escape(&caller.account_id)
+    );
+    ok_response("GetCallerIdentity", NAMESPACE, &result)
+}

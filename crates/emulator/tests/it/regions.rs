@@ -1,0 +1,331 @@
+//! Region-bound errors (signing region from the SigV4 scope), the remaining modelled errors of
+//! RegisterUsage / ResolveCustomer / STS, and expired session credentials.
+
+use aws_sdk_marketplacemetering::operation::batch_meter_usage::BatchMeterUsageError;
+use aws_sdk_marketplacemetering::operation::meter_usage::MeterUsageError;
+use aws_sdk_marketplacemetering::operation::register_usage::RegisterUsageError;
+use aws_sdk_marketplacemetering::operation::resolve_customer::ResolveCustomerError;
+use aws_sdk_marketplacemetering::types::UsageRecord;
+use aws_sdk_sts::error::ProvideErrorMetadata as _;
+use aws_smithy_types::DateTime;
+use serde_json::json;
+
+use crate::common::*;
+use crate::service_error;
+
+const CONTAINER: &str = "prod-container-1";
+const AMI: &str = "prod-ami-2";
+
+async fn setup() -> Env {
+    let env = env().await;
+    seed(&env.emu.url).await;
+    for (code, kind) in [(CONTAINER, "container"), (AMI, "ami")] {
+        control_ok(&env.emu.url, "POST", "/_souk/products", json!({
+            "product_code": code, "kind": kind, "dimensions": [{"name": "hosts", "type": "metered"}]
+        }))
+        .await;
+        subscribe(&env.emu.url, code, BUYER).await;
+    }
+    env
+}
+
+#[tokio::test]
+async fn disabled_regions_and_wrong_regions() {
+    let env = setup().await;
+    let url = env.emu.url.clone();
+    control_ok(
+        &url,
+        "POST",
+        "/_souk/regions/disable",
+        json!({"region": "ap-east-1"}),
+    )
+    .await;
+    let disabled = metering_in(&url, "ap-east-1");
+    let record = UsageRecord::builder()
+        .customer_aws_account_id(BUYER)
+        .dimension("users")
+        .timestamp(DateTime::from_secs(now(&env)))
+        .build();
+    let Ok(record) = record else {
+        panic!("builder")
+    };
+    let err = service_error!(
+        disabled
+            .batch_meter_usage()
+            .product_code(PRODUCT)
+            .usage_records(record)
+            .send()
+            .await,
+        400
+    );
+    assert!(
+        matches!(err, BatchMeterUsageError::DisabledApiException(_)),
+        "{err:?}"
+    );
+    let err = service_error!(
+        disabled
+            .resolve_customer()
+            .registration_token("t")
+            .send()
+            .await,
+        400
+    );
+    assert!(
+        matches!(err, ResolveCustomerError::DisabledApiException(_)),
+        "{err:?}"
+    );
+    let err = service_error!(
+        disabled
+            .register_usage()
+            .product_code(CONTAINER)
+            .public_key_version(1)
+            .send()
+            .await,
+        400
+    );
+    assert!(
+        matches!(err, RegisterUsageError::InvalidRegionException(_)),
+        "{err:?}"
+    );
+
+    let elsewhere = metering_in(&url, "eu-west-1");
+    let ts = DateTime::from_secs(now(&env) - 5);
+    let err = service_error!(
+        elsewhere
+            .meter_usage()
+            .product_code(CONTAINER)
+            .usage_dimension("hosts")
+            .timestamp(ts)
+            .send()
+            .await,
+        400
+    );
+    assert!(
+        matches!(err, MeterUsageError::InvalidEndpointRegionException(_)),
+        "{err:?}"
+    );
+    let err = service_error!(
+        elsewhere
+            .register_usage()
+            .product_code(CONTAINER)
+            .public_key_version(1)
+            .send()
+            .await,
+        400
+    );
+    assert!(
+        matches!(err, RegisterUsageError::InvalidRegionException(_)),
+        "{err:?}"
+    );
+
+    let sts = {
+        use aws_sdk_sts::config::{BehaviorVersion, Region, retry::RetryConfig};
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("ap-east-1"))
+            .endpoint_url(&url)
+            .credentials_provider(creds("AKIDTEST"))
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_sts::Client::from_conf(config)
+    };
+    let err = service_error!(sts.get_caller_identity().send().await, 403);
+    assert_eq!(err.code(), Some("RegionDisabledException"));
+
+    control_ok(
+        &url,
+        "POST",
+        "/_souk/regions/enable",
+        json!({"region": "ap-east-1"}),
+    )
+    .await;
+    let err = service_error!(
+        disabled
+            .resolve_customer()
+            .registration_token("t")
+            .send()
+            .await,
+        400
+    );
+    assert!(
+        matches!(err, ResolveCustomerError::InvalidTokenException(_)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn register_usage_and_resolve_customer_faults_and_platforms() {
+    let env = setup().await;
+    let url = env.emu.url.clone();
+    let m = &env.metering;
+    let err = service_error!(
+        m.register_usage()
+            .product_code(AMI)
+            .public_key_version(1)
+            .send()
+            .await,
+        400
+    );
+    assert!(
+        matches!(err, RegisterUsageError::PlatformNotSupportedException(_)),
+        "{err:?}"
+    );
+    fault(
+        &url,
+        json!({"operation": "RegisterUsage", "kind": "throttle", "count": 1}),
+    )
+    .await;
+    let err = service_error!(
+        m.register_usage()
+            .product_code(CONTAINER)
+            .public_key_version(1)
+            .send()
+            .await,
+        400
+    );
+    assert!(
+        matches!(err, RegisterUsageError::ThrottlingException(_)),
+        "{err:?}"
+    );
+    fault(
+        &url,
+        json!({"operation": "RegisterUsage", "kind": "server_error", "count": 1}),
+    )
+    .await;
+    let err = service_error!(
+        m.register_usage()
+            .product_code(CONTAINER)
+            .public_key_version(1)
+            .send()
+            .await,
+        500
+    );
+    assert!(
+        matches!(err, RegisterUsageError::InternalServiceErrorException(_)),
+        "{err:?}"
+    );
+    fault(
+        &url,
+        json!({"operation": "ResolveCustomer", "kind": "throttle", "count": 1}),
+    )
+    .await;
+    let err = service_error!(
+        m.resolve_customer().registration_token("t").send().await,
+        400
+    );
+    assert!(
+        matches!(err, ResolveCustomerError::ThrottlingException(_)),
+        "{err:?}"
+    );
+    fault(
+        &url,
+        json!({"operation": "ResolveCustomer", "kind": "server_error", "count": 1}),
+    )
+    .await;
+    let err = service_error!(
+        m.resolve_customer().registration_token("t").send().await,
+        500
+    );
+    assert!(
+        matches!(err, ResolveCustomerError::InternalServiceErrorException(_)),
+        "{err:?}"
+    );
+
+    let tags: Vec<_> = (0..6)
+        .filter_map(|i| {
+            aws_sdk_marketplacemetering::types::Tag::builder()
+                .key(format!("k{i}"))
+                .value("v")
+                .build()
+                .ok()
+        })
+        .collect();
+    let allocation = aws_sdk_marketplacemetering::types::UsageAllocation::builder()
+        .allocated_usage_quantity(1)
+        .set_tags(Some(tags))
+        .build()
+        .ok();
+    let ts = DateTime::from_secs(now(&env) - 5);
+    let err = service_error!(
+        m.meter_usage()
+            .product_code(CONTAINER)
+            .usage_dimension("hosts")
+            .usage_quantity(1)
+            .set_usage_allocations(allocation.map(|a| vec![a]))
+            .timestamp(ts)
+            .send()
+            .await,
+        400
+    );
+    assert!(
+        matches!(err, MeterUsageError::InvalidTagException(_)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn assume_role_policy_errors_and_expired_sessions() {
+    let config = souk_emulator::EmulatorConfig {
+        enforce_session_expiry: true,
+        ..souk_emulator::EmulatorConfig::default()
+    };
+    let env = env_with(config).await;
+    let role = "arn:aws:iam::111122223333:role/Policy";
+    control_ok(
+        &env.emu.url,
+        "POST",
+        "/_souk/sts/roles",
+        json!({"role_arn": role}),
+    )
+    .await;
+    let err = service_error!(
+        env.sts
+            .assume_role()
+            .role_arn(role)
+            .role_session_name("s1")
+            .policy("{not json")
+            .send()
+            .await,
+        400
+    );
+    assert_eq!(err.code(), Some("MalformedPolicyDocument"));
+    let big = format!(
+        "{{\"Version\":\"2012-10-17\",\"Statement\":[],\"Pad\":\"{}\"}}",
+        "x".repeat(3000)
+    );
+    let err = service_error!(
+        env.sts
+            .assume_role()
+            .role_arn(role)
+            .role_session_name("s1")
+            .policy(big)
+            .send()
+            .await,
+        400
+    );
+    assert_eq!(err.code(), Some("PackedPolicyTooLarge"));
+
+    let out = env
+        .sts
+        .assume_role()
+        .role_arn(role)
+        .role_session_name("s1")
+        .send()
+        .await;
+    let Ok(out) = out else { panic!("{out:?}") };
+    let Some(c) = out.credentials() else {
+        panic!("no credentials")
+    };
+    let assumed = aws_credential_types::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "assumed",
+    );
+    let chained = sts_client(&env.emu.url, assumed);
+    assert!(chained.get_caller_identity().send().await.is_ok());
+    advance(&env.emu.url, 3601).await;
+    let err = service_error!(chained.get_caller_identity().send().await, 400);
+    assert_eq!(err.code(), Some("ExpiredTokenException"));
+}
