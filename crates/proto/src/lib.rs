@@ -6,7 +6,8 @@
 #![allow(missing_docs, clippy::all, clippy::pedantic)]
 
 /// The encoded `FileDescriptorSet` of every Souk proto file and its imports.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/souk_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/souk_descriptor.bin"));
 
 pub mod souk {
     pub mod common {

@@ -35,7 +35,9 @@ impl Drop for SpawnedServer {
 impl SpawnedServer {
     /// A channel to the server.
     pub async fn channel(&self) -> anyhow::Result<tonic::transport::Channel> {
-        Ok(tonic::transport::Endpoint::from_shared(self.url.clone())?.connect().await?)
+        Ok(tonic::transport::Endpoint::from_shared(self.url.clone())?
+            .connect()
+            .await?)
     }
 }
 
@@ -43,7 +45,9 @@ impl SpawnedServer {
 /// `127.0.0.1:0`.
 pub async fn grpc(routes: Routes, auth: souk_auth::AuthLayer) -> anyhow::Result<SpawnedServer> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
@@ -58,7 +62,12 @@ pub async fn grpc(routes: Routes, auth: souk_auth::AuthLayer) -> anyhow::Result<
             eprintln!("test gRPC server failed: {error}");
         }
     });
-    Ok(SpawnedServer { addr, url: format!("http://{addr}"), health, shutdown: Some(tx) })
+    Ok(SpawnedServer {
+        addr,
+        url: format!("http://{addr}"),
+        health,
+        shutdown: Some(tx),
+    })
 }
 
 /// The AWS Marketplace emulator with default settings on `127.0.0.1:0`.
