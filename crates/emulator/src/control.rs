@@ -107,7 +107,12 @@ async fn advance_clock(State(emu): State<Emulator>, Json(by): Json<Advance>) -> 
     }
     emu.clock().advance(time::Duration::seconds(total));
     let now = now(&emu);
-    market::tick(&mut emu.world(), emu.config(), now);
+    {
+        let mut world = emu.world();
+        market::tick(&mut world, emu.config(), now);
+        // Change sets and agreements that fell due emit their events now, not on the next read.
+        crate::agreement::lifecycle::progress(&mut world, emu.config(), emu.clock().now());
+    }
     rest::ok_response(&json!({ "now": market::rfc3339(now), "epoch_seconds": now }))
 }
 

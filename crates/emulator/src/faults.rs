@@ -190,6 +190,12 @@ impl CallContext<'_> {
 pub fn throttling_error(ctx: &CallContext<'_>) -> ApiError {
     match (ctx.service, ctx.protocol) {
         ("sqs", _) => ApiError::client("RequestThrottled", "Request is throttled."),
+        // The Agreement model gives ThrottlingException @httpError(429) in every protocol.
+        ("agreement", _) => ApiError::with_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ThrottlingException",
+            "Rate exceeded",
+        ),
         (_, Protocol::AwsQuery) => ApiError::client("Throttling", "Rate exceeded"),
         (_, Protocol::RestJson1) => ApiError::with_status(
             StatusCode::TOO_MANY_REQUESTS,
@@ -213,8 +219,8 @@ pub fn server_error(ctx: &CallContext<'_>) -> ApiError {
 }
 
 /// The AccessDenied error AWS returns when the caller's policy lacks the action:
-/// `AccessDeniedException` (400 in JSON/CBOR protocols, 403 in restJson1) or `AccessDenied`
-/// (403, awsQuery).
+/// `AccessDeniedException` (400 in JSON/CBOR protocols, 403 in restJson1 and wherever the model
+/// gives it `@httpError(403)`, as Agreement does) or `AccessDenied` (403, awsQuery).
 pub fn access_denied(ctx: &CallContext<'_>, caller_arn: &str) -> ApiError {
     let action = ctx.iam_action();
     let message = format!(
@@ -223,6 +229,9 @@ pub fn access_denied(ctx: &CallContext<'_>, caller_arn: &str) -> ApiError {
     match ctx.protocol {
         Protocol::AwsQuery => ApiError::with_status(StatusCode::FORBIDDEN, "AccessDenied", message),
         Protocol::RestJson1 => {
+            ApiError::with_status(StatusCode::FORBIDDEN, "AccessDeniedException", message)
+        }
+        _ if ctx.service == "agreement" => {
             ApiError::with_status(StatusCode::FORBIDDEN, "AccessDeniedException", message)
         }
         _ => ApiError::client("AccessDeniedException", message),

@@ -38,7 +38,8 @@ const AGREEMENT_SERVICE: &str = "AWSMPCommerceService_v20200301";
 /// The full router (AWS protocols, catalog, notifications, control API), with state.
 pub fn router(emulator: Emulator) -> Router {
     Router::new()
-        .route("/", post(aws_post))
+        // `GET /` is S3 ListBuckets; POST / carries the AWS JSON and query protocols.
+        .route("/", post(aws_post).get(fallback).head(fallback))
         .route(
             "/service/{service}/operation/{operation}",
             post(rpc_v2_cbor),
@@ -271,6 +272,7 @@ pub async fn spawn(config: crate::EmulatorConfig) -> std::io::Result<RunningEmul
     let emulator = Emulator::load(config)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
+    crate::notify::set_public_url(&emulator, &url);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = emulator.clone();
     let task = tokio::spawn(server.serve(listener, async move {

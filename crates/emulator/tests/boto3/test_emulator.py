@@ -414,6 +414,7 @@ def test_s3_list_and_get_data_feeds():
     report = control("POST", "/_souk/feeds/generate")
     bucket = report["bucket"]
     s3 = client("s3")
+    assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
     listed = s3.list_objects_v2(Bucket=bucket, Prefix="billing_event_v1/")
     keys = [o["Key"] for o in listed["Contents"]]
     assert keys and all(k.startswith("billing_event_v1/year=") and k.endswith("/data.csv") for k in keys)

@@ -307,10 +307,7 @@ async fn agreement_errors() {
         .agreement_id(&id)
         .send()
         .await;
-    let err = match out {
-        Ok(out) => panic!("expected throttling, got {out:?}"),
-        Err(err) => err.into_service_error(),
-    };
+    let err = crate::service_error!(out, 429);
     assert!(err.is_throttling_exception(), "{err:?}");
     crate::common::fault(cat.url(), json!({ "operation": "GetAgreementTerms", "service": "agreement", "kind": "server_error", "count": 1 })).await;
     let out = cat

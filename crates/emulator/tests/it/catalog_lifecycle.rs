@@ -485,3 +485,33 @@ async fn preparing_and_applying_delays_are_configurable() {
         Some(&ChangeStatus::Succeeded)
     );
 }
+
+#[tokio::test]
+async fn advancing_the_clock_completes_due_change_sets_without_a_read() {
+    let cat = setup().await;
+    let expiry = cat.date(30);
+    let (first, second) = (cat.date(10), cat.date(60));
+    let id = start(
+        &cat,
+        fps_offer(
+            &cat.saas,
+            &expiry,
+            &[(&first, "200.00"), (&second, "170.00")],
+        ),
+    )
+    .await;
+    crate::common::advance(cat.url(), 60).await;
+    let status = cat
+        .env
+        .emu
+        .emulator
+        .world()
+        .catalog
+        .change_sets
+        .get(&id)
+        .map(|cs| cs.status);
+    assert_eq!(
+        status,
+        Some(souk_emulator::catalog::model::ChangeSetStatus::Succeeded)
+    );
+}
