@@ -38,7 +38,7 @@ pub fn souk_principal_arn() -> String {
 pub async fn start_emulator(
     addr: SocketAddr,
     shutdown: Shutdown,
-    tasks: &mut tokio::task::JoinSet<anyhow::Result<()>>,
+    tasks: &mut super::servers::Tasks,
 ) -> anyhow::Result<DevEmulator> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await

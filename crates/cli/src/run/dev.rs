@@ -2,15 +2,12 @@
 //! `--emulate-aws` the AWS Marketplace emulator in-process with a demo seller integration.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use souk_events::InProcessBus;
 
 use super::assembly::{Databases, assemble, role_assumer};
-use super::http::HttpState;
-use super::metrics::Metrics;
-use super::{demo, grpc, http, shutdown};
+use super::{demo, grpc, http, servers, shutdown};
 use crate::args::{DevArgs, ServiceName};
 use crate::client::DEV_KEY_FILE;
 use crate::config::Config;
@@ -44,7 +41,7 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     let http_addr = http_listener.local_addr()?;
     let (trigger, shutdown) = shutdown::channel();
 
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks = servers::Tasks::new();
     let emulator = if args.emulate_aws {
         let running =
             demo::start_emulator(args.emulator_addr, shutdown.clone(), &mut tasks).await?;
@@ -75,29 +72,14 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
         demo::seed(&assembly.integration, running).await?;
     }
 
-    let metrics = Arc::new(Metrics::new());
-    let http_state = HttpState {
-        ready: Arc::default(),
-        metrics: Arc::clone(&metrics),
-    };
-    let ready = Arc::clone(&http_state.ready);
-    let (routes, health) =
-        grpc::with_health_and_reflection(assembly.routes.clone(), assembly.names.clone())?;
-    tasks.spawn(grpc::serve(
+    let servers = servers::start(
+        &assembly,
         grpc_listener,
-        routes,
-        assembly.authenticator.layer(),
-        metrics,
-        shutdown.clone(),
-    ));
-    tasks.spawn(http::serve_listener(
         http_listener,
-        http::router(http_state),
-        shutdown.clone(),
-    ));
-    health.serving().await;
-    ready.store(true, Ordering::Release);
-
+        (trigger, shutdown),
+        tasks,
+    )
+    .await?;
     print_banner(
         &args,
         grpc_addr,
@@ -106,31 +88,11 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
         first_key.as_ref().map(|(_, s)| s.as_str()),
     );
 
-    tokio::select! {
-        () = shutdown::os_signal() => tracing::info!("shutting down"),
-        Some(result) = tasks.join_next() => {
-            trigger.trigger();
-            report_task_end(result)?;
-        }
-    }
-    health.not_serving().await;
-    ready.store(false, Ordering::Release);
-    trigger.trigger();
-    while let Some(result) = tasks.join_next().await {
-        report_task_end(result)?;
-    }
+    let stopped = servers.run_until_stopped().await;
     assembly.shutdown().await;
+    stopped?;
     println!("souk dev stopped");
     Ok(())
-}
-
-fn report_task_end(
-    result: Result<anyhow::Result<()>, tokio::task::JoinError>,
-) -> anyhow::Result<()> {
-    match result {
-        Ok(outcome) => outcome,
-        Err(error) => Err(anyhow::anyhow!("a server task failed: {error}")),
-    }
 }
 
 /// Saves the bootstrap key where client commands look for it, readable by the owner only.

@@ -8,4 +8,5 @@ pub mod grpc;
 pub mod http;
 pub mod metrics;
 pub mod serve;
+pub mod servers;
 pub mod shutdown;

@@ -2,15 +2,12 @@
 //! and `souk bootstrap`, which creates the first organisation of a fresh deployment.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use souk_events::{JetStreamPublisher, StreamSettings};
 
 use super::assembly::{Databases, assemble, role_assumer};
-use super::http::HttpState;
-use super::metrics::Metrics;
-use super::{grpc, http, shutdown};
+use super::{grpc, http, servers, shutdown};
 use crate::args::{ServeArgs, ServiceName};
 use crate::config::{Config, redact_url};
 
@@ -42,59 +39,24 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     )
     .await?;
 
-    let (trigger, shutdown) = shutdown::channel();
-    let metrics = Arc::new(Metrics::new());
-    let http_state = HttpState {
-        ready: Arc::default(),
-        metrics: Arc::clone(&metrics),
-    };
-    let ready = Arc::clone(&http_state.ready);
-    let (routes, health) =
-        grpc::with_health_and_reflection(assembly.routes.clone(), assembly.names.clone())?;
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(grpc::serve(
+    let servers = servers::start(
+        &assembly,
         grpc_listener,
-        routes,
-        assembly.authenticator.layer(),
-        metrics,
-        shutdown.clone(),
-    ));
-    tasks.spawn(http::serve_listener(
         http_listener,
-        http::router(http_state),
-        shutdown.clone(),
-    ));
-    health.serving().await;
-    ready.store(true, Ordering::Release);
+        shutdown::channel(),
+        tokio::task::JoinSet::new(),
+    )
+    .await?;
     tracing::info!(service = args.service.as_str(), %grpc_addr, %http_addr, "serving");
     println!("souk serve {} is running", args.service.as_str());
     println!("  grpc      http://{grpc_addr}");
     println!("  http      http://{http_addr}");
     println!("ready");
 
-    let mut failure = None;
-    tokio::select! {
-        () = shutdown::os_signal() => tracing::info!("shutting down"),
-        Some(result) = tasks.join_next() => failure = Some(result),
-    }
-    health.not_serving().await;
-    ready.store(false, Ordering::Release);
-    trigger.trigger();
-    while let Some(result) = tasks.join_next().await {
-        if let Err(error) = result.map_err(anyhow::Error::from).and_then(|r| r) {
-            tracing::error!(%error, "server task failed");
-        }
-    }
+    let stopped = servers.run_until_stopped().await;
     assembly.shutdown().await;
-    match failure {
-        Some(result) => result
-            .map_err(anyhow::Error::from)
-            .and_then(|r| r)
-            .and(Err(anyhow::anyhow!("a server stopped unexpectedly"))),
-        None => Ok(()),
-    }
+    stopped
 }
-
 /// Creates organisation `name` with an admin API key when the deployment has no organisation,
 /// and prints the key (stdout only, never the log).
 pub async fn bootstrap(config: Config, name: &str) -> anyhow::Result<()> {

@@ -1,0 +1,95 @@
+//! The listening side of a Souk process, shared by `souk dev` and `souk serve`: the gRPC server
+//! (services, health, reflection, metrics, auth) and the HTTP server (health, readiness,
+//! metrics), their readiness, and an orderly drain on Ctrl-C / SIGTERM or when a server fails.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use super::assembly::Assembly;
+use super::grpc::{self, Health};
+use super::http::{self, HttpState};
+use super::metrics::Metrics;
+use super::shutdown::{self, Shutdown, ShutdownTrigger};
+
+/// Background tasks of a process; each ends with its outcome.
+pub type Tasks = JoinSet<anyhow::Result<()>>;
+
+/// Running servers; [`Servers::run_until_stopped`] drains them.
+pub struct Servers {
+    tasks: Tasks,
+    health: Health,
+    ready: Arc<AtomicBool>,
+    trigger: ShutdownTrigger,
+}
+
+/// Starts both servers on their (already bound) listeners next to `tasks`, then reports the
+/// process SERVING and ready.
+pub async fn start(
+    assembly: &Assembly,
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+    (trigger, shutdown): (ShutdownTrigger, Shutdown),
+    mut tasks: Tasks,
+) -> anyhow::Result<Servers> {
+    let metrics = Arc::new(Metrics::new());
+    let ready = Arc::new(AtomicBool::new(false));
+    let http_state = HttpState {
+        ready: Arc::clone(&ready),
+        metrics: Arc::clone(&metrics),
+    };
+    let (routes, health) =
+        grpc::with_health_and_reflection(assembly.routes.clone(), assembly.names.clone())?;
+    tasks.spawn(grpc::serve(
+        grpc_listener,
+        routes,
+        assembly.authenticator.layer(),
+        metrics,
+        shutdown.clone(),
+    ));
+    tasks.spawn(http::serve_listener(
+        http_listener,
+        http::router(http_state),
+        shutdown,
+    ));
+    health.serving().await;
+    ready.store(true, Ordering::Release);
+    Ok(Servers {
+        tasks,
+        health,
+        ready,
+        trigger,
+    })
+}
+
+impl Servers {
+    /// Waits for Ctrl-C / SIGTERM or for a server to stop on its own, then reports NOT_SERVING,
+    /// stops every listener and waits for in-flight requests. A server that stopped on its own
+    /// is an error.
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
+        let mut failure = None;
+        tokio::select! {
+            () = shutdown::os_signal() => tracing::info!("shutting down"),
+            Some(result) = self.tasks.join_next() => {
+                failure = Some(outcome(result).and(Err(anyhow::anyhow!("a server stopped unexpectedly"))));
+            }
+        }
+        self.health.not_serving().await;
+        self.ready.store(false, Ordering::Release);
+        self.trigger.trigger();
+        while let Some(result) = self.tasks.join_next().await {
+            if let Err(error) = outcome(result) {
+                tracing::error!(error = %format!("{error:#}"), "server task failed while draining");
+            }
+        }
+        failure.unwrap_or(Ok(()))
+    }
+}
+
+fn outcome(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
+    result
+        .map_err(|error| anyhow::anyhow!("a server task failed: {error}"))
+        .and_then(|r| r)
+}
