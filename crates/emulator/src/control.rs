@@ -204,6 +204,18 @@ struct CustomerQuery {
     dimension: Option<String>,
 }
 
+impl CustomerQuery {
+    /// Whether a record of `product_code` for `account` passes the product and account filters
+    /// (an absent filter lets everything through).
+    fn matches(&self, product_code: &str, account: &str) -> bool {
+        self.product_code.as_ref().is_none_or(|p| p == product_code)
+            && self
+                .customer_aws_account_id
+                .as_ref()
+                .is_none_or(|a| a == account)
+    }
+}
+
 async fn list_subscriptions(
     State(emu): State<Emulator>,
     Query(q): Query<CustomerQuery>,
@@ -213,12 +225,7 @@ async fn list_subscriptions(
         .market
         .subscriptions
         .values()
-        .filter(|s| q.product_code.as_ref().is_none_or(|p| p == &s.product_code))
-        .filter(|s| {
-            q.customer_aws_account_id
-                .as_ref()
-                .is_none_or(|a| a == &s.aws_account_id)
-        })
+        .filter(|s| q.matches(&s.product_code, &s.aws_account_id))
         .cloned()
         .collect();
     rest::ok_response(&json!({ "subscriptions": subscriptions }))
@@ -286,12 +293,7 @@ async fn list_entitlements(
         .market
         .entitlements
         .values()
-        .filter(|e| q.product_code.as_ref().is_none_or(|p| p == &e.product_code))
-        .filter(|e| {
-            q.customer_aws_account_id
-                .as_ref()
-                .is_none_or(|a| a == &e.aws_account_id)
-        })
+        .filter(|e| q.matches(&e.product_code, &e.aws_account_id))
         .cloned()
         .collect();
     rest::ok_response(&json!({ "entitlements": entitlements }))
@@ -463,36 +465,24 @@ async fn remove_fault(State(emu): State<Emulator>, Path(id): Path<String>) -> Re
 
 async fn ledger(State(emu): State<Emulator>, Query(q): Query<CustomerQuery>) -> Response {
     let world = emu.world();
-    let entries: Vec<Value> = world
+    let matching: Vec<_> = world
         .metering
         .ledger
         .values()
-        .filter(|e| q.product_code.as_ref().is_none_or(|p| p == &e.product_code))
         .filter(|e| {
-            q.customer_aws_account_id
-                .as_ref()
-                .is_none_or(|a| a == &e.customer_aws_account_id)
+            q.matches(&e.product_code, &e.customer_aws_account_id)
+                && q.dimension.as_ref().is_none_or(|d| d == &e.dimension)
         })
-        .filter(|e| q.dimension.as_ref().is_none_or(|d| d == &e.dimension))
+        .collect();
+    let entries: Vec<Value> = matching
+        .iter()
         .map(|e| {
             let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
             v["hour_start"] = json!(market::rfc3339(e.hour));
             v
         })
         .collect();
-    let total: i64 = world
-        .metering
-        .ledger
-        .values()
-        .filter(|e| q.product_code.as_ref().is_none_or(|p| p == &e.product_code))
-        .filter(|e| {
-            q.customer_aws_account_id
-                .as_ref()
-                .is_none_or(|a| a == &e.customer_aws_account_id)
-        })
-        .filter(|e| q.dimension.as_ref().is_none_or(|d| d == &e.dimension))
-        .map(|e| e.quantity)
-        .sum();
+    let total: i64 = matching.iter().map(|e| e.quantity).sum();
     rest::ok_response(&json!({ "records": entries, "total_quantity": total }))
 }
 

@@ -306,20 +306,6 @@ fn assume_role(
             ));
         }
     }
-    if let Some(policy) = form_value(form, "Policy") {
-        if serde_json::from_str::<serde_json::Value>(policy).map_or(true, |p| !p.is_object()) {
-            return Err(ApiError::client(
-                "MalformedPolicyDocument",
-                "The policy is not in the valid JSON format.",
-            ));
-        }
-        if policy.len() > 2048 {
-            return Err(ApiError::client(
-                "PackedPolicyTooLarge",
-                "Packed policy consumes more than 100% of the allotted space.",
-            ));
-        }
-    }
     let requested = match form_value(form, "DurationSeconds") {
         None => None,
         Some(raw) => match raw.parse::<i64>() {

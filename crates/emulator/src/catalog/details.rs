@@ -39,19 +39,15 @@ fn date_field(
     field: &str,
     required: bool,
 ) -> CatalogResult<()> {
-    let value = if required {
-        Some(req_str(map, key, field)?)
-    } else {
-        opt_str(map, key, field)?
-    };
-    if let Some(v) = value
-        && parse_date(v).is_none()
-    {
-        return Err(CatalogError::validation(format!(
-            "{field}.{key} must be a valid date in YYYY-MM-DD format."
-        )));
-    }
-    Ok(())
+    let valid = |v: &str| parse_date(v).is_some();
+    formatted_field(
+        map,
+        key,
+        field,
+        required,
+        valid,
+        "a valid date in YYYY-MM-DD format",
+    )
 }
 
 fn duration_field(
@@ -60,16 +56,37 @@ fn duration_field(
     field: &str,
     required: bool,
 ) -> CatalogResult<()> {
+    let valid = |v: &str| IsoDuration::parse(v).is_some();
+    formatted_field(
+        map,
+        key,
+        field,
+        required,
+        valid,
+        "an ISO 8601 duration such as P12M",
+    )
+}
+
+/// Checks the string at `key` (which must be present when `required`) with `valid`; a value that
+/// fails is reported as "`{field}.{key}` must be `{expected}`."
+fn formatted_field(
+    map: &Map<String, Value>,
+    key: &str,
+    field: &str,
+    required: bool,
+    valid: impl Fn(&str) -> bool,
+    expected: &str,
+) -> CatalogResult<()> {
     let value = if required {
         Some(req_str(map, key, field)?)
     } else {
         opt_str(map, key, field)?
     };
     if let Some(v) = value
-        && IsoDuration::parse(v).is_none()
+        && !valid(v)
     {
         return Err(CatalogError::validation(format!(
-            "{field}.{key} must be an ISO 8601 duration such as P12M."
+            "{field}.{key} must be {expected}."
         )));
     }
     Ok(())

@@ -126,6 +126,15 @@ pub fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value.get(key).and_then(Value::as_str)
 }
 
+/// The elements of the array at `key` in `value` (none when absent or not an array).
+pub fn items_at<'a>(value: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
 /// `value` with its top-level `null` members removed (AWS omits unset members).
 pub fn without_nulls(value: Value) -> Value {
     match value {

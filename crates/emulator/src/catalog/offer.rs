@@ -188,13 +188,6 @@ fn create_from_resale(
     errors
 }
 
-fn terms_doc(doc: &Value) -> Vec<Value> {
-    doc.get("Terms")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
-}
-
 fn update(
     change_type: &str,
     doc: &Value,
@@ -265,14 +258,14 @@ fn update(
                     "SupportTerm isn't supported for free trial offers.",
                 ));
             }
-            offer.replace_terms(&["SupportTerm"], terms_doc(doc));
+            offer.replace_terms(&["SupportTerm"], terms::terms_of(doc));
         }
         "UpdateLegalTerms" => {
             if released {
                 errors.push(ErrorDetail::new("INCOMPATIBLE_TERMS", AFTER_RELEASE));
             }
             errors.extend(terms::legal(doc));
-            offer.replace_terms(&["LegalTerm"], terms_doc(doc));
+            offer.replace_terms(&["LegalTerm"], terms::terms_of(doc));
         }
         "UpdatePricingTerms" => {
             let product = ctx.products.get(&offer.product_id);
@@ -285,15 +278,15 @@ fn update(
                 errors.extend(super::resale::offer_pricing_compatible(doc, ra));
             }
             offer.pricing_model = str_at(doc, "PricingModel").map(str::to_owned);
-            offer.replace_terms(super::validate::OFFER_PRICING_TERMS, terms_doc(doc));
+            offer.replace_terms(super::validate::OFFER_PRICING_TERMS, terms::terms_of(doc));
         }
         "UpdateValidityTerms" => {
             errors.extend(terms::validity(doc, offer, ctx.now));
-            offer.replace_terms(&["ValidityTerm"], terms_doc(doc));
+            offer.replace_terms(&["ValidityTerm"], terms::terms_of(doc));
         }
         "UpdatePaymentScheduleTerms" => {
             errors.extend(terms::schedule(doc, offer, ctx.now));
-            offer.replace_terms(&["PaymentScheduleTerm"], terms_doc(doc));
+            offer.replace_terms(&["PaymentScheduleTerm"], terms::terms_of(doc));
         }
         "UpdateAvailability" => {
             let date = str_at(doc, "AvailabilityEndDate").and_then(parse_date);
@@ -310,11 +303,11 @@ fn update(
         }
         "UpdateRenewalTerms" => {
             errors.extend(terms::renewal(doc, offer));
-            offer.replace_terms(&["RenewalTerm"], terms_doc(doc));
+            offer.replace_terms(&["RenewalTerm"], terms::terms_of(doc));
         }
         "UpdateNetPaymentTerms" => {
             errors.extend(terms::net_payment(doc, offer));
-            offer.replace_terms(&["NetPaymentTerm"], terms_doc(doc));
+            offer.replace_terms(&["NetPaymentTerm"], terms::terms_of(doc));
         }
         "UpdateMarkup" => {
             if offer.resale_authorization_id.is_none() {

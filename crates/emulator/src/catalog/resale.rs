@@ -79,12 +79,7 @@ fn create(doc: &Value, id: &str, ws: &mut Workspace, ctx: &Ctx<'_>) -> Vec<Error
 fn replace(ra: &mut ResaleAuthorization, types: &[&str], doc: &Value) {
     ra.terms
         .retain(|t| !types.contains(&str_at(t, "Type").unwrap_or_default()));
-    ra.terms.extend(
-        doc.get("Terms")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
-    );
+    ra.terms.extend(terms::terms_of(doc));
 }
 
 fn update(
@@ -119,11 +114,7 @@ fn update(
             }
         }
         "UpdatePricingTerms" => {
-            let list = doc
-                .get("Terms")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            let list = terms::terms_of(doc);
             for dup in terms::duplicate_types(&list) {
                 errors.push(ErrorDetail::new(
                     "DUPLICATE_TERM_TYPES",

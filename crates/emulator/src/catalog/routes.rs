@@ -2,6 +2,7 @@
 //! injection and denial checks.
 
 use std::collections::HashMap;
+use std::sync::MutexGuard;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,6 +17,7 @@ use super::error::{CatalogError, CatalogResult};
 use super::{entity, validate, views};
 use crate::Emulator;
 use crate::faults::{CallContext, guarded};
+use crate::state::World;
 use crate::wire::{ApiError, Protocol, rest};
 
 /// The Catalog API routes.
@@ -57,6 +59,34 @@ where
     .await
 }
 
+/// Like [`run`] for an operation with a JSON body: a body that does not parse is answered before
+/// fault injection and denial checks see the call.
+async fn run_with_body<F>(
+    emu: &Emulator,
+    headers: &HeaderMap,
+    body: &Bytes,
+    operation: &str,
+    handler: F,
+) -> Response
+where
+    F: FnOnce(&Emulator, Value) -> CatalogResult<Value>,
+{
+    let body = match parse(body) {
+        Ok(b) => b,
+        Err(error) => return error.into_response(Protocol::RestJson1),
+    };
+    run(emu, headers, operation, |emu| handler(emu, body)).await
+}
+
+/// The catalog's account and world, with every change set brought up to the emulator's clock.
+fn progressed(emu: &Emulator) -> (Account, MutexGuard<'_, World>) {
+    let account = account(emu);
+    let now = emu.clock().now();
+    let mut world = emu.world();
+    change_set::progress(&mut world, now, &account);
+    (account, world)
+}
+
 /// Parses a JSON body; syntax errors are `SerializationException` (400), as AWS's JSON front end
 /// reports them.
 fn parse(body: &Bytes) -> Result<Value, ApiError> {
@@ -80,11 +110,7 @@ async fn start_change_set(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = match parse(&body) {
-        Ok(b) => b,
-        Err(error) => return error.into_response(Protocol::RestJson1),
-    };
-    run(&emu, &headers, "StartChangeSet", |emu| {
+    run_with_body(&emu, &headers, &body, "StartChangeSet", |emu, body| {
         let request = validate::start_request(&body)?;
         let account = account(emu);
         let now = emu.clock().now();
@@ -102,10 +128,7 @@ async fn describe_change_set(
     run(&emu, &headers, "DescribeChangeSet", |emu| {
         validate::catalog(Some(query_param(&query, "catalog")?))?;
         let id = query_param(&query, "changeSetId")?;
-        let account = account(emu);
-        let now = emu.clock().now();
-        let mut world = emu.world();
-        change_set::progress(&mut world, now, &account);
+        let (account, world) = progressed(emu);
         let change_set = world
             .catalog
             .change_sets
@@ -121,15 +144,8 @@ async fn list_change_sets(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = match parse(&body) {
-        Ok(b) => b,
-        Err(error) => return error.into_response(Protocol::RestJson1),
-    };
-    run(&emu, &headers, "ListChangeSets", |emu| {
-        let account = account(emu);
-        let now = emu.clock().now();
-        let mut world = emu.world();
-        change_set::progress(&mut world, now, &account);
+    run_with_body(&emu, &headers, &body, "ListChangeSets", |emu, body| {
+        let (account, world) = progressed(emu);
         views::list(&world, &account, &body)
     })
     .await
@@ -159,25 +175,15 @@ async fn describe_entity(
     run(&emu, &headers, "DescribeEntity", |emu| {
         validate::catalog(Some(query_param(&query, "catalog")?))?;
         let id = query_param(&query, "entityId")?;
-        let account = account(emu);
-        let now = emu.clock().now();
-        let mut world = emu.world();
-        change_set::progress(&mut world, now, &account);
+        let (account, world) = progressed(emu);
         entity::describe(&world, &account, id)
     })
     .await
 }
 
 async fn list_entities(State(emu): State<Emulator>, headers: HeaderMap, body: Bytes) -> Response {
-    let body = match parse(&body) {
-        Ok(b) => b,
-        Err(error) => return error.into_response(Protocol::RestJson1),
-    };
-    run(&emu, &headers, "ListEntities", |emu| {
-        let account = account(emu);
-        let now = emu.clock().now();
-        let mut world = emu.world();
-        change_set::progress(&mut world, now, &account);
+    run_with_body(&emu, &headers, &body, "ListEntities", |emu, body| {
+        let (account, world) = progressed(emu);
         Ok(entity::with_arns(
             entity::list(&world, &account, &body)?,
             &account,
@@ -191,16 +197,15 @@ async fn batch_describe_entities(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = match parse(&body) {
-        Ok(b) => b,
-        Err(error) => return error.into_response(Protocol::RestJson1),
-    };
-    run(&emu, &headers, "BatchDescribeEntities", |emu| {
-        let account = account(emu);
-        let now = emu.clock().now();
-        let mut world = emu.world();
-        change_set::progress(&mut world, now, &account);
-        entity::batch_describe(&world, &account, &body)
-    })
+    run_with_body(
+        &emu,
+        &headers,
+        &body,
+        "BatchDescribeEntities",
+        |emu, body| {
+            let (account, world) = progressed(emu);
+            entity::batch_describe(&world, &account, &body)
+        },
+    )
     .await
 }

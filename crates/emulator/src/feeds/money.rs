@@ -1,6 +1,10 @@
 //! Money as integers: amounts in micros (1e-6), prices parsed to 1e-8 units so eight-decimal
 //! usage prices stay exact; formatted as plain decimals (`.` separator, no grouping).
 
+/// Micros as a decimal with two to six decimals (`100.00`, `-0.20`, `0.0015`); the catalog formats
+/// prices the same way.
+pub use crate::catalog::format::format_micros;
+
 /// Parses a non-negative decimal price with at most eight decimals into 1e-8 units.
 pub fn parse_price_e8(value: &str) -> Option<i128> {
     let value = value.trim();
@@ -67,17 +71,6 @@ fn round_div(numerator: i128, denominator: i128) -> i128 {
     } else {
         (numerator - half) / denominator
     }
-}
-
-/// Micros as a decimal with two to six decimals (`100.00`, `-0.20`, `0.0015`).
-pub fn format_micros(micros: i64) -> String {
-    let sign = if micros < 0 { "-" } else { "" };
-    let abs = micros.unsigned_abs();
-    let mut fraction = format!("{:06}", abs % 1_000_000);
-    while fraction.len() > 2 && fraction.ends_with('0') {
-        fraction.pop();
-    }
-    format!("{sign}{}.{fraction}", abs / 1_000_000)
 }
 
 #[cfg(test)]

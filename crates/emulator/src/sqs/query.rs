@@ -243,19 +243,11 @@ fn render_receive(output: &ReceiveOutput, request_id: &str) -> String {
     )
 }
 
-/// Escapes text for XML element content and attribute values.
+/// Escapes text for XML element content and attribute values as [`wire::query::escape`] does,
+/// and also carriage returns (`&#xD;`), which XML parsers would otherwise normalise away from
+/// message bodies.
+///
+/// [`wire::query::escape`]: crate::wire::query::escape
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#xD;"),
-            other => out.push(other),
-        }
-    }
-    out
+    crate::wire::query::escape(text).replace('\r', "&#xD;")
 }

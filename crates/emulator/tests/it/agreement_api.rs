@@ -138,15 +138,14 @@ async fn accepted_contract_offer_is_an_agreement() {
     assert_eq!(amounts, vec![300_000_000, 250_000_000]);
     assert_eq!(invoices[0]["kind"], "UPFRONT");
     assert_eq!(invoices[0]["currency_code"], "USD");
-    let events = events(&cat).await;
-    assert!(
-        events.contains(&"Purchase Agreement Created - Proposer".to_owned()),
-        "{events:?}"
-    );
-    assert!(
-        events.contains(&"License Updated - Manufacturer".to_owned()),
-        "{events:?}"
-    );
+    assert_events(
+        &cat,
+        &[
+            "Purchase Agreement Created - Proposer",
+            "License Updated - Manufacturer",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -210,18 +209,22 @@ async fn search_agreements_as_proposer() {
         1
     );
 
-    let page = cat
-        .agreement
-        .search_agreements()
-        .set_filters(Some(base()))
-        .sort(
-            Sort::builder()
-                .sort_by("EndTime")
-                .sort_order(SortOrder::Ascending)
-                .build(),
-        )
-        .max_results(1)
-        .send()
+    // One agreement a page, earliest end first.
+    let page_by_end = |next_token: Option<String>| {
+        cat.agreement
+            .search_agreements()
+            .set_filters(Some(base()))
+            .sort(
+                Sort::builder()
+                    .sort_by("EndTime")
+                    .sort_order(SortOrder::Ascending)
+                    .build(),
+            )
+            .max_results(1)
+            .set_next_token(next_token)
+            .send()
+    };
+    let page = page_by_end(None)
         .await
         .unwrap_or_else(|err| panic!("{err:?}"));
     assert_eq!(
@@ -229,19 +232,7 @@ async fn search_agreements_as_proposer() {
         first["id"].as_str(),
         "open-ended sorts last"
     );
-    let next = cat
-        .agreement
-        .search_agreements()
-        .set_filters(Some(base()))
-        .sort(
-            Sort::builder()
-                .sort_by("EndTime")
-                .sort_order(SortOrder::Ascending)
-                .build(),
-        )
-        .max_results(1)
-        .set_next_token(page.next_token().map(str::to_owned))
-        .send()
+    let next = page_by_end(page.next_token().map(str::to_owned))
         .await
         .unwrap_or_else(|err| panic!("{err:?}"));
     assert_eq!(
@@ -262,19 +253,11 @@ async fn search_agreements_as_proposer() {
 #[tokio::test]
 async fn agreement_errors() {
     let cat = setup().await;
-    let out = cat
-        .agreement
-        .describe_agreement()
-        .agreement_id("agmt-missing")
-        .send()
-        .await;
+    let describe = |id: &str| cat.agreement.describe_agreement().agreement_id(id).send();
+    let terms = |id: &str| cat.agreement.get_agreement_terms().agreement_id(id).send();
+    let out = describe("agmt-missing").await;
     assert!(crate::service_error!(out, 404).is_resource_not_found_exception());
-    let out = cat
-        .agreement
-        .get_agreement_terms()
-        .agreement_id("agmt-missing")
-        .send()
-        .await;
+    let out = terms("agmt-missing").await;
     assert!(crate::service_error!(out, 404).is_resource_not_found_exception());
 
     // An agreement neither proposed nor manufactured by the seller.
@@ -292,30 +275,15 @@ async fn agreement_errors() {
                 .insert(foreign.id.clone(), foreign);
         }
     }
-    let out = cat
-        .agreement
-        .describe_agreement()
-        .agreement_id("agmt-foreign")
-        .send()
-        .await;
+    let out = describe("agmt-foreign").await;
     assert!(crate::service_error!(out, 403).is_access_denied_exception());
 
-    crate::common::fault(cat.url(), json!({ "operation": "DescribeAgreement", "service": "agreement", "kind": "throttle", "count": 1 })).await;
-    let out = cat
-        .agreement
-        .describe_agreement()
-        .agreement_id(&id)
-        .send()
-        .await;
+    crate::common::fault_once_in(cat.url(), "agreement", "DescribeAgreement", "throttle").await;
+    let out = describe(&id).await;
     let err = crate::service_error!(out, 429);
     assert!(err.is_throttling_exception(), "{err:?}");
-    crate::common::fault(cat.url(), json!({ "operation": "GetAgreementTerms", "service": "agreement", "kind": "server_error", "count": 1 })).await;
-    let out = cat
-        .agreement
-        .get_agreement_terms()
-        .agreement_id(&id)
-        .send()
-        .await;
+    crate::common::fault_once_in(cat.url(), "agreement", "GetAgreementTerms", "server_error").await;
+    let out = terms(&id).await;
     assert!(crate::service_error!(out, 500).is_internal_server_exception());
 
     let target = "AWSMPCommerceService_v20200301.DescribeAgreement";

@@ -119,61 +119,40 @@ async fn fps_offer_bills_installments_and_free_trial_is_visible() {
 async fn acceptance_rules() {
     let cat = setup().await;
     let offer = released_offer(&cat, contract_offer(&cat.saas, &cat.date(30), false)).await;
-    let (code, _) = control(
-        cat.url(),
-        "POST",
-        &format!("/_souk/offers/{offer}/accept"),
-        json!({ "buyer_account_id": "999999999999" }),
-    )
-    .await;
-    assert_eq!(code, 403, "not targeted");
-    let (code, _) = control(
-        cat.url(),
-        "POST",
-        "/_souk/offers/offer-nope/accept",
-        json!({ "buyer_account_id": BUYER }),
-    )
-    .await;
-    assert_eq!(code, 404);
-    let (code, _) = control(cat.url(), "POST", &format!("/_souk/offers/{offer}/accept"), json!({ "buyer_account_id": BUYER, "quantities": [{ "dimension_key": "nope", "quantity": 1 }] })).await;
-    assert_eq!(code, 400);
-    let (code, _) = control(
-        cat.url(),
-        "POST",
-        &format!("/_souk/offers/{offer}/accept"),
-        json!({ "buyer": 1 }),
-    )
-    .await;
-    assert_eq!(code, 400);
+    assert_eq!(
+        accept_status(&cat, &offer, json!({ "buyer_account_id": "999999999999" })).await,
+        403,
+        "not targeted"
+    );
+    assert_eq!(
+        accept_status(&cat, "offer-nope", json!({ "buyer_account_id": BUYER })).await,
+        404
+    );
+    assert_eq!(accept_status(&cat, &offer, json!({ "buyer_account_id": BUYER, "quantities": [{ "dimension_key": "nope", "quantity": 1 }] })).await, 400);
+    assert_eq!(
+        accept_status(&cat, &offer, json!({ "buyer": 1 })).await,
+        400
+    );
     accept(&cat, &offer, json!({ "buyer_account_id": BUYER })).await;
-    let (code, _) = control(
-        cat.url(),
-        "POST",
-        &format!("/_souk/offers/{offer}/accept"),
-        json!({ "buyer_account_id": BUYER }),
-    )
-    .await;
-    assert_eq!(code, 409, "already accepted");
+    assert_eq!(
+        accept_status(&cat, &offer, json!({ "buyer_account_id": BUYER })).await,
+        409,
+        "already accepted"
+    );
     let draft = created_id(&apply_ok(&cat, json!([create_offer(&cat.saas)])).await);
-    let (code, _) = control(
-        cat.url(),
-        "POST",
-        &format!("/_souk/offers/{draft}/accept"),
-        json!({ "buyer_account_id": BUYER }),
-    )
-    .await;
-    assert_eq!(code, 409, "draft offers can't be accepted");
+    assert_eq!(
+        accept_status(&cat, &draft, json!({ "buyer_account_id": BUYER })).await,
+        409,
+        "draft offers can't be accepted"
+    );
     cat.advance(31 * 86_400);
     let late = released_offer(&cat, contract_offer(&cat.saas, &cat.date(1), false)).await;
     cat.advance(3 * 86_400);
-    let (code, _) = control(
-        cat.url(),
-        "POST",
-        &format!("/_souk/offers/{late}/accept"),
-        json!({ "buyer_account_id": BUYER }),
-    )
-    .await;
-    assert_eq!(code, 409, "expired offers can't be accepted");
+    assert_eq!(
+        accept_status(&cat, &late, json!({ "buyer_account_id": BUYER })).await,
+        409,
+        "expired offers can't be accepted"
+    );
 }
 
 #[tokio::test]
@@ -215,11 +194,7 @@ async fn amend_renew_replace_and_cancel() {
         seats,
         Some(souk_emulator::market::EntitlementValue::Integer(5))
     );
-    assert!(
-        events(&cat)
-            .await
-            .contains(&"Purchase Agreement Amended - Proposer".to_owned())
-    );
+    assert_events(&cat, &["Purchase Agreement Amended - Proposer"]).await;
 
     let renewed = control_ok(
         cat.url(),
@@ -289,11 +264,7 @@ async fn amend_renew_replace_and_cancel() {
         status(&cat, &current).await,
         Some(AgreementStatus::Cancelled)
     );
-    let events = events(&cat).await;
-    assert!(
-        events.contains(&"Purchase Agreement Ended - Proposer".to_owned()),
-        "{events:?}"
-    );
+    assert_events(&cat, &["Purchase Agreement Ended - Proposer"]).await;
     let subscription = cat
         .env
         .emu
@@ -332,11 +303,7 @@ async fn agreements_expire_with_the_clock() {
     )
     .await;
     assert_eq!(listed["status"], "EXPIRED");
-    assert!(
-        events(&cat)
-            .await
-            .contains(&"Purchase Agreement Ended - Proposer".to_owned())
-    );
+    assert_events(&cat, &["Purchase Agreement Ended - Proposer"]).await;
 }
 
 #[tokio::test]

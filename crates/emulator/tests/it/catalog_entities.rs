@@ -20,12 +20,7 @@ async fn products_are_entities() {
         d.iter()
             .any(|x| x["Key"] == "seats" && x["Types"] == json!(["Entitled"]))
     }));
-    let described = cat
-        .catalog
-        .describe_entity()
-        .catalog(CATALOG)
-        .entity_id(&ami)
-        .send()
+    let described = describe_entity(&cat, &ami)
         .await
         .unwrap_or_else(|err| panic!("{err:?}"));
     assert_eq!(described.entity_type(), Some("AmiProduct@1.0"));
@@ -83,10 +78,7 @@ async fn list_offers_with_filters_sort_and_pages() {
     let draft = created_id(&apply_ok(&cat, json!(draft_list)).await);
 
     let by_state = |state: OfferStateString| {
-        cat.catalog
-            .list_entities()
-            .catalog(CATALOG)
-            .entity_type("Offer")
+        list_offers(&cat)
             .entity_type_filters(EntityTypeFilters::OfferFilters(
                 OfferFilters::builder()
                     .state(OfferStateFilter::builder().value_list(state).build())
@@ -120,11 +112,7 @@ async fn list_offers_with_filters_sort_and_pages() {
         Some(draft.as_str())
     );
 
-    let by_name = cat
-        .catalog
-        .list_entities()
-        .catalog(CATALOG)
-        .entity_type("Offer")
+    let by_name = list_offers(&cat)
         .entity_type_filters(EntityTypeFilters::OfferFilters(
             OfferFilters::builder()
                 .name(OfferNameFilter::builder().wild_card_value("zeta").build())
@@ -136,10 +124,7 @@ async fn list_offers_with_filters_sort_and_pages() {
     assert_eq!(by_name.entity_summary_list().len(), 1);
 
     let sorted = |order: SortOrder, token: Option<String>| {
-        cat.catalog
-            .list_entities()
-            .catalog(CATALOG)
-            .entity_type("Offer")
+        list_offers(&cat)
             .entity_type_sort(EntityTypeSort::OfferSort(
                 OfferSort::builder()
                     .sort_by(OfferSortBy::Name)
@@ -167,11 +152,7 @@ async fn list_offers_with_filters_sort_and_pages() {
         .unwrap_or_else(|err| panic!("{err:?}"));
     assert_eq!(desc.entity_summary_list()[0].name(), Some("Zeta draft"));
 
-    let legacy = cat
-        .catalog
-        .list_entities()
-        .catalog(CATALOG)
-        .entity_type("Offer")
+    let legacy = list_offers(&cat)
         .filter_list(
             Filter::builder()
                 .name("EntityId")

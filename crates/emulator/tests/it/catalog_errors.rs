@@ -102,13 +102,7 @@ async fn resource_not_found_is_404() {
         .send()
         .await;
     assert!(crate::service_error!(describe, 404).is_resource_not_found_exception());
-    let entity = cat
-        .catalog
-        .describe_entity()
-        .catalog(CATALOG)
-        .entity_id("offer-missing")
-        .send()
-        .await;
+    let entity = describe_entity(&cat, "offer-missing").await;
     assert!(crate::service_error!(entity, 404).is_resource_not_found_exception());
 }
 
@@ -168,19 +162,13 @@ async fn service_quota_exceeded_is_402() {
 #[tokio::test]
 async fn throttling_and_internal_errors_are_injected_per_operation() {
     let cat = setup().await;
-    crate::common::fault(cat.url(), json!({ "operation": "StartChangeSet", "service": "catalog", "kind": "throttle", "count": 1 })).await;
+    crate::common::fault_once_in(cat.url(), "catalog", "StartChangeSet", "throttle").await;
     let err = crate::service_error!(start_raw(&cat, json!([create_offer(&cat.saas)])).await, 429);
     assert!(err.is_throttling_exception(), "{err:?}");
     start(&cat, json!([create_offer(&cat.saas)])).await;
 
-    crate::common::fault(cat.url(), json!({ "operation": "ListEntities", "service": "catalog", "kind": "server_error", "count": 1 })).await;
-    let out = cat
-        .catalog
-        .list_entities()
-        .catalog(CATALOG)
-        .entity_type("Offer")
-        .send()
-        .await;
+    crate::common::fault_once_in(cat.url(), "catalog", "ListEntities", "server_error").await;
+    let out = list_offers(&cat).send().await;
     assert!(crate::service_error!(out, 500).is_internal_service_exception());
 }
 
@@ -188,13 +176,7 @@ async fn throttling_and_internal_errors_are_injected_per_operation() {
 async fn describe_entity_of_a_change_set_is_not_supported() {
     let cat = setup().await;
     let id = start(&cat, json!([create_offer(&cat.saas)])).await;
-    let out = cat
-        .catalog
-        .describe_entity()
-        .catalog(CATALOG)
-        .entity_id(&id)
-        .send()
-        .await;
+    let out = describe_entity(&cat, &id).await;
     assert!(crate::service_error!(out, 415).is_resource_not_supported_exception());
 }
 

@@ -60,13 +60,7 @@ async fn private_offer_change_set_goes_preparing_applying_succeeded() {
             .is_some_and(|a| a.ends_with(&format!("AWSMarketplace/ChangeSet/{id}")))
     );
 
-    let described = cat
-        .catalog
-        .describe_entity()
-        .catalog(CATALOG)
-        .entity_id(&offer_id)
-        .send()
-        .await;
+    let described = describe_entity(&cat, &offer_id).await;
     let described = described.unwrap_or_else(|err| panic!("{err:?}"));
     assert_eq!(described.entity_type(), Some("Offer@1.0"));
     assert_eq!(
@@ -115,12 +109,7 @@ async fn private_offer_change_set_goes_preparing_applying_succeeded() {
         format!("{expiry}T23:59:59.999Z")
     );
 
-    let events = events(&cat).await;
-    assert!(
-        events.contains(&"Change Set Succeeded".to_owned()),
-        "{events:?}"
-    );
-    assert!(events.contains(&"Offer Released".to_owned()), "{events:?}");
+    assert_events(&cat, &["Change Set Succeeded", "Offer Released"]).await;
 }
 
 #[tokio::test]
@@ -167,59 +156,19 @@ async fn reference_example_with_past_dates_fails_asynchronously() {
         "Provide a first charge date that isn't in the past."
     );
     // Nothing was applied: no offer exists and the create change has no identifier.
-    assert!(
-        out.change_set()[0]
-            .entity()
-            .and_then(|e| e.identifier())
-            .is_none()
-    );
-    let listed = cat
-        .catalog
-        .list_entities()
-        .catalog(CATALOG)
-        .entity_type("Offer")
-        .send()
-        .await;
-    assert!(
-        listed
-            .unwrap_or_else(|err| panic!("{err:?}"))
-            .entity_summary_list()
-            .is_empty()
-    );
-    assert!(events(&cat).await.contains(&"Change Set Failed".to_owned()));
+    assert_nothing_applied(&cat, &out).await;
+    assert_events(&cat, &["Change Set Failed"]).await;
 }
 
 #[tokio::test]
 async fn validate_intent_applies_nothing() {
     let cat = setup().await;
-    let list = fps_offer(
-        &cat.saas,
-        &cat.date(30),
-        &[(&cat.date(10), "200.00"), (&cat.date(60), "170.00")],
-    );
+    let list = two_charge_offer(&cat);
     let id = start_with(&cat, list, Intent::Validate).await;
     let out = finish(&cat, &id).await;
     assert_eq!(out.status(), Some(&ChangeStatus::Succeeded));
     assert_eq!(out.intent(), Some(&Intent::Validate));
-    assert!(
-        out.change_set()[0]
-            .entity()
-            .and_then(|e| e.identifier())
-            .is_none()
-    );
-    let listed = cat
-        .catalog
-        .list_entities()
-        .catalog(CATALOG)
-        .entity_type("Offer")
-        .send()
-        .await;
-    assert!(
-        listed
-            .unwrap_or_else(|err| panic!("{err:?}"))
-            .entity_summary_list()
-            .is_empty()
-    );
+    assert_nothing_applied(&cat, &out).await;
 
     // A VALIDATE of bad data reports the same asynchronous errors as APPLY.
     let bad = fps_offer(
@@ -259,11 +208,7 @@ async fn cancel_only_while_preparing() {
         describe(&cat, &id).await.status(),
         Some(&ChangeStatus::Cancelled)
     );
-    assert!(
-        events(&cat)
-            .await
-            .contains(&"Change Set Cancelled".to_owned())
-    );
+    assert_events(&cat, &["Change Set Cancelled"]).await;
 
     let again = cat
         .catalog
@@ -328,13 +273,7 @@ async fn running_change_sets_lock_their_entities() {
     );
     let doc = entity(&cat, &offer).await;
     assert_eq!(doc["Name"], "three");
-    let described = cat
-        .catalog
-        .describe_entity()
-        .catalog(CATALOG)
-        .entity_id(&offer)
-        .send()
-        .await;
+    let described = describe_entity(&cat, &offer).await;
     assert_eq!(
         described
             .unwrap_or_else(|err| panic!("{err:?}"))
@@ -413,18 +352,22 @@ async fn list_change_sets_filters_sorts_and_pages() {
             .any(|e| e.starts_with("offer-"))
     );
 
-    let page = cat
-        .catalog
-        .list_change_sets()
-        .catalog(CATALOG)
-        .sort(
-            Sort::builder()
-                .sort_by("StartTime")
-                .sort_order(SortOrder::Ascending)
-                .build(),
-        )
-        .max_results(1)
-        .send()
+    // One change set a page, earliest start first.
+    let page_by_start = |next_token: Option<String>| {
+        cat.catalog
+            .list_change_sets()
+            .catalog(CATALOG)
+            .sort(
+                Sort::builder()
+                    .sort_by("StartTime")
+                    .sort_order(SortOrder::Ascending)
+                    .build(),
+            )
+            .max_results(1)
+            .set_next_token(next_token)
+            .send()
+    };
+    let page = page_by_start(None)
         .await
         .unwrap_or_else(|err| panic!("{err:?}"));
     assert_eq!(
@@ -432,19 +375,7 @@ async fn list_change_sets_filters_sorts_and_pages() {
         Some(done.as_str())
     );
     let token = page.next_token().unwrap_or_default().to_owned();
-    let next = cat
-        .catalog
-        .list_change_sets()
-        .catalog(CATALOG)
-        .sort(
-            Sort::builder()
-                .sort_by("StartTime")
-                .sort_order(SortOrder::Ascending)
-                .build(),
-        )
-        .max_results(1)
-        .next_token(token)
-        .send()
+    let next = page_by_start(Some(token))
         .await
         .unwrap_or_else(|err| panic!("{err:?}"));
     assert_eq!(
@@ -489,17 +420,8 @@ async fn preparing_and_applying_delays_are_configurable() {
 #[tokio::test]
 async fn advancing_the_clock_completes_due_change_sets_without_a_read() {
     let cat = setup().await;
-    let expiry = cat.date(30);
-    let (first, second) = (cat.date(10), cat.date(60));
-    let id = start(
-        &cat,
-        fps_offer(
-            &cat.saas,
-            &expiry,
-            &[(&first, "200.00"), (&second, "170.00")],
-        ),
-    )
-    .await;
+    let list = two_charge_offer(&cat);
+    let id = start(&cat, list).await;
     crate::common::advance(cat.url(), 60).await;
     let status = cat
         .env

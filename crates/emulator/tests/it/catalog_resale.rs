@@ -87,15 +87,14 @@ async fn resale_authorization_then_cppo_offer_with_markup() {
         "2 seats x $100 + 10% markup: {line}"
     );
     assert_eq!(line["seller_account_id"], RESELLER);
-    let events = events(&cat).await;
-    assert!(
-        events.contains(&"Purchase Agreement Created - Proposer".to_owned()),
-        "{events:?}"
-    );
-    assert!(
-        events.contains(&"Purchase Agreement Created - Manufacturer".to_owned()),
-        "{events:?}"
-    );
+    assert_events(
+        &cat,
+        &[
+            "Purchase Agreement Created - Proposer",
+            "Purchase Agreement Created - Manufacturer",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]

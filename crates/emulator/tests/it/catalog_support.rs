@@ -5,11 +5,17 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_marketplacecatalog::error::SdkError;
+use aws_sdk_marketplacecatalog::operation::describe_change_set::DescribeChangeSetOutput;
+use aws_sdk_marketplacecatalog::operation::describe_entity::{
+    DescribeEntityError, DescribeEntityOutput,
+};
+use aws_sdk_marketplacecatalog::operation::list_entities::builders::ListEntitiesFluentBuilder;
 use aws_sdk_marketplacecatalog::types::{Change, ChangeStatus, Entity, Intent};
 use aws_smithy_types::{Document, Number};
 use serde_json::{Value, json};
 
-use crate::common::{self, BUYER, Env, control_ok, creds};
+use crate::common::{self, BUYER, Env, control_ok, creds, no_retries};
 
 pub const CATALOG: &str = "AWSMarketplace";
 pub const RESELLER: &str = "444455556666";
@@ -54,15 +60,13 @@ pub fn catalog_client_with(
     url: &str,
     credentials: aws_credential_types::Credentials,
 ) -> aws_sdk_marketplacecatalog::Client {
-    use aws_sdk_marketplacecatalog::config::{BehaviorVersion, Region, retry::RetryConfig};
-    let config = aws_sdk_marketplacecatalog::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(credentials)
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_marketplacecatalog::Client::from_conf(config)
+    crate::sdk_client!(
+        aws_sdk_marketplacecatalog,
+        url,
+        "us-east-1",
+        credentials,
+        no_retries()
+    )
 }
 
 pub fn agreement_client(url: &str) -> aws_sdk_marketplaceagreement::Client {
@@ -73,15 +77,13 @@ pub fn agreement_client_with(
     url: &str,
     credentials: aws_credential_types::Credentials,
 ) -> aws_sdk_marketplaceagreement::Client {
-    use aws_sdk_marketplaceagreement::config::{BehaviorVersion, Region, retry::RetryConfig};
-    let config = aws_sdk_marketplaceagreement::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(credentials)
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_marketplaceagreement::Client::from_conf(config)
+    crate::sdk_client!(
+        aws_sdk_marketplaceagreement,
+        url,
+        "us-east-1",
+        credentials,
+        no_retries()
+    )
 }
 
 async fn product_id(url: &str, code: &str) -> String {
@@ -195,10 +197,7 @@ pub async fn start_with(cat: &Cat, list: Value, intent: Intent) -> String {
     out.change_set_id().unwrap_or_default().to_owned()
 }
 
-pub async fn describe(
-    cat: &Cat,
-    id: &str,
-) -> aws_sdk_marketplacecatalog::operation::describe_change_set::DescribeChangeSetOutput {
+pub async fn describe(cat: &Cat, id: &str) -> DescribeChangeSetOutput {
     cat.catalog
         .describe_change_set()
         .catalog(CATALOG)
@@ -209,19 +208,13 @@ pub async fn describe(
 }
 
 /// Advances the clock past processing and returns the final description.
-pub async fn finish(
-    cat: &Cat,
-    id: &str,
-) -> aws_sdk_marketplacecatalog::operation::describe_change_set::DescribeChangeSetOutput {
+pub async fn finish(cat: &Cat, id: &str) -> DescribeChangeSetOutput {
     cat.advance(10);
     describe(cat, id).await
 }
 
 /// Runs a change set to completion, asserting it succeeded; returns the description.
-pub async fn apply_ok(
-    cat: &Cat,
-    list: Value,
-) -> aws_sdk_marketplacecatalog::operation::describe_change_set::DescribeChangeSetOutput {
+pub async fn apply_ok(cat: &Cat, list: Value) -> DescribeChangeSetOutput {
     let id = start(cat, list).await;
     let out = finish(cat, &id).await;
     assert_eq!(
@@ -266,13 +259,21 @@ pub fn created_id(
 }
 
 /// DescribeEntity's DetailsDocument as JSON.
-pub async fn entity(cat: &Cat, id: &str) -> Value {
-    let out = cat
-        .catalog
+/// Sends DescribeEntity for `id` in the `AWSMarketplace` catalog.
+pub async fn describe_entity(
+    cat: &Cat,
+    id: &str,
+) -> Result<DescribeEntityOutput, SdkError<DescribeEntityError>> {
+    cat.catalog
         .describe_entity()
         .catalog(CATALOG)
         .entity_id(id)
         .send()
+        .await
+}
+
+pub async fn entity(cat: &Cat, id: &str) -> Value {
+    let out = describe_entity(cat, id)
         .await
         .unwrap_or_else(|err| panic!("DescribeEntity {id}: {err:?}"));
     out.details_document().map(from_doc).unwrap_or(Value::Null)
@@ -319,6 +320,16 @@ pub fn release() -> Value {
 }
 
 /// The reference §5.8 private offer: FixedUpfront $0 + flexible payment schedule.
+/// A private fixed-payment offer on the SaaS product expiring in 30 days that charges 200.00 in
+/// 10 days and 170.00 in 60.
+pub fn two_charge_offer(cat: &Cat) -> Value {
+    fps_offer(
+        &cat.saas,
+        &cat.date(30),
+        &[(&cat.date(10), "200.00"), (&cat.date(60), "170.00")],
+    )
+}
+
 pub fn fps_offer(product: &str, expiry: &str, charges: &[(&str, &str)]) -> Value {
     let schedule: Vec<Value> = charges
         .iter()
@@ -399,6 +410,18 @@ pub async fn accept(cat: &Cat, offer: &str, body: Value) -> Value {
     .await
 }
 
+/// Asks the control API to accept `offer` with `body` and returns the HTTP status.
+pub async fn accept_status(cat: &Cat, offer: &str, body: Value) -> u16 {
+    let (status, _) = common::control(
+        cat.url(),
+        "POST",
+        &format!("/_souk/offers/{offer}/accept"),
+        body,
+    )
+    .await;
+    status
+}
+
 /// Subscribes an SQS queue to every EventBridge event so tests can read what was emitted.
 async fn listen(url: &str) {
     let queue = common::raw(
@@ -427,6 +450,40 @@ async fn listen(url: &str) {
 }
 
 /// The EventBridge detail-types delivered so far (after a flush), in order.
+/// A ListEntities request for the offers of the `AWSMarketplace` catalog.
+pub fn list_offers(cat: &Cat) -> ListEntitiesFluentBuilder {
+    cat.catalog
+        .list_entities()
+        .catalog(CATALOG)
+        .entity_type("Offer")
+}
+
+/// Asserts a change set that creates an offer applied nothing: its first change names no entity
+/// and the catalog lists no offer.
+pub async fn assert_nothing_applied(cat: &Cat, out: &DescribeChangeSetOutput) {
+    assert!(
+        out.change_set()[0]
+            .entity()
+            .and_then(|e| e.identifier())
+            .is_none()
+    );
+    let listed = list_offers(cat).send().await;
+    assert!(
+        listed
+            .unwrap_or_else(|err| panic!("{err:?}"))
+            .entity_summary_list()
+            .is_empty()
+    );
+}
+
+/// Asserts an EventBridge event of each of `detail_types` was emitted.
+pub async fn assert_events(cat: &Cat, detail_types: &[&str]) {
+    let events = events(cat).await;
+    for detail_type in detail_types {
+        assert!(events.iter().any(|e| e == detail_type), "{events:?}");
+    }
+}
+
 pub async fn events(cat: &Cat) -> Vec<String> {
     control_ok(cat.url(), "POST", "/_souk/notifications/flush", Value::Null).await;
     let log = control_ok(

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
+use aws_smithy_types::retry::RetryConfig;
 use serde_json::{Value, json};
 use souk_emulator::{EmulatorConfig, RunningEmulator};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -25,6 +26,17 @@ pub struct Env {
 
 pub fn creds(key: &str) -> Credentials {
     Credentials::new(key, "test-secret", None, None, "test")
+}
+
+/// SDK credentials from the temporary credentials an STS answer carries.
+pub fn session_credentials(sts: &aws_sdk_sts::types::Credentials) -> Credentials {
+    Credentials::new(
+        sts.access_key_id(),
+        sts.secret_access_key(),
+        Some(sts.session_token().to_owned()),
+        None,
+        "assumed",
+    )
 }
 
 pub async fn env() -> Env {
@@ -47,59 +59,70 @@ pub async fn env_with(config: EmulatorConfig) -> Env {
     }
 }
 
+/// An official SDK client of crate `$sdk` pointed at the emulator at `$url`, signing for
+/// `$region` with `$credentials`; with `$retry` when given, else the SDK's default retries.
+#[macro_export]
+macro_rules! sdk_client {
+    ($sdk:ident, $url:expr, $region:expr, $credentials:expr $(, $retry:expr)?) => {{
+        let builder = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .region($sdk::config::Region::new($region))
+            .endpoint_url($url)
+            .credentials_provider($credentials);
+        $(let builder = builder.retry_config($retry);)?
+        $sdk::Client::from_conf(builder.build())
+    }};
+}
+
+/// No retries: a test sees the first answer the emulator gives.
+pub fn no_retries() -> RetryConfig {
+    RetryConfig::disabled()
+}
+
 pub fn metering_client(
     url: &str,
     credentials: impl aws_credential_types::provider::ProvideCredentials + 'static,
 ) -> aws_sdk_marketplacemetering::Client {
-    use aws_sdk_marketplacemetering::config::{BehaviorVersion, Region, retry::RetryConfig};
-    let config = aws_sdk_marketplacemetering::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(credentials)
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_marketplacemetering::Client::from_conf(config)
+    sdk_client!(
+        aws_sdk_marketplacemetering,
+        url,
+        "us-east-1",
+        credentials,
+        no_retries()
+    )
 }
 
 /// A metering client signing for another region.
 pub fn metering_in(url: &str, region: &'static str) -> aws_sdk_marketplacemetering::Client {
-    use aws_sdk_marketplacemetering::config::{BehaviorVersion, Region, retry::RetryConfig};
-    let config = aws_sdk_marketplacemetering::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region))
-        .endpoint_url(url)
-        .credentials_provider(creds("AKIDTEST"))
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_marketplacemetering::Client::from_conf(config)
+    sdk_client!(
+        aws_sdk_marketplacemetering,
+        url,
+        region,
+        creds("AKIDTEST"),
+        no_retries()
+    )
 }
 
 pub fn entitlement_client(
     url: &str,
     credentials: Credentials,
 ) -> aws_sdk_marketplaceentitlement::Client {
-    use aws_sdk_marketplaceentitlement::config::{BehaviorVersion, Region, retry::RetryConfig};
-    let config = aws_sdk_marketplaceentitlement::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(credentials)
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_marketplaceentitlement::Client::from_conf(config)
+    sdk_client!(
+        aws_sdk_marketplaceentitlement,
+        url,
+        "us-east-1",
+        credentials,
+        no_retries()
+    )
 }
 
 pub fn sts_client(url: &str, credentials: Credentials) -> aws_sdk_sts::Client {
-    use aws_sdk_sts::config::{BehaviorVersion, Region, retry::RetryConfig};
-    let config = aws_sdk_sts::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(credentials)
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_sts::Client::from_conf(config)
+    sts_in(url, "us-east-1", credentials)
+}
+
+/// An STS client signing for `region`.
+pub fn sts_in(url: &str, region: &'static str, credentials: Credentials) -> aws_sdk_sts::Client {
+    sdk_client!(aws_sdk_sts, url, region, credentials, no_retries())
 }
 
 /// A raw HTTP/1.1 response.
@@ -136,12 +159,26 @@ pub async fn raw(
     body: &[u8],
 ) -> Raw {
     let addr = url.trim_start_matches("http://");
-    let mut stream = match tokio::net::TcpStream::connect(addr).await {
+    let response = exchange(addr, method, path, headers, body, Duration::from_secs(10)).await;
+    parse_response(&response)
+}
+
+/// Writes one HTTP/1.1 request to `authority` over a fresh connection (`Connection: close`) and
+/// returns the raw response bytes, which must all arrive within `timeout`.
+pub async fn exchange(
+    authority: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> Vec<u8> {
+    let mut stream = match tokio::net::TcpStream::connect(authority).await {
         Ok(s) => s,
-        Err(err) => panic!("connect {addr}: {err}"),
+        Err(err) => panic!("connect {authority}: {err}"),
     };
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {
@@ -154,13 +191,14 @@ pub async fn raw(
         panic!("write: {err}");
     }
     let mut response = Vec::new();
-    let read =
-        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    let read = tokio::time::timeout(timeout, stream.read_to_end(&mut response)).await;
     assert!(matches!(read, Ok(Ok(_))), "read response: {read:?}");
-    parse_response(&response)
+    response
 }
 
-fn parse_response(bytes: &[u8]) -> Raw {
+/// Parses an HTTP/1.1 response (status 0 when the status line is unreadable), de-chunking a
+/// chunked body.
+pub fn parse_response(bytes: &[u8]) -> Raw {
     let split = bytes
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -267,6 +305,28 @@ pub async fn subscribe(url: &str, product: &str, account: &str) -> Value {
     .await
 }
 
+/// Asks the control API to unsubscribe `account` from `product`; returns (status, body).
+pub async fn try_unsubscribe(url: &str, product: &str, account: &str) -> (u16, Value) {
+    control(
+        url,
+        "POST",
+        "/_souk/unsubscribe",
+        json!({ "product_code": product, "customer_aws_account_id": account }),
+    )
+    .await
+}
+
+/// Unsubscribes `account` from `product`, asserting a 2xx.
+pub async fn unsubscribe(url: &str, product: &str, account: &str) -> Value {
+    control_ok(
+        url,
+        "POST",
+        "/_souk/unsubscribe",
+        json!({ "product_code": product, "customer_aws_account_id": account }),
+    )
+    .await
+}
+
 pub async fn advance(url: &str, seconds: i64) {
     control_ok(
         url,
@@ -280,6 +340,43 @@ pub async fn advance(url: &str, seconds: i64) {
 pub async fn fault(url: &str, rule: Value) -> String {
     let v = control_ok(url, "POST", "/_souk/faults", rule).await;
     v["id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The metering ledger (`records` and `total_quantity`) from the control API.
+pub async fn metering_ledger(url: &str) -> Value {
+    control_ok(url, "GET", "/_souk/metering/ledger", Value::Null).await
+}
+
+/// Injects one fault of `kind` (`throttle`, `server_error`, ...) into the next `operation` call.
+pub async fn fault_once(url: &str, operation: &str, kind: &str) -> String {
+    fault(
+        url,
+        json!({ "operation": operation, "kind": kind, "count": 1 }),
+    )
+    .await
+}
+
+/// Like [`fault_once`], for an operation of one `service` (`catalog`, `agreement`).
+pub async fn fault_once_in(url: &str, service: &str, operation: &str, kind: &str) -> String {
+    fault(
+        url,
+        json!({ "operation": operation, "service": service, "kind": kind, "count": 1 }),
+    )
+    .await
+}
+
+/// Asserts the transient faults surface as the modelled errors: after one injected throttle
+/// `$call` (an SDK call, sent afresh each time) fails with `$error::ThrottlingException` (400),
+/// after one injected server error with `$error::InternalServiceErrorException` (500), which it
+/// returns.
+#[macro_export]
+macro_rules! assert_transient_faults {
+    ($url:expr, $operation:expr, $call:expr, $error:ident) => {{
+        $crate::common::fault_once($url, $operation, "throttle").await;
+        $crate::service_error!($call, 400, $error::ThrottlingException(_));
+        $crate::common::fault_once($url, $operation, "server_error").await;
+        $crate::service_error!($call, 500, $error::InternalServiceErrorException(_))
+    }};
 }
 
 /// The emulator's "now" in epoch seconds.
@@ -302,9 +399,15 @@ pub async fn aws_json(url: &str, target: &str, body: &[u8]) -> Raw {
     .await
 }
 
-/// Asserts an SDK error is a service error with this HTTP status, returning the service error.
+/// Asserts an SDK error is a service error with this HTTP status (and, when given, one that
+/// matches `$pattern`), returning the service error.
 #[macro_export]
 macro_rules! service_error {
+    ($result:expr, $status:expr, $pattern:pat) => {{
+        let err = $crate::service_error!($result, $status);
+        assert!(matches!(err, $pattern), "{err:?}");
+        err
+    }};
     ($result:expr, $status:expr) => {{
         match $result {
             Ok(out) => panic!("expected an error, got {out:?}"),

@@ -67,35 +67,15 @@ async fn control_errors_are_specific() {
     )
     .await;
     assert_eq!(status, 400);
-    let (status, _) = control(
-        &env.emu.url,
-        "POST",
-        "/_souk/unsubscribe",
-        json!({"product_code": PRODUCT, "customer_aws_account_id": BUYER}),
-    )
-    .await;
-    assert_eq!(status, 404);
+    assert_eq!(try_unsubscribe(&env.emu.url, PRODUCT, BUYER).await.0, 404);
     subscribe(&env.emu.url, PRODUCT, BUYER).await;
     let (status, _) = control(&env.emu.url, "POST", "/_souk/entitlements", json!({
         "product_code": PRODUCT, "customer_aws_account_id": BUYER, "values": {"unknown-dimension": 1}
     }))
     .await;
     assert_eq!(status, 400);
-    control_ok(
-        &env.emu.url,
-        "POST",
-        "/_souk/unsubscribe",
-        json!({"product_code": PRODUCT, "customer_aws_account_id": BUYER}),
-    )
-    .await;
-    let (status, _) = control(
-        &env.emu.url,
-        "POST",
-        "/_souk/unsubscribe",
-        json!({"product_code": PRODUCT, "customer_aws_account_id": BUYER}),
-    )
-    .await;
-    assert_eq!(status, 409);
+    unsubscribe(&env.emu.url, PRODUCT, BUYER).await;
+    assert_eq!(try_unsubscribe(&env.emu.url, PRODUCT, BUYER).await.0, 409);
     let (status, _) = control(
         &env.emu.url,
         "POST",
@@ -119,13 +99,7 @@ async fn resubscribing_during_the_final_hour_keeps_the_subscription() {
     let env = env().await;
     seed(&env.emu.url).await;
     subscribe(&env.emu.url, PRODUCT, BUYER).await;
-    control_ok(
-        &env.emu.url,
-        "POST",
-        "/_souk/unsubscribe",
-        json!({"product_code": PRODUCT, "customer_aws_account_id": BUYER}),
-    )
-    .await;
+    unsubscribe(&env.emu.url, PRODUCT, BUYER).await;
     subscribe(&env.emu.url, PRODUCT, BUYER).await;
     advance(&env.emu.url, 2 * 3600).await;
     let subs = control_ok(&env.emu.url, "GET", "/_souk/subscriptions", Value::Null).await;

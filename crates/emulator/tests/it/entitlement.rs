@@ -6,7 +6,7 @@ use aws_sdk_marketplaceentitlement::types::GetEntitlementFilterName as F;
 use serde_json::{Value, json};
 
 use crate::common::*;
-use crate::service_error;
+use crate::{assert_transient_faults, service_error};
 
 async fn contracts() -> Env {
     let env = env().await;
@@ -177,17 +177,14 @@ async fn filters_union_values_and_intersect_keys() {
     );
     assert_eq!(count(get(vec![(F::Dimension, vec!["nothing"])]).await), 0);
 
-    let err = service_error!(
+    service_error!(
         get(vec![
             (F::CustomerAwsAccountId, vec![BUYER]),
             (F::CustomerIdentifier, vec!["x"])
         ])
         .await,
-        400
-    );
-    assert!(
-        matches!(err, GetEntitlementsError::InvalidParameterException(_)),
-        "{err:?}"
+        400,
+        GetEntitlementsError::InvalidParameterException(_)
     );
 }
 
@@ -215,78 +212,29 @@ async fn pages_of_at_most_max_results_with_opaque_tokens() {
     }
     assert_eq!(seen.len(), 6);
 
-    let err = service_error!(
-        env.entitlement
-            .get_entitlements()
-            .product_code(PRODUCT)
-            .max_results(26)
-            .send()
-            .await,
-        400
-    );
-    assert!(
-        matches!(err, GetEntitlementsError::InvalidParameterException(_)),
-        "{err:?}"
-    );
-    let err = service_error!(
-        env.entitlement
-            .get_entitlements()
-            .product_code(PRODUCT)
-            .next_token("forged")
-            .send()
-            .await,
-        400
-    );
-    assert!(
-        matches!(err, GetEntitlementsError::InvalidParameterException(_)),
-        "{err:?}"
-    );
-    let err = service_error!(
-        env.entitlement
-            .get_entitlements()
-            .product_code("unknown")
-            .send()
-            .await,
-        400
-    );
-    assert!(
-        matches!(err, GetEntitlementsError::InvalidParameterException(_)),
-        "{err:?}"
-    );
+    // A page size over 25, a forged token and an unknown product are each invalid parameters.
+    let entitlements = |product: &str| env.entitlement.get_entitlements().product_code(product);
+    for invalid in [
+        entitlements(PRODUCT).max_results(26),
+        entitlements(PRODUCT).next_token("forged"),
+        entitlements("unknown"),
+    ] {
+        service_error!(
+            invalid.send().await,
+            400,
+            GetEntitlementsError::InvalidParameterException(_)
+        );
+    }
 
-    fault(
+    let err = assert_transient_faults!(
         &env.emu.url,
-        json!({"operation": "GetEntitlements", "kind": "throttle", "count": 1}),
-    )
-    .await;
-    let err = service_error!(
+        "GetEntitlements",
         env.entitlement
             .get_entitlements()
             .product_code(PRODUCT)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, GetEntitlementsError::ThrottlingException(_)),
-        "{err:?}"
-    );
-    fault(
-        &env.emu.url,
-        json!({"operation": "GetEntitlements", "kind": "server_error", "count": 1}),
-    )
-    .await;
-    let err = service_error!(
-        env.entitlement
-            .get_entitlements()
-            .product_code(PRODUCT)
-            .send()
-            .await,
-        500
-    );
-    assert!(
-        matches!(err, GetEntitlementsError::InternalServiceErrorException(_)),
-        "{err:?}"
+        GetEntitlementsError
     );
     assert_eq!(err.code(), Some("InternalServiceErrorException"));
 }

@@ -7,7 +7,7 @@ use aws_smithy_types::DateTime;
 use serde_json::json;
 
 use crate::common::*;
-use crate::service_error;
+use crate::{assert_transient_faults, service_error};
 
 const AMI: &str = "prod-ami-1";
 
@@ -48,20 +48,20 @@ async fn client_token_makes_meter_usage_idempotent() {
     };
     assert_eq!(first.metering_record_id(), again.metering_record_id());
 
-    let err = service_error!(call("token-1", 3).await, 409);
-    assert!(
-        matches!(err, MeterUsageError::IdempotencyConflictException(_)),
-        "{err:?}"
+    service_error!(
+        call("token-1", 3).await,
+        409,
+        MeterUsageError::IdempotencyConflictException(_)
     );
 
     // Same hour and dimension, new token, same quantity: the same record.
     let same = call("token-2", 2).await.map_err(|e| format!("{e:?}"));
     let Ok(same) = same else { panic!("{same:?}") };
     assert_eq!(same.metering_record_id(), first.metering_record_id());
-    let err = service_error!(call("token-3", 5).await, 400);
-    assert!(
-        matches!(err, MeterUsageError::DuplicateRequestException(_)),
-        "{err:?}"
+    service_error!(
+        call("token-3", 5).await,
+        400,
+        MeterUsageError::DuplicateRequestException(_)
     );
 }
 
@@ -70,59 +70,47 @@ async fn meter_usage_errors() {
     let env = ami_env(false).await;
     let ts = DateTime::from_secs(now(&env) - 30);
     let m = &env.metering;
-    let err = service_error!(
+    service_error!(
         m.meter_usage()
             .product_code(AMI)
             .usage_dimension("hosts")
             .timestamp(ts)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, MeterUsageError::CustomerNotEntitledException(_)),
-        "{err:?}"
+        400,
+        MeterUsageError::CustomerNotEntitledException(_)
     );
     subscribe(&env.emu.url, AMI, BUYER).await;
-    let err = service_error!(
+    service_error!(
         m.meter_usage()
             .product_code("nope")
             .usage_dimension("hosts")
             .timestamp(ts)
             .send()
             .await,
-        400
+        400,
+        MeterUsageError::InvalidProductCodeException(_)
     );
-    assert!(
-        matches!(err, MeterUsageError::InvalidProductCodeException(_)),
-        "{err:?}"
-    );
-    let err = service_error!(
+    service_error!(
         m.meter_usage()
             .product_code(AMI)
             .usage_dimension("plan")
             .timestamp(ts)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, MeterUsageError::InvalidUsageDimensionException(_)),
-        "{err:?}"
+        400,
+        MeterUsageError::InvalidUsageDimensionException(_)
     );
     let old = DateTime::from_secs(now(&env) - 7 * 3600);
-    let err = service_error!(
+    service_error!(
         m.meter_usage()
             .product_code(AMI)
             .usage_dimension("hosts")
             .timestamp(old)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, MeterUsageError::TimestampOutOfBoundsException(_)),
-        "{err:?}"
+        400,
+        MeterUsageError::TimestampOutOfBoundsException(_)
     );
     let err = service_error!(
         m.meter_usage()
@@ -139,7 +127,7 @@ async fn meter_usage_errors() {
         .allocated_usage_quantity(1)
         .build()
         .ok();
-    let err = service_error!(
+    service_error!(
         m.meter_usage()
             .product_code(AMI)
             .usage_dimension("hosts")
@@ -148,11 +136,8 @@ async fn meter_usage_errors() {
             .timestamp(ts)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, MeterUsageError::InvalidUsageAllocationsException(_)),
-        "{err:?}"
+        400,
+        MeterUsageError::InvalidUsageAllocationsException(_)
     );
     let err = service_error!(
         m.meter_usage()
@@ -165,53 +150,22 @@ async fn meter_usage_errors() {
         400
     );
     assert_eq!(err.code(), Some("DryRunOperation"));
-    let ledger = control_ok(
-        &env.emu.url,
-        "GET",
-        "/_souk/metering/ledger",
-        serde_json::Value::Null,
-    )
-    .await;
+    let ledger = metering_ledger(&env.emu.url).await;
     assert_eq!(
         ledger["records"].as_array().map(Vec::len),
         Some(0),
         "a dry run bills nothing"
     );
-    fault(
+    assert_transient_faults!(
         &env.emu.url,
-        json!({"operation": "MeterUsage", "kind": "throttle", "count": 1}),
-    )
-    .await;
-    let err = service_error!(
+        "MeterUsage",
         m.meter_usage()
             .product_code(AMI)
             .usage_dimension("hosts")
             .timestamp(ts)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, MeterUsageError::ThrottlingException(_)),
-        "{err:?}"
-    );
-    fault(
-        &env.emu.url,
-        json!({"operation": "MeterUsage", "kind": "server_error", "count": 1}),
-    )
-    .await;
-    let err = service_error!(
-        m.meter_usage()
-            .product_code(AMI)
-            .usage_dimension("hosts")
-            .timestamp(ts)
-            .send()
-            .await,
-        500
-    );
-    assert!(
-        matches!(err, MeterUsageError::InternalServiceErrorException(_)),
-        "{err:?}"
+        MeterUsageError
     );
 }
 
@@ -219,17 +173,14 @@ async fn meter_usage_errors() {
 async fn register_usage_checks_entitlement_and_key_version() {
     let env = ami_env(false).await;
     let m = &env.metering;
-    let err = service_error!(
+    service_error!(
         m.register_usage()
             .product_code(AMI)
             .public_key_version(1)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, RegisterUsageError::CustomerNotEntitledException(_)),
-        "{err:?}"
+        400,
+        RegisterUsageError::CustomerNotEntitledException(_)
     );
     subscribe(&env.emu.url, AMI, BUYER).await;
     let out = m
@@ -242,28 +193,22 @@ async fn register_usage_checks_entitlement_and_key_version() {
         .map_err(|e| format!("{e:?}"));
     let Ok(out) = out else { panic!("{out:?}") };
     assert_eq!(out.signature().map(|s| s.split('.').count()), Some(3));
-    let err = service_error!(
+    service_error!(
         m.register_usage()
             .product_code(AMI)
             .public_key_version(2)
             .send()
             .await,
-        400
+        400,
+        RegisterUsageError::InvalidPublicKeyVersionException(_)
     );
-    assert!(
-        matches!(err, RegisterUsageError::InvalidPublicKeyVersionException(_)),
-        "{err:?}"
-    );
-    let err = service_error!(
+    service_error!(
         m.register_usage()
             .product_code("nope")
             .public_key_version(1)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, RegisterUsageError::InvalidProductCodeException(_)),
-        "{err:?}"
+        400,
+        RegisterUsageError::InvalidProductCodeException(_)
     );
 }

@@ -7,10 +7,11 @@ use aws_sdk_marketplacemetering::types::{
     Tag, UsageAllocation, UsageRecord, UsageRecordResultStatus,
 };
 use aws_smithy_types::DateTime;
+use aws_smithy_types::retry::RetryConfig;
 use serde_json::json;
 
 use crate::common::*;
-use crate::service_error;
+use crate::{assert_transient_faults, service_error};
 
 fn record(account: &str, dimension: &str, quantity: i32, ts: i64) -> UsageRecord {
     match UsageRecord::builder()
@@ -73,31 +74,25 @@ async fn resolve_customer_returns_the_buyer_and_rejects_bad_or_expired_tokens() 
             .is_ok()
     );
 
-    let err = service_error!(
+    service_error!(
         env.metering
             .resolve_customer()
             .registration_token("garbage")
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, ResolveCustomerError::InvalidTokenException(_)),
-        "{err:?}"
+        400,
+        ResolveCustomerError::InvalidTokenException(_)
     );
 
     advance(&env.emu.url, 4 * 3600).await;
-    let err = service_error!(
+    service_error!(
         env.metering
             .resolve_customer()
             .registration_token(&token)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, ResolveCustomerError::ExpiredTokenException(_)),
-        "{err:?}"
+        400,
+        ResolveCustomerError::ExpiredTokenException(_)
     );
 }
 
@@ -216,13 +211,7 @@ async fn unknown_and_unsubscribed_customers_are_not_subscribed_but_the_final_hou
         Some(UsageRecordResultStatus::CustomerNotSubscribed)
     );
 
-    control_ok(
-        &url,
-        "POST",
-        "/_souk/unsubscribe",
-        json!({"product_code": PRODUCT, "customer_aws_account_id": BUYER}),
-    )
-    .await;
+    unsubscribe(&url, PRODUCT, BUYER).await;
     advance(&url, 30 * 60).await;
     assert_eq!(
         send(BUYER, "users").await,
@@ -244,30 +233,24 @@ async fn request_level_errors_reject_the_whole_batch() {
     let ts = now(&env) - 10;
     let m = &env.metering;
 
-    let err = service_error!(
+    service_error!(
         m.batch_meter_usage()
             .product_code("nope")
             .usage_records(record(BUYER, "users", 1, ts))
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, BatchMeterUsageError::InvalidProductCodeException(_)),
-        "{err:?}"
+        400,
+        BatchMeterUsageError::InvalidProductCodeException(_)
     );
 
-    let err = service_error!(
+    service_error!(
         m.batch_meter_usage()
             .product_code(PRODUCT)
             .usage_records(record(BUYER, "seats", 1, ts))
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, BatchMeterUsageError::InvalidUsageDimensionException(_)),
-        "{err:?}"
+        400,
+        BatchMeterUsageError::InvalidUsageDimensionException(_)
     );
 
     let both = UsageRecord::builder()
@@ -277,57 +260,39 @@ async fn request_level_errors_reject_the_whole_batch() {
         .timestamp(DateTime::from_secs(ts))
         .build();
     let Ok(both) = both else { panic!("builder") };
-    let err = service_error!(
+    service_error!(
         m.batch_meter_usage()
             .product_code(PRODUCT)
             .usage_records(both)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(
-            err,
-            BatchMeterUsageError::InvalidCustomerIdentifierException(_)
-        ),
-        "{err:?}"
+        400,
+        BatchMeterUsageError::InvalidCustomerIdentifierException(_)
     );
 
     // One stale record among good ones rejects everything.
     let stale = record(BUYER, "gb", 1, ts - 6 * 3600);
-    let err = service_error!(
+    service_error!(
         m.batch_meter_usage()
             .product_code(PRODUCT)
             .usage_records(record(BUYER, "users", 1, ts))
             .usage_records(stale)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, BatchMeterUsageError::TimestampOutOfBoundsException(_)),
-        "{err:?}"
+        400,
+        BatchMeterUsageError::TimestampOutOfBoundsException(_)
     );
     let future = record(BUYER, "users", 1, ts + 3600);
-    let err = service_error!(
+    service_error!(
         m.batch_meter_usage()
             .product_code(PRODUCT)
             .usage_records(future)
             .send()
             .await,
-        400
+        400,
+        BatchMeterUsageError::TimestampOutOfBoundsException(_)
     );
-    assert!(
-        matches!(err, BatchMeterUsageError::TimestampOutOfBoundsException(_)),
-        "{err:?}"
-    );
-    let ledger = control_ok(
-        &env.emu.url,
-        "GET",
-        "/_souk/metering/ledger",
-        serde_json::Value::Null,
-    )
-    .await;
+    let ledger = metering_ledger(&env.emu.url).await;
     assert_eq!(
         ledger["records"].as_array().map(Vec::len),
         Some(0),
@@ -359,20 +324,14 @@ async fn request_level_errors_reject_the_whole_batch() {
     let Some(bad_sum) = rec(vec![alloc(2, &[("team", "a")]), alloc(2, &[("team", "b")])]) else {
         panic!("builder")
     };
-    let err = service_error!(
+    service_error!(
         m.batch_meter_usage()
             .product_code(PRODUCT)
             .usage_records(bad_sum)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(
-            err,
-            BatchMeterUsageError::InvalidUsageAllocationsException(_)
-        ),
-        "{err:?}"
+        400,
+        BatchMeterUsageError::InvalidUsageAllocationsException(_)
     );
     let six = [
         ("a", "1"),
@@ -385,17 +344,14 @@ async fn request_level_errors_reject_the_whole_batch() {
     let Some(too_many) = rec(vec![alloc(5, &six)]) else {
         panic!("builder")
     };
-    let err = service_error!(
+    service_error!(
         m.batch_meter_usage()
             .product_code(PRODUCT)
             .usage_records(too_many)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, BatchMeterUsageError::InvalidTagException(_)),
-        "{err:?}"
+        400,
+        BatchMeterUsageError::InvalidTagException(_)
     );
     let Some(good) = rec(vec![alloc(3, &[("team", "a")]), alloc(2, &[])]) else {
         panic!("builder")
@@ -465,17 +421,14 @@ async fn licence_arn_records_need_no_product_code_and_must_match_the_customer() 
     let Some(wrong_customer) = with_licence(OTHER_BUYER, &arn) else {
         panic!("builder")
     };
-    let err = service_error!(
+    service_error!(
         env.metering
             .batch_meter_usage()
             .usage_records(wrong_customer)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, BatchMeterUsageError::InvalidLicenseException(_)),
-        "{err:?}"
+        400,
+        BatchMeterUsageError::InvalidLicenseException(_)
     );
 
     let Some(unknown) = with_licence(
@@ -484,31 +437,25 @@ async fn licence_arn_records_need_no_product_code_and_must_match_the_customer() 
     ) else {
         panic!("builder")
     };
-    let err = service_error!(
+    service_error!(
         env.metering
             .batch_meter_usage()
             .usage_records(unknown)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, BatchMeterUsageError::InvalidLicenseException(_)),
-        "{err:?}"
+        400,
+        BatchMeterUsageError::InvalidLicenseException(_)
     );
 
     let no_product_no_licence = record(BUYER, "users", 1, ts);
-    let err = service_error!(
+    service_error!(
         env.metering
             .batch_meter_usage()
             .usage_records(no_product_no_licence)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, BatchMeterUsageError::InvalidProductCodeException(_)),
-        "{err:?}"
+        400,
+        BatchMeterUsageError::InvalidProductCodeException(_)
     );
 }
 
@@ -518,49 +465,19 @@ async fn injected_faults_throttle_fail_and_leave_records_unprocessed() {
     let url = env.emu.url.clone();
     let ts = now(&env) - 5;
 
-    fault(
+    assert_transient_faults!(
         &url,
-        json!({"operation": "BatchMeterUsage", "kind": "throttle", "count": 1}),
-    )
-    .await;
-    let err = service_error!(
+        "BatchMeterUsage",
         env.metering
             .batch_meter_usage()
             .product_code(PRODUCT)
             .usage_records(record(BUYER, "users", 1, ts))
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, BatchMeterUsageError::ThrottlingException(_)),
-        "{err:?}"
+        BatchMeterUsageError
     );
 
-    fault(
-        &url,
-        json!({"operation": "BatchMeterUsage", "kind": "server_error", "count": 1}),
-    )
-    .await;
-    let err = service_error!(
-        env.metering
-            .batch_meter_usage()
-            .product_code(PRODUCT)
-            .usage_records(record(BUYER, "users", 1, ts))
-            .send()
-            .await,
-        500
-    );
-    assert!(
-        matches!(err, BatchMeterUsageError::InternalServiceErrorException(_)),
-        "{err:?}"
-    );
-
-    fault(
-        &url,
-        json!({"operation": "BatchMeterUsage", "kind": "unprocessed", "count": 1}),
-    )
-    .await;
+    fault_once(&url, "BatchMeterUsage", "unprocessed").await;
     let out = env
         .metering
         .batch_meter_usage()
@@ -576,22 +493,14 @@ async fn injected_faults_throttle_fail_and_leave_records_unprocessed() {
     assert_eq!(out.results().len(), 1);
 
     // A retrying client gets through a transient throttle.
-    fault(
+    fault_once(&url, "BatchMeterUsage", "throttle").await;
+    let retrying = crate::sdk_client!(
+        aws_sdk_marketplacemetering,
         &url,
-        json!({"operation": "BatchMeterUsage", "kind": "throttle", "count": 1}),
-    )
-    .await;
-    let retrying = {
-        use aws_sdk_marketplacemetering::config::{BehaviorVersion, Region, retry::RetryConfig};
-        let config = aws_sdk_marketplacemetering::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&url)
-            .credentials_provider(creds("AKIDTEST"))
-            .retry_config(RetryConfig::standard().with_max_attempts(3))
-            .build();
-        aws_sdk_marketplacemetering::Client::from_conf(config)
-    };
+        "us-east-1",
+        creds("AKIDTEST"),
+        RetryConfig::standard().with_max_attempts(3)
+    );
     let ok = retrying
         .batch_meter_usage()
         .product_code(PRODUCT)
@@ -621,11 +530,7 @@ async fn injected_faults_throttle_fail_and_leave_records_unprocessed() {
 async fn dropped_responses_still_bill() {
     let env = ready().await;
     let ts = now(&env) - 5;
-    fault(
-        &env.emu.url,
-        json!({"operation": "BatchMeterUsage", "kind": "drop", "count": 1}),
-    )
-    .await;
+    fault_once(&env.emu.url, "BatchMeterUsage", "drop").await;
     let dropped = env
         .metering
         .batch_meter_usage()
@@ -634,13 +539,7 @@ async fn dropped_responses_still_bill() {
         .send()
         .await;
     assert!(dropped.is_err(), "{dropped:?}");
-    let ledger = control_ok(
-        &env.emu.url,
-        "GET",
-        "/_souk/metering/ledger",
-        serde_json::Value::Null,
-    )
-    .await;
+    let ledger = metering_ledger(&env.emu.url).await;
     assert_eq!(ledger["total_quantity"], 4);
     // The retry is idempotent.
     let retry = env

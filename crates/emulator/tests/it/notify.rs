@@ -11,7 +11,9 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use x509_cert::der::{DecodePem, Encode};
 
-use crate::sqs_support::{Endpoint, TestEmulator, control, http, spawn, sqs_client};
+use crate::sqs_support::{
+    Endpoint, RawResponse, TestEmulator, control, create_queue, http, spawn, sqs_client,
+};
 
 const PRODUCT: &str = "prod-7x3example";
 
@@ -26,15 +28,14 @@ fn subscribe_success() -> Value {
     }})
 }
 
+/// Asks the emulator to emit `event` to every matching subscription.
+async fn emit(emulator: &TestEmulator, event: Value) -> RawResponse {
+    control(emulator, "POST", "/_souk/notifications/emit", event).await
+}
+
 async fn queue(emulator: &TestEmulator, name: &str) -> String {
     let sqs = sqs_client(&emulator.url);
-    sqs.create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .expect("create")
-        .queue_url
-        .expect("url")
+    create_queue(&sqs, name).await
 }
 
 async fn receive_bodies(emulator: &TestEmulator, url: &str, count: usize) -> Vec<String> {
@@ -144,13 +145,7 @@ async fn sns_envelopes_to_sqs_verify_with_sha1_and_sha256() {
         let subscription = &created.json()["subscriptions"][0];
         assert_eq!(subscription["status"], "confirmed");
     }
-    let emitted = control(
-        &emulator,
-        "POST",
-        "/_souk/notifications/emit",
-        subscribe_success(),
-    )
-    .await;
+    let emitted = emit(&emulator, subscribe_success()).await;
     assert_eq!(emitted.status, 202, "{}", emitted.body);
 
     for version in ["1", "2"] {
@@ -281,13 +276,7 @@ async fn http_subscription_is_confirmed_then_receives_signed_notifications() {
     );
 
     // Not delivered before confirmation.
-    control(
-        &emulator,
-        "POST",
-        "/_souk/notifications/emit",
-        subscribe_success(),
-    )
-    .await;
+    emit(&emulator, subscribe_success()).await;
     let confirmation = endpoint.wait_for(1).await.remove(0);
     assert_eq!(
         confirmation.headers["x-amz-sns-message-type"],
@@ -317,13 +306,7 @@ async fn http_subscription_is_confirmed_then_receives_signed_notifications() {
         confirmed.body
     );
 
-    control(
-        &emulator,
-        "POST",
-        "/_souk/notifications/emit",
-        subscribe_success(),
-    )
-    .await;
+    emit(&emulator, subscribe_success()).await;
     let notification = endpoint.wait_for(2).await.remove(1);
     assert_eq!(
         notification.headers["x-amz-sns-message-type"],
@@ -388,7 +371,7 @@ async fn http_deliveries_are_retried_with_backoff_then_marked_failed() {
         json!({ "max_attempts": 3, "backoff_ms": 50, "public_url": emulator.url }),
     )
     .await;
-    control(&emulator, "POST", "/_souk/notifications/emit", json!({ "EventBridge": {
+    emit(&emulator, json!({ "EventBridge": {
         "source": "aws.marketplace", "detail_type": "Disbursement Paused", "resources": [], "detail": {}
     }})).await;
     assert_eq!(flaky.wait_for(3).await.len(), 3);
@@ -535,13 +518,7 @@ async fn control_api_rejects_bad_subscriptions() {
         .await;
         assert_eq!(response.status, 400, "{case}: {}", response.body);
     }
-    let response = control(
-        &emulator,
-        "POST",
-        "/_souk/notifications/emit",
-        json!({ "Nope": {} }),
-    )
-    .await;
+    let response = emit(&emulator, json!({ "Nope": {} })).await;
     assert_eq!(response.status, 400);
     let response = control(
         &emulator,
@@ -578,14 +555,7 @@ async fn queues_and_subscriptions_survive_a_restart() {
     };
     let first = souk_emulator::spawn(config.clone()).await.expect("spawn");
     let sqs = sqs_client(&first.url);
-    let url = sqs
-        .create_queue()
-        .queue_name("kept")
-        .send()
-        .await
-        .expect("create")
-        .queue_url
-        .expect("url");
+    let url = create_queue(&sqs, "kept").await;
     sqs.send_message()
         .queue_url(&url)
         .message_body("still here")

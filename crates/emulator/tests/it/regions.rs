@@ -11,7 +11,7 @@ use aws_smithy_types::DateTime;
 use serde_json::json;
 
 use crate::common::*;
-use crate::service_error;
+use crate::{assert_transient_faults, service_error};
 
 const CONTAINER: &str = "prod-container-1";
 const AMI: &str = "prod-ami-2";
@@ -49,48 +49,39 @@ async fn disabled_regions_and_wrong_regions() {
     let Ok(record) = record else {
         panic!("builder")
     };
-    let err = service_error!(
+    service_error!(
         disabled
             .batch_meter_usage()
             .product_code(PRODUCT)
             .usage_records(record)
             .send()
             .await,
-        400
+        400,
+        BatchMeterUsageError::DisabledApiException(_)
     );
-    assert!(
-        matches!(err, BatchMeterUsageError::DisabledApiException(_)),
-        "{err:?}"
-    );
-    let err = service_error!(
+    service_error!(
         disabled
             .resolve_customer()
             .registration_token("t")
             .send()
             .await,
-        400
+        400,
+        ResolveCustomerError::DisabledApiException(_)
     );
-    assert!(
-        matches!(err, ResolveCustomerError::DisabledApiException(_)),
-        "{err:?}"
-    );
-    let err = service_error!(
+    service_error!(
         disabled
             .register_usage()
             .product_code(CONTAINER)
             .public_key_version(1)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, RegisterUsageError::InvalidRegionException(_)),
-        "{err:?}"
+        400,
+        RegisterUsageError::InvalidRegionException(_)
     );
 
     let elsewhere = metering_in(&url, "eu-west-1");
     let ts = DateTime::from_secs(now(&env) - 5);
-    let err = service_error!(
+    service_error!(
         elsewhere
             .meter_usage()
             .product_code(CONTAINER)
@@ -98,37 +89,21 @@ async fn disabled_regions_and_wrong_regions() {
             .timestamp(ts)
             .send()
             .await,
-        400
+        400,
+        MeterUsageError::InvalidEndpointRegionException(_)
     );
-    assert!(
-        matches!(err, MeterUsageError::InvalidEndpointRegionException(_)),
-        "{err:?}"
-    );
-    let err = service_error!(
+    service_error!(
         elsewhere
             .register_usage()
             .product_code(CONTAINER)
             .public_key_version(1)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, RegisterUsageError::InvalidRegionException(_)),
-        "{err:?}"
+        400,
+        RegisterUsageError::InvalidRegionException(_)
     );
 
-    let sts = {
-        use aws_sdk_sts::config::{BehaviorVersion, Region, retry::RetryConfig};
-        let config = aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("ap-east-1"))
-            .endpoint_url(&url)
-            .credentials_provider(creds("AKIDTEST"))
-            .retry_config(RetryConfig::disabled())
-            .build();
-        aws_sdk_sts::Client::from_conf(config)
-    };
+    let sts = sts_in(&url, "ap-east-1", creds("AKIDTEST"));
     let err = service_error!(sts.get_caller_identity().send().await, 403);
     assert_eq!(err.code(), Some("RegionDisabledException"));
 
@@ -139,17 +114,14 @@ async fn disabled_regions_and_wrong_regions() {
         json!({"region": "ap-east-1"}),
     )
     .await;
-    let err = service_error!(
+    service_error!(
         disabled
             .resolve_customer()
             .registration_token("t")
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, ResolveCustomerError::InvalidTokenException(_)),
-        "{err:?}"
+        400,
+        ResolveCustomerError::InvalidTokenException(_)
     );
 }
 
@@ -158,77 +130,30 @@ async fn register_usage_and_resolve_customer_faults_and_platforms() {
     let env = setup().await;
     let url = env.emu.url.clone();
     let m = &env.metering;
-    let err = service_error!(
+    service_error!(
         m.register_usage()
             .product_code(AMI)
             .public_key_version(1)
             .send()
             .await,
-        400
+        400,
+        RegisterUsageError::PlatformNotSupportedException(_)
     );
-    assert!(
-        matches!(err, RegisterUsageError::PlatformNotSupportedException(_)),
-        "{err:?}"
-    );
-    fault(
+    assert_transient_faults!(
         &url,
-        json!({"operation": "RegisterUsage", "kind": "throttle", "count": 1}),
-    )
-    .await;
-    let err = service_error!(
+        "RegisterUsage",
         m.register_usage()
             .product_code(CONTAINER)
             .public_key_version(1)
             .send()
             .await,
-        400
+        RegisterUsageError
     );
-    assert!(
-        matches!(err, RegisterUsageError::ThrottlingException(_)),
-        "{err:?}"
-    );
-    fault(
+    assert_transient_faults!(
         &url,
-        json!({"operation": "RegisterUsage", "kind": "server_error", "count": 1}),
-    )
-    .await;
-    let err = service_error!(
-        m.register_usage()
-            .product_code(CONTAINER)
-            .public_key_version(1)
-            .send()
-            .await,
-        500
-    );
-    assert!(
-        matches!(err, RegisterUsageError::InternalServiceErrorException(_)),
-        "{err:?}"
-    );
-    fault(
-        &url,
-        json!({"operation": "ResolveCustomer", "kind": "throttle", "count": 1}),
-    )
-    .await;
-    let err = service_error!(
+        "ResolveCustomer",
         m.resolve_customer().registration_token("t").send().await,
-        400
-    );
-    assert!(
-        matches!(err, ResolveCustomerError::ThrottlingException(_)),
-        "{err:?}"
-    );
-    fault(
-        &url,
-        json!({"operation": "ResolveCustomer", "kind": "server_error", "count": 1}),
-    )
-    .await;
-    let err = service_error!(
-        m.resolve_customer().registration_token("t").send().await,
-        500
-    );
-    assert!(
-        matches!(err, ResolveCustomerError::InternalServiceErrorException(_)),
-        "{err:?}"
+        ResolveCustomerError
     );
 
     let tags: Vec<_> = (0..6)
@@ -246,7 +171,7 @@ async fn register_usage_and_resolve_customer_faults_and_platforms() {
         .build()
         .ok();
     let ts = DateTime::from_secs(now(&env) - 5);
-    let err = service_error!(
+    service_error!(
         m.meter_usage()
             .product_code(CONTAINER)
             .usage_dimension("hosts")
@@ -255,11 +180,8 @@ async fn register_usage_and_resolve_customer_faults_and_platforms() {
             .timestamp(ts)
             .send()
             .await,
-        400
-    );
-    assert!(
-        matches!(err, MeterUsageError::InvalidTagException(_)),
-        "{err:?}"
+        400,
+        MeterUsageError::InvalidTagException(_)
     );
 }
 
@@ -316,13 +238,7 @@ async fn assume_role_policy_errors_and_expired_sessions() {
     let Some(c) = out.credentials() else {
         panic!("no credentials")
     };
-    let assumed = aws_credential_types::Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "assumed",
-    );
+    let assumed = session_credentials(c);
     let chained = sts_client(&env.emu.url, assumed);
     assert!(chained.get_caller_identity().send().await.is_ok());
     advance(&env.emu.url, 3601).await;

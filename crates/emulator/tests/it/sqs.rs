@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 
-use crate::sqs_support::{http, spawn, sqs_client};
+use crate::assert_service_error;
+use crate::sqs_support::{create_queue, http, spawn, sqs_client};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn send_receive_delete_round_trip() {
@@ -99,14 +100,7 @@ async fn send_receive_delete_round_trip() {
 async fn batches_of_at_most_ten_and_message_attributes() {
     let emulator = spawn().await;
     let sqs = sqs_client(&emulator.url);
-    let url = sqs
-        .create_queue()
-        .queue_name("many")
-        .send()
-        .await
-        .expect("create")
-        .queue_url
-        .expect("url");
+    let url = create_queue(&sqs, "many").await;
     for i in 0..12 {
         let attribute = MessageAttributeValue::builder()
             .data_type("String")
@@ -152,14 +146,7 @@ async fn batches_of_at_most_ten_and_message_attributes() {
 async fn visibility_timeout_lapses_on_the_emulator_clock() {
     let emulator = spawn().await;
     let sqs = sqs_client(&emulator.url);
-    let url = sqs
-        .create_queue()
-        .queue_name("vis")
-        .send()
-        .await
-        .expect("create")
-        .queue_url
-        .expect("url");
+    let url = create_queue(&sqs, "vis").await;
     sqs.send_message()
         .queue_url(&url)
         .message_body("x")
@@ -243,26 +230,14 @@ async fn visibility_timeout_lapses_on_the_emulator_clock() {
         .send()
         .await
         .expect_err("deleted message is not in flight");
-    assert!(
-        error
-            .as_service_error()
-            .is_some_and(|e| e.is_message_not_inflight()),
-        "{error:?}"
-    );
+    assert_service_error!(error, is_message_not_inflight);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn long_polling_returns_when_a_message_arrives() {
     let emulator = spawn().await;
     let sqs = sqs_client(&emulator.url);
-    let url = sqs
-        .create_queue()
-        .queue_name("poll")
-        .send()
-        .await
-        .expect("create")
-        .queue_url
-        .expect("url");
+    let url = create_queue(&sqs, "poll").await;
     let started = Instant::now();
     let empty = sqs
         .receive_message()
@@ -317,12 +292,7 @@ async fn documented_errors_with_status_and_code() {
         .send()
         .await
         .expect_err("missing queue");
-    assert!(
-        error
-            .as_service_error()
-            .is_some_and(|e| e.is_queue_does_not_exist()),
-        "{error:?}"
-    );
+    assert_service_error!(error, is_queue_does_not_exist);
     assert_eq!(error.raw_response().map(|r| r.status().as_u16()), Some(400));
     assert_eq!(
         error.code(),
@@ -336,12 +306,7 @@ async fn documented_errors_with_status_and_code() {
         .send()
         .await
         .expect_err("missing queue");
-    assert!(
-        error
-            .as_service_error()
-            .is_some_and(|e| e.is_queue_does_not_exist()),
-        "{error:?}"
-    );
+    assert_service_error!(error, is_queue_does_not_exist);
 
     let url = sqs
         .create_queue()
@@ -366,12 +331,7 @@ async fn documented_errors_with_status_and_code() {
         .send()
         .await
         .expect_err("exists");
-    assert!(
-        error
-            .as_service_error()
-            .is_some_and(|e| e.is_queue_name_exists()),
-        "{error:?}"
-    );
+    assert_service_error!(error, is_queue_name_exists);
 
     let error = sqs
         .create_queue()
@@ -380,12 +340,7 @@ async fn documented_errors_with_status_and_code() {
         .send()
         .await
         .expect_err("range");
-    assert!(
-        error
-            .as_service_error()
-            .is_some_and(|e| e.is_invalid_attribute_value()),
-        "{error:?}"
-    );
+    assert_service_error!(error, is_invalid_attribute_value);
 
     let error = sqs
         .delete_message()
@@ -394,12 +349,7 @@ async fn documented_errors_with_status_and_code() {
         .send()
         .await
         .expect_err("bad handle");
-    assert!(
-        error
-            .as_service_error()
-            .is_some_and(|e| e.is_receipt_handle_is_invalid()),
-        "{error:?}"
-    );
+    assert_service_error!(error, is_receipt_handle_is_invalid);
     assert_eq!(error.raw_response().map(|r| r.status().as_u16()), Some(400));
 
     let error = sqs
@@ -428,12 +378,7 @@ async fn documented_errors_with_status_and_code() {
         .send()
         .await
         .expect_err("unknown attribute");
-    assert!(
-        error
-            .as_service_error()
-            .is_some_and(|e| e.is_invalid_attribute_name()),
-        "{error:?}"
-    );
+    assert_service_error!(error, is_invalid_attribute_name);
 
     let error = sqs
         .send_message()
@@ -442,12 +387,7 @@ async fn documented_errors_with_status_and_code() {
         .send()
         .await
         .expect_err("contents");
-    assert!(
-        error
-            .as_service_error()
-            .is_some_and(|e| e.is_invalid_message_contents()),
-        "{error:?}"
-    );
+    assert_service_error!(error, is_invalid_message_contents);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,7 +12,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use souk_emulator::{Emulator, EmulatorConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::common;
 
 /// A running emulator for one test.
 pub struct TestEmulator {
@@ -39,19 +40,33 @@ pub async fn spawn() -> TestEmulator {
 
 /// An SQS client from the official SDK pointed at the emulator.
 pub fn sqs_client(url: &str) -> aws_sdk_sqs::Client {
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version_latest()
-        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "AKIDEXAMPLE",
-            "secret",
-            None,
-            None,
-            "test",
-        ))
-        .endpoint_url(url)
-        .build();
-    aws_sdk_sqs::Client::from_conf(config)
+    let credentials =
+        aws_sdk_sqs::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+    crate::sdk_client!(aws_sdk_sqs, url, "us-east-1", credentials)
+}
+
+/// Creates queue `name` (default attributes) and returns its URL.
+pub async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create")
+        .queue_url
+        .expect("url")
+}
+
+/// Asserts an SDK error is the modelled service error its `$is_kind` predicate names
+/// (`is_queue_does_not_exist`, ...).
+#[macro_export]
+macro_rules! assert_service_error {
+    ($error:expr, $is_kind:ident) => {
+        assert!(
+            $error.as_service_error().is_some_and(|e| e.$is_kind()),
+            "{:?}",
+            $error
+        )
+    };
 }
 
 /// A raw HTTP response.
@@ -80,75 +95,29 @@ impl RawResponse {
     }
 }
 
-/// Sends one HTTP/1.1 request (`Connection: close`) and reads the whole response.
+/// Sends one HTTP/1.1 request (`Connection: close`) and reads the whole response (within two
+/// minutes, long enough for long polls); header names come back lowercase.
 pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> RawResponse {
     let rest = url.strip_prefix("http://").expect("http url");
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
-    let mut stream = tokio::net::TcpStream::connect(authority)
-        .await
-        .expect("connect");
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(120), stream.read_to_end(&mut raw))
-        .await
-        .expect("response in time")
-        .expect("read");
-    parse_response(&raw)
-}
-
-fn parse_response(raw: &[u8]) -> RawResponse {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("header end");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
-    {
-        body = dechunk(&body);
-    }
-    RawResponse {
+    let timeout = Duration::from_secs(120);
+    let raw = common::exchange(authority, method, path, headers, body.as_bytes(), timeout).await;
+    assert!(raw.windows(4).any(|w| w == b"\r\n\r\n"), "header end");
+    let common::Raw {
         status,
         headers,
+        body,
+    } = common::parse_response(&raw);
+    assert_ne!(status, 0, "status");
+    RawResponse {
+        status,
+        headers: headers
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect(),
         body: String::from_utf8_lossy(&body).to_string(),
     }
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16)
-            .unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        let start = line_end + 2;
-        out.extend_from_slice(&data[start..start + size]);
-        data = &data[(start + size + 2).min(data.len())..];
-    }
-    out
 }
 
 /// POSTs JSON to the control API and returns the response.

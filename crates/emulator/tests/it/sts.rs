@@ -47,13 +47,7 @@ async fn assume_role_issues_credentials_for_the_role() {
         Some("arn:aws:sts::111122223333:assumed-role/SoukIntegration/souk")
     );
 
-    let assumed = aws_credential_types::Credentials::new(
-        credentials.access_key_id(),
-        credentials.secret_access_key(),
-        Some(credentials.session_token().to_owned()),
-        None,
-        "assumed",
-    );
+    let assumed = session_credentials(credentials);
     let who = sts_client(&env.emu.url, assumed)
         .get_caller_identity()
         .send()
@@ -149,11 +143,7 @@ async fn duration_limits_are_validation_errors() {
         400
     );
     assert_eq!(err.code(), Some("ValidationError"));
-    fault(
-        &env.emu.url,
-        json!({"operation": "AssumeRole", "kind": "throttle", "count": 1}),
-    )
-    .await;
+    fault_once(&env.emu.url, "AssumeRole", "throttle").await;
     let err = service_error!(call(900).await, 400);
     assert_eq!(err.code(), Some("Throttling"));
 }
@@ -181,13 +171,7 @@ async fn denied_actions_answer_access_denied_in_the_service_protocol() {
     let Some(c) = out.credentials() else {
         panic!("no credentials")
     };
-    let assumed = aws_credential_types::Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "assumed",
-    );
+    let assumed = session_credentials(c);
     let metering = metering_client(&env.emu.url, assumed);
     let record = aws_sdk_marketplacemetering::types::UsageRecord::builder()
         .customer_aws_account_id(BUYER)

@@ -3,12 +3,12 @@
 use http::StatusCode;
 use time::OffsetDateTime;
 
-use super::{AcceptRequest, conflict, not_found, progress, start_agreement};
+use super::{AcceptRequest, conflict, not_found, progress, released_offer, start_agreement};
 use crate::World;
 use crate::agreement::billing;
 use crate::agreement::model::{Agreement, AgreementStatus};
 use crate::catalog::format::new_id;
-use crate::catalog::model::{Offer, OfferState};
+use crate::catalog::model::Offer;
 use crate::config::EmulatorConfig;
 use crate::wire::ApiError;
 
@@ -52,15 +52,7 @@ pub fn accept(
             "buyer_account_id must be a 12-digit AWS account id",
         ));
     }
-    let offer = world
-        .catalog
-        .offers
-        .get(offer_id)
-        .cloned()
-        .ok_or_else(|| not_found(format!("offer {offer_id} does not exist")))?;
-    if offer.state != OfferState::Released {
-        return Err(conflict(format!("offer {offer_id} is not released")));
-    }
+    let offer = released_offer(world, offer_id)?;
     if offer.is_expired(now) {
         return Err(conflict(format!("offer {offer_id} has expired")));
     }

@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 
 use super::{
-    AmendRequest, RenewRequest, active, conflict, markup, not_found, party, progress,
+    AmendRequest, RenewRequest, active, conflict, markup, party, progress, released_offer,
     start_agreement,
 };
 use crate::World;
@@ -12,7 +12,6 @@ use crate::agreement::model::{Agreement, AgreementStatus};
 use crate::agreement::{events, market_link};
 use crate::catalog::doc::str_at;
 use crate::catalog::format::new_id;
-use crate::catalog::model::OfferState;
 use crate::config::EmulatorConfig;
 use crate::wire::ApiError;
 
@@ -98,18 +97,7 @@ pub fn renew(
     progress(world, config, now);
     let old = active(world, id)?;
     let offer = match &request.offer_id {
-        Some(offer_id) => {
-            let offer = world
-                .catalog
-                .offers
-                .get(offer_id)
-                .cloned()
-                .ok_or_else(|| not_found(format!("offer {offer_id} does not exist")))?;
-            if offer.state != OfferState::Released {
-                return Err(conflict(format!("offer {offer_id} is not released")));
-            }
-            Some(offer)
-        }
+        Some(offer_id) => Some(released_offer(world, offer_id)?),
         None => world.catalog.offers.get(&old.offer_id).cloned(),
     };
     let terms = offer

@@ -21,7 +21,7 @@ use super::{events, market_link};
 use crate::World;
 use crate::catalog::change_set::{self, Account};
 use crate::catalog::doc::str_at;
-use crate::catalog::model::Offer;
+use crate::catalog::model::{Offer, OfferState};
 use crate::config::EmulatorConfig;
 use crate::wire::ApiError;
 
@@ -151,6 +151,20 @@ pub(super) fn markup(world: &World, agreement: &Agreement) -> Option<String> {
         .offers
         .get(&agreement.offer_id)
         .and_then(|o| o.markup_percentage.clone())
+}
+
+/// A copy of offer `offer_id`, which must exist (404) and be released (409).
+pub(super) fn released_offer(world: &World, offer_id: &str) -> Result<Offer, ApiError> {
+    let offer = world
+        .catalog
+        .offers
+        .get(offer_id)
+        .cloned()
+        .ok_or_else(|| not_found(format!("offer {offer_id} does not exist")))?;
+    if offer.state != OfferState::Released {
+        return Err(conflict(format!("offer {offer_id} is not released")));
+    }
+    Ok(offer)
 }
 
 pub(super) fn active(world: &World, id: &str) -> Result<Agreement, ApiError> {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::doc::str_at;
+use super::doc::{items_at, str_at};
 use super::format::parse_micros;
 
 mod legal;
@@ -28,7 +28,8 @@ pub const PRIVATE_CURRENCIES: &[&str] = &["USD", "AUD", "EUR", "GBP", "JPY"];
 /// Most schedule entries a payment schedule may have.
 pub const MAX_CHARGES: usize = 60;
 
-pub(super) fn terms_of(doc: &Value) -> Vec<Value> {
+/// A copy of the `Terms` array of a DetailsDocument (empty when absent).
+pub fn terms_of(doc: &Value) -> Vec<Value> {
     doc.get("Terms")
         .and_then(Value::as_array)
         .cloned()
@@ -52,31 +53,14 @@ pub fn duplicate_types(terms: &[Value]) -> Vec<String> {
 /// Every DimensionKey a pricing term names (grants and rate cards).
 pub fn dimension_keys(term: &Value) -> Vec<String> {
     let mut keys = Vec::new();
-    for grant in term
-        .get("Grants")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for grant in items_at(term, "Grants") {
         if let Some(k) = str_at(grant, "DimensionKey") {
             keys.push(k.to_owned());
         }
     }
-    for card in term
-        .get("RateCards")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        for rate in card
-            .get("RateCard")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(k) = str_at(rate, "DimensionKey") {
-                keys.push(k.to_owned());
-            }
+    for rate in rates(term) {
+        if let Some(k) = str_at(rate, "DimensionKey") {
+            keys.push(k.to_owned());
         }
     }
     keys
@@ -88,22 +72,15 @@ pub fn prices(term: &Value) -> Vec<i64> {
     if let Some(p) = str_at(term, "Price").and_then(|p| parse_micros(p, 8)) {
         out.push(p);
     }
-    for card in term
-        .get("RateCards")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        for rate in card
-            .get("RateCard")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(p) = str_at(rate, "Price").and_then(|p| parse_micros(p, 8)) {
-                out.push(p);
-            }
+    for rate in rates(term) {
+        if let Some(p) = str_at(rate, "Price").and_then(|p| parse_micros(p, 8)) {
+            out.push(p);
         }
     }
     out
+}
+
+/// Every rate of every rate card in a pricing term.
+fn rates(term: &Value) -> impl Iterator<Item = &Value> {
+    items_at(term, "RateCards").flat_map(|card| items_at(card, "RateCard"))
 }
