@@ -296,12 +296,24 @@ pub struct ConsumerHandle {
 }
 
 impl ConsumerHandle {
-    fn spawn<F>(run: impl FnOnce(CancellationToken) -> F) -> Self
+    /// Runs `handler` (parking in `dead_letters`) on its own task, fed by `run`: the loop over
+    /// one transport's deliveries.
+    fn spawn<H, D, F>(
+        handler: H,
+        dead_letters: D,
+        config: ConsumerConfig,
+        run: impl FnOnce(Processor<H, D>, CancellationToken) -> F,
+    ) -> Self
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        let processor = Processor {
+            handler,
+            dead_letters,
+            config,
+        };
         let cancel = CancellationToken::new();
-        let task = tokio::spawn(run(cancel.clone()));
+        let task = tokio::spawn(run(processor, cancel.clone()));
         Self {
             cancel: cancel.drop_guard(),
             task,
@@ -364,14 +376,12 @@ where
     .await
     .map_err(|_| Error::Timeout("jetstream create consumer"))?
     .map_err(|err| Error::Broker(format!("creating consumer {}: {err}", config.name)))?;
-    let processor = Processor {
+    Ok(ConsumerHandle::spawn(
         handler,
         dead_letters,
         config,
-    };
-    Ok(ConsumerHandle::spawn(move |cancel| {
-        run_jetstream(consumer, processor, cancel)
-    }))
+        move |processor, cancel| run_jetstream(consumer, processor, cancel),
+    ))
 }
 
 async fn run_jetstream<H: EventHandler, D: DeadLetterSink>(
@@ -492,14 +502,12 @@ where
 {
     config.validate()?;
     let subscription = bus.subscribe();
-    let processor = Processor {
+    Ok(ConsumerHandle::spawn(
         handler,
         dead_letters,
         config,
-    };
-    Ok(ConsumerHandle::spawn(move |cancel| {
-        run_bus(subscription, processor, cancel)
-    }))
+        move |processor, cancel| run_bus(subscription, processor, cancel),
+    ))
 }
 
 async fn run_bus<H: EventHandler, D: DeadLetterSink>(

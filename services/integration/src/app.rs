@@ -2,10 +2,8 @@
 
 use std::sync::Arc;
 
-use souk_auth::{
-    ApiKeySecret, AuthOptions, Authenticator, KeyRevocations, KeyStore, RoleAssumer, Scope,
-};
-use souk_core::{Id, SharedClock, SystemClock};
+use souk_auth::{AuthOptions, Authenticator, KeyRevocations, KeyStore, RoleAssumer, Scope};
+use souk_core::{SharedClock, SystemClock};
 use souk_events::{Namespace, OutboxWaker};
 use souk_proto::integration::integration_service_server::IntegrationServiceServer;
 use souk_store::Store;
@@ -15,7 +13,7 @@ use crate::aws::AwsVerifier;
 use crate::config::IntegrationConfig;
 use crate::domain::verify::Verifier;
 use crate::domain::{
-    ApiKey, Error, Integration, Licensing, NewIntegration, Notifications, Organization, Product,
+    Error, Integration, Licensing, NewApiKey, NewIntegration, Notifications, Organization, Product,
     ProductType,
 };
 use crate::events::EventFactory;
@@ -189,23 +187,13 @@ impl IntegrationApp {
             return Ok(None);
         }
         let now = self.clock.now();
-        let organization = Organization {
-            id: Id::generate("org"),
-            name: name.to_owned(),
-            created_at: now,
-        };
-        let secret = ApiKeySecret::generate();
-        let key = ApiKey {
-            id: Id::generate("key"),
-            organization_id: organization.id.clone(),
+        let organization = Organization::new(name.to_owned(), now);
+        let (key, secret) = NewApiKey {
             name: "bootstrap admin key".into(),
-            prefix: secret.display_prefix(),
             scopes: vec![Scope::Admin],
-            created_at: now,
-            last_used_at: None,
-            revoked_at: None,
             expires_at: None,
-        };
+        }
+        .issue(organization.id.clone(), now);
         if !self
             .store
             .create_first_organization(&organization, &key, &secret.hash())

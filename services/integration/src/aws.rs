@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_marketplaceagreement::types::Filter as AgreementFilter;
+// Every SDK's error types are the shared smithy ones; SQS's re-exports name them.
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::QueueAttributeName;
 use souk_auth::{AwsClients, AwsError, RoleAssumer, classify_sdk_error};
 use souk_core::SharedClock;
@@ -36,15 +38,18 @@ impl AwsVerifier {
         }
     }
 
-    async fn probe<F>(&self, call: F) -> ProbeOutcome
+    /// The outcome of one AWS call made to probe a permission: its error classified, or
+    /// unreachable without an answer within the timeout.
+    async fn probe<T, E>(&self, call: impl Future<Output = Result<T, SdkError<E>>>) -> ProbeOutcome
     where
-        F: Future<Output = Result<(), AwsError>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        match tokio::time::timeout(self.timeout, call).await {
+        let answered = tokio::time::timeout(self.timeout, call).await;
+        match answered.map(|result| result.map_err(|e| classify_sdk_error(&e))) {
             Err(_) => {
                 ProbeOutcome::Unreachable(format!("no answer within {} s", self.timeout.as_secs()))
             }
-            Ok(Ok(())) => ProbeOutcome::Allowed,
+            Ok(Ok(_)) => ProbeOutcome::Allowed,
             Ok(Err(AwsError::AccessDenied { code, message })) => {
                 ProbeOutcome::Denied(format!("{code}: {message}"))
             }
@@ -67,32 +72,24 @@ impl AwsVerifier {
             .unwrap_or_else(|| PROBE_PRODUCT.into());
 
         let metering = self.probe(async {
-            match clients
+            clients
                 .metering
                 .resolve_customer()
                 .registration_token(PROBE_TOKEN)
                 .send()
                 .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) => Err(classify_sdk_error(&e)),
-            }
         });
         let entitlement = self.probe(async {
-            match clients
+            clients
                 .entitlement
                 .get_entitlements()
                 .product_code(&product_code)
                 .max_results(1)
                 .send()
                 .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) => Err(classify_sdk_error(&e)),
-            }
         });
         let catalog = self.probe(async {
-            match clients
+            clients
                 .catalog
                 .list_entities()
                 .catalog("AWSMarketplace")
@@ -100,10 +97,6 @@ impl AwsVerifier {
                 .max_results(1)
                 .send()
                 .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) => Err(classify_sdk_error(&e)),
-            }
         });
         let agreement = self.probe(async {
             let party = AgreementFilter::builder()
@@ -114,7 +107,7 @@ impl AwsVerifier {
                 .name("AgreementType")
                 .values("PurchaseAgreement")
                 .build();
-            match clients
+            clients
                 .agreement
                 .search_agreements()
                 .catalog("AWSMarketplace")
@@ -123,10 +116,6 @@ impl AwsVerifier {
                 .max_results(1)
                 .send()
                 .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) => Err(classify_sdk_error(&e)),
-            }
         });
         let (metering, entitlement, catalog, agreement) =
             tokio::join!(metering, entitlement, catalog, agreement);
@@ -173,7 +162,7 @@ impl AwsVerifier {
                         .into(),
                 },
                 Ok(result) => {
-                    let outcome = self.probe(async { result.map(|_| ()).map_err(|e| classify_sdk_error(&e)) }).await;
+                    let outcome = self.probe(async { result }).await;
                     verify::check("sqs:GetQueueAttributes", &api, outcome)
                 }
                 Err(_) => verify::check(

@@ -1,7 +1,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use souk_auth::{AwsError, IntegrationRole, RoleAssumer, RoleAssumerOptions, classify_sdk_error};
+use souk_auth::{
+    AwsClients, AwsError, IntegrationRole, RoleAssumer, RoleAssumerOptions, classify_sdk_error,
+};
 use souk_core::ManualClock;
 use souk_emulator::{EmulatorConfig, RunningEmulator};
 
@@ -44,6 +46,28 @@ fn role(external_id: &str) -> IntegrationRole {
     }
 }
 
+/// ResolveCustomer with a registration token the emulator rejects, through `clients`: the call
+/// always fails, and the tests look at how.
+async fn resolve_bad_token(clients: &AwsClients) -> AwsError {
+    let err = clients
+        .metering
+        .resolve_customer()
+        .registration_token("garbage")
+        .send()
+        .await
+        .unwrap_err();
+    classify_sdk_error(&err)
+}
+
+/// The code and message of an `AccessDenied` error.
+#[track_caller]
+fn access_denied(error: AwsError) -> (String, String) {
+    match error {
+        AwsError::AccessDenied { code, message } => (code, message),
+        other => panic!("expected AccessDenied, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn role_assumption_needs_the_right_external_id() {
     let emu = emulator(Duration::from_secs(3600)).await;
@@ -60,17 +84,13 @@ async fn role_assumption_needs_the_right_external_id() {
         .credentials(&role("souk-wrong-external-id-000000000000"))
         .await
         .unwrap_err();
-    match error {
-        AwsError::AccessDenied { code, message } => {
-            assert_eq!(code, "AccessDenied");
-            assert!(
-                message.contains("is not authorized to perform: sts:AssumeRole"),
-                "{message}"
-            );
-            assert!(message.contains(ROLE_ARN), "{message}");
-        }
-        other => panic!("expected AccessDenied, got {other:?}"),
-    }
+    let (code, message) = access_denied(error);
+    assert_eq!(code, "AccessDenied");
+    assert!(
+        message.contains("is not authorized to perform: sts:AssumeRole"),
+        "{message}"
+    );
+    assert!(message.contains(ROLE_ARN), "{message}");
 
     let unknown = IntegrationRole {
         role_arn: "arn:aws:iam::111122223333:role/Nope".into(),
@@ -111,15 +131,8 @@ async fn credentials_are_cached_and_refreshed_before_expiry() {
 
     // Clients keep working across the refresh: they ask the assumer for every call.
     let clients = assumer.clients(&role).await.unwrap();
-    let err = clients
-        .metering
-        .resolve_customer()
-        .registration_token("garbage")
-        .send()
-        .await
-        .unwrap_err();
     assert_eq!(
-        classify_sdk_error(&err).code(),
+        resolve_bad_token(&clients).await.code(),
         Some("InvalidTokenException")
     );
 }
@@ -131,15 +144,8 @@ async fn denied_actions_surface_as_access_denied_with_the_aws_message() {
     let role = role(EXTERNAL_ID);
     let clients = assumer.clients(&role).await.unwrap();
 
-    let allowed = clients
-        .metering
-        .resolve_customer()
-        .registration_token("garbage")
-        .send()
-        .await
-        .unwrap_err();
     assert!(matches!(
-        classify_sdk_error(&allowed),
+        resolve_bad_token(&clients).await,
         AwsError::Other { .. }
     ));
 
@@ -151,19 +157,8 @@ async fn denied_actions_surface_as_access_denied_with_the_aws_message() {
         .unwrap()
         .denied_actions
         .insert("aws-marketplace:ResolveCustomer".into());
-    let denied = clients
-        .metering
-        .resolve_customer()
-        .registration_token("garbage")
-        .send()
-        .await
-        .unwrap_err();
-    match classify_sdk_error(&denied) {
-        AwsError::AccessDenied { message, .. } => {
-            assert!(message.contains("ResolveCustomer"), "{message}")
-        }
-        other => panic!("expected AccessDenied, got {other:?}"),
-    }
+    let (_, message) = access_denied(resolve_bad_token(&clients).await);
+    assert!(message.contains("ResolveCustomer"), "{message}");
 }
 
 #[tokio::test]

@@ -84,6 +84,31 @@ fn outgoing(namespace: &souk_events::Namespace, event: &Event) -> OutgoingEvent 
     }
 }
 
+/// The id of [`malformed`].
+const MALFORMED_ID: &str = "garbage-1";
+/// The payload of [`malformed`]: not protobuf.
+const MALFORMED_PAYLOAD: &[u8] = b"\xff\xffnot protobuf";
+
+/// A message on the consumer's subject whose payload does not decode.
+fn malformed(namespace: &souk_events::Namespace) -> OutgoingEvent {
+    OutgoingEvent {
+        id: MALFORMED_ID.into(),
+        subject: namespace
+            .subject_for_type("acme", "subscription.cancel_pending")
+            .unwrap(),
+        event_type: "subscription.cancel_pending".into(),
+        organization_id: "acme".into(),
+        payload: Bytes::from_static(MALFORMED_PAYLOAD),
+    }
+}
+
+/// Waits (10 s at most) for the handler's next success and asserts it was `event`.
+async fn expect_handled(handled: &mut mpsc::Receiver<String>, event: &Event) -> anyhow::Result<()> {
+    let next = tokio::time::timeout(Duration::from_secs(10), handled.recv()).await?;
+    assert_eq!(next.as_deref(), Some(event.id.as_str()));
+    Ok(())
+}
+
 struct Scenario {
     retry: Event,
     fatal: Event,
@@ -153,13 +178,13 @@ impl Scenario {
         );
         assert_eq!(calls.lock().unwrap()[&self.fatal.id], 1);
 
-        let malformed = by_id["garbage-1"];
+        let malformed = by_id[MALFORMED_ID];
         assert!(
             malformed.reason.starts_with("malformed event payload"),
             "{}",
             malformed.reason
         );
-        assert_eq!(malformed.payload, b"\xff\xffnot protobuf".to_vec());
+        assert_eq!(malformed.payload, MALFORMED_PAYLOAD.to_vec());
         assert_eq!(malformed.organization_id, None);
     }
 }
@@ -175,14 +200,17 @@ both_backends!(
         let scenario = Scenario::new();
         let (handler, calls, mut handled) = scenario.handler();
         let name = "crm-sync";
-        let consumer = start_jetstream_consumer(
-            context.clone(),
-            &settings,
-            config(name),
-            handler,
-            store.clone(),
-        )
-        .await?;
+        // Starts (and, below, restarts) the same durable consumer.
+        let start = |handler| {
+            start_jetstream_consumer(
+                context.clone(),
+                &settings,
+                config(name),
+                handler,
+                store.clone(),
+            )
+        };
+        let consumer = start(handler).await?;
 
         jetstream
             .publish(&outgoing(&namespace, &scenario.retry))
@@ -190,21 +218,12 @@ both_backends!(
         jetstream
             .publish(&outgoing(&namespace, &scenario.fatal))
             .await?;
-        let subject = namespace.subject_for_type("acme", "subscription.cancel_pending")?;
-        let garbage = OutgoingEvent {
-            id: "garbage-1".into(),
-            subject,
-            event_type: "subscription.cancel_pending".into(),
-            organization_id: "acme".into(),
-            payload: Bytes::from_static(b"\xff\xffnot protobuf"),
-        };
-        jetstream.publish(&garbage).await?;
+        jetstream.publish(&malformed(&namespace)).await?;
         jetstream
             .publish(&outgoing(&namespace, &scenario.good))
             .await?;
 
-        let first = tokio::time::timeout(Duration::from_secs(10), handled.recv()).await?;
-        assert_eq!(first.as_deref(), Some(scenario.good.id.as_str()));
+        expect_handled(&mut handled, &scenario.good).await?;
         scenario.check_parked(&store, name, &calls, 3).await;
 
         // Still running: the next good message is handled.
@@ -212,21 +231,13 @@ both_backends!(
         jetstream
             .publish(&outgoing(&namespace, &scenario.later))
             .await?;
-        let next = tokio::time::timeout(Duration::from_secs(10), handled.recv()).await?;
-        assert_eq!(next.as_deref(), Some(scenario.later.id.as_str()));
+        expect_handled(&mut handled, &scenario.later).await?;
         consumer.shutdown().await;
 
         // Parked messages were terminated, not left for redelivery: a restarted consumer (same
         // durable name) gets nothing more.
         let (handler, calls, mut handled) = scenario.handler();
-        let consumer = start_jetstream_consumer(
-            context.clone(),
-            &settings,
-            config(name),
-            handler,
-            store.clone(),
-        )
-        .await?;
+        let consumer = start(handler).await?;
         let nothing = tokio::time::timeout(Duration::from_millis(500), handled.recv()).await;
         assert!(nothing.is_err(), "nothing redelivered");
         assert!(calls.lock().unwrap().is_empty());
@@ -249,13 +260,7 @@ both_backends!(
 
         bus.publish(&outgoing(&namespace, &scenario.retry)).await?;
         bus.publish(&outgoing(&namespace, &scenario.fatal)).await?;
-        let garbage = OutgoingEvent {
-            id: "garbage-1".into(),
-            subject: namespace.subject_for_type("acme", "subscription.cancel_pending")?,
-            event_type: "subscription.cancel_pending".into(),
-            organization_id: "acme".into(),
-            payload: Bytes::from_static(b"\xff\xffnot protobuf"),
-        };
+        let garbage = malformed(&namespace);
         bus.publish(&garbage).await?;
         // Decodes (an empty message is valid protobuf) but is no event.
         let empty = OutgoingEvent {
@@ -270,8 +275,7 @@ both_backends!(
         bus.publish(&outgoing(&namespace, &offer)).await?;
         bus.publish(&outgoing(&namespace, &scenario.good)).await?;
 
-        let first = tokio::time::timeout(Duration::from_secs(10), handled.recv()).await?;
-        assert_eq!(first.as_deref(), Some(scenario.good.id.as_str()));
+        expect_handled(&mut handled, &scenario.good).await?;
         scenario.check_parked(&store, name, &calls, 4).await;
         let empty_letter = letters(&store, name)
             .await
@@ -282,8 +286,7 @@ both_backends!(
         assert!(!calls.lock().unwrap().contains_key(&offer.id));
 
         bus.publish(&outgoing(&namespace, &scenario.later)).await?;
-        let next = tokio::time::timeout(Duration::from_secs(10), handled.recv()).await?;
-        assert_eq!(next.as_deref(), Some(scenario.later.id.as_str()));
+        expect_handled(&mut handled, &scenario.later).await?;
         consumer.shutdown().await;
         anyhow::Ok(())
     }

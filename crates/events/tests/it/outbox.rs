@@ -1,14 +1,31 @@
 //! A state change and its event commit together; a rolled-back transaction publishes nothing.
 
-use souk_events::{Area, OutboxRelay, RelayConfig, outbox_record};
+use souk_events::{Area, Namespace, OutboxRelay, RelayConfig, outbox_record};
 use souk_proto::events::Event;
-use souk_store::outbox;
+use souk_store::{Store, Tx, outbox};
 use souk_testkit::both_backends;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{
     cancel_pending, delete_streams, migrated, pending, publisher, stream_len, unique_settings,
 };
+
+/// Inserts widget `id` and appends `event` to the outbox in one open transaction, returned for
+/// the caller to commit or roll back.
+async fn add_widget(
+    store: &Store,
+    namespace: &Namespace,
+    id: &str,
+    event: &Event,
+) -> anyhow::Result<Tx> {
+    let mut tx = store.begin_write().await?;
+    sqlx::query("INSERT INTO widgets (id) VALUES ($1)")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    outbox::append(&mut tx, &outbox_record(namespace, event)?).await?;
+    Ok(tx)
+}
 
 both_backends!(state_change_and_event_commit_together, |store| async move {
     let store = migrated(store).await;
@@ -20,21 +37,11 @@ both_backends!(state_change_and_event_commit_together, |store| async move {
     let namespace = &settings.namespace;
 
     let committed = cancel_pending("acme");
-    let mut tx = store.begin_write().await?;
-    sqlx::query("INSERT INTO widgets (id) VALUES ($1)")
-        .bind("w1")
-        .execute(&mut *tx)
-        .await?;
-    outbox::append(&mut tx, &outbox_record(namespace, &committed)?).await?;
+    let tx = add_widget(&store, namespace, "w1", &committed).await?;
     tx.commit().await?;
 
     let rolled_back = cancel_pending("acme");
-    let mut tx = store.begin_write().await?;
-    sqlx::query("INSERT INTO widgets (id) VALUES ($1)")
-        .bind("w2")
-        .execute(&mut *tx)
-        .await?;
-    outbox::append(&mut tx, &outbox_record(namespace, &rolled_back)?).await?;
+    let tx = add_widget(&store, namespace, "w2", &rolled_back).await?;
     tx.rollback().await?;
 
     let relay = OutboxRelay::new(store.clone(), publisher.clone(), RelayConfig::default());

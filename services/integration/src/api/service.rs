@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use prost::Message;
-use souk_auth::{ApiKeySecret, Caller, KeyRevocations, Permission, RoleAssumer, Scope};
+use souk_auth::{Caller, KeyRevocations, Permission, RoleAssumer, Scope};
 use souk_core::{Id, SharedClock};
 use souk_proto::integration as pb;
 use souk_proto::integration::integration_service_server::IntegrationService;
@@ -14,7 +14,7 @@ use super::convert;
 use crate::config::IntegrationConfig;
 use crate::domain::template::{self, TemplateOptions};
 use crate::domain::verify::Verifier;
-use crate::domain::{ApiKey, Error, Organization, may_grant};
+use crate::domain::{ApiKey, Error, Integration, NewApiKey, Organization, may_grant};
 use crate::store::{Idem, IntegrationStore, Outcome};
 
 /// The gRPC adapter of the integration service.
@@ -55,33 +55,45 @@ impl IntegrationGrpc {
             clock,
         }
     }
+
+    /// Integration `id` of the caller's organisation; NOT_FOUND when it has none by that id.
+    async fn integration(&self, caller: &Caller, id: &Id) -> Result<Integration, Status> {
+        self.store
+            .get_integration(&caller.organization_id, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("integration {id}")).into())
+    }
 }
 
 fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
     souk_auth::caller(request).cloned()
 }
 
-fn require(caller: &Caller, permission: Permission) -> Result<(), Status> {
+/// The preamble of every RPC but GetOrganization: the caller, refused unless it holds
+/// `permission`, and the request message.
+fn authorize<T>(request: Request<T>, permission: Permission) -> Result<(Caller, T), Status> {
+    let caller = caller(&request)?;
     caller
         .require(permission)
-        .map_err(|e| Status::from(Error::PermissionDenied(e.message)))
+        .map_err(|e| Status::from(Error::PermissionDenied(e.message)))?;
+    Ok((caller, request.into_inner()))
 }
 
-/// The idempotency of a request: `None` without a key; the hash covers the request without it.
+/// The idempotency of a request to `rpc`: `None` without a key; the hash covers the request
+/// without it. `key` names the request's idempotency key field.
 fn idem<M: Message + Clone>(
     rpc: &'static str,
-    key: &str,
     request: &M,
-    clear: impl FnOnce(&mut M),
+    key: impl FnOnce(&mut M) -> &mut String,
 ) -> Option<Idem> {
+    let mut hashed = request.clone();
+    let key = std::mem::take(key(&mut hashed));
     if key.is_empty() {
         return None;
     }
-    let mut hashed = request.clone();
-    clear(&mut hashed);
     Some(Idem {
         scope: rpc,
-        key: key.to_owned(),
+        key,
         request_hash: idempotency::request_hash(&hashed.encode_to_vec()),
     })
 }
@@ -94,44 +106,27 @@ fn replayed<M: Message + Default>(bytes: &[u8]) -> Result<Response<M>, Status> {
     })
 }
 
-fn not_found_integration(id: &Id) -> Status {
-    Error::NotFound(format!("integration {id}")).into()
-}
-
 #[tonic::async_trait]
 impl IntegrationService for IntegrationGrpc {
     async fn create_organization(
         &self,
         request: Request<pb::CreateOrganizationRequest>,
     ) -> Result<Response<pb::CreateOrganizationResponse>, Status> {
-        let caller = caller(&request)?;
-        require(&caller, Permission::Admin)?;
-        let req = request.into_inner();
+        let (caller, req) = authorize(request, Permission::Admin)?;
         let name = convert::create_organization(&req)?;
         let idem = idem(
             "souk.integration.v1.IntegrationService/CreateOrganization",
-            &req.idempotency_key,
             &req,
-            |r| r.idempotency_key.clear(),
+            |r| &mut r.idempotency_key,
         );
         let now = self.clock.now();
-        let organization = Organization {
-            id: Id::generate("org"),
-            name,
-            created_at: now,
-        };
-        let secret = ApiKeySecret::generate();
-        let key = ApiKey {
-            id: Id::generate("key"),
-            organization_id: organization.id.clone(),
+        let organization = Organization::new(name, now);
+        let (key, secret) = NewApiKey {
             name: "initial key".into(),
-            prefix: secret.display_prefix(),
             scopes: vec![Scope::Full],
-            created_at: now,
-            last_used_at: None,
-            revoked_at: None,
             expires_at: None,
-        };
+        }
+        .issue(organization.id.clone(), now);
         let mut response = pb::CreateOrganizationResponse {
             organization: Some(convert::organization(&organization)),
             api_key: Some(convert::api_key(&key)),
@@ -184,15 +179,12 @@ impl IntegrationService for IntegrationGrpc {
         &self,
         request: Request<pb::CreateIntegrationRequest>,
     ) -> Result<Response<pb::CreateIntegrationResponse>, Status> {
-        let caller = caller(&request)?;
-        require(&caller, Permission::Write)?;
-        let req = request.into_inner();
+        let (caller, req) = authorize(request, Permission::Write)?;
         let input = convert::create_integration(&req)?;
         let idem = idem(
             "souk.integration.v1.IntegrationService/CreateIntegration",
-            &req.idempotency_key,
             &req,
-            |r| r.idempotency_key.clear(),
+            |r| &mut r.idempotency_key,
         );
         let integration = input.into_integration(
             caller.organization_id.clone(),
@@ -219,14 +211,9 @@ impl IntegrationService for IntegrationGrpc {
         &self,
         request: Request<pb::GetIntegrationRequest>,
     ) -> Result<Response<pb::GetIntegrationResponse>, Status> {
-        let caller = caller(&request)?;
-        require(&caller, Permission::Read)?;
-        let id = convert::integration_id(&request.get_ref().integration_id)?;
-        let integration = self
-            .store
-            .get_integration(&caller.organization_id, &id)
-            .await?
-            .ok_or_else(|| not_found_integration(&id))?;
+        let (caller, req) = authorize(request, Permission::Read)?;
+        let id = convert::integration_id(&req.integration_id)?;
+        let integration = self.integration(&caller, &id).await?;
         Ok(Response::new(pb::GetIntegrationResponse {
             integration: Some(convert::integration(&integration)),
         }))
@@ -236,9 +223,7 @@ impl IntegrationService for IntegrationGrpc {
         &self,
         request: Request<pb::ListIntegrationsRequest>,
     ) -> Result<Response<pb::ListIntegrationsResponse>, Status> {
-        let caller = caller(&request)?;
-        require(&caller, Permission::Read)?;
-        let req = request.get_ref();
+        let (caller, req) = authorize(request, Permission::Read)?;
         let page = convert::page(req.page_size, &req.page_token)?;
         let page = self
             .store
@@ -254,17 +239,14 @@ impl IntegrationService for IntegrationGrpc {
         &self,
         request: Request<pb::UpdateIntegrationRequest>,
     ) -> Result<Response<pb::UpdateIntegrationResponse>, Status> {
-        let caller = caller(&request)?;
-        require(&caller, Permission::Write)?;
-        let req = request.into_inner();
+        let (caller, req) = authorize(request, Permission::Write)?;
         let (id, patch) = convert::update_integration(&req)?;
         let idem = idem(
             "souk.integration.v1.IntegrationService/UpdateIntegration",
-            &req.idempotency_key,
             &req,
-            |r| r.idempotency_key.clear(),
+            |r| &mut r.idempotency_key,
         );
-        let encode = |i: &crate::domain::Integration| {
+        let encode = |i: &Integration| {
             pb::UpdateIntegrationResponse {
                 integration: Some(convert::integration(i)),
             }
@@ -298,9 +280,7 @@ impl IntegrationService for IntegrationGrpc {
         &self,
         request: Request<pb::VerifyIntegrationRequest>,
     ) -> Result<Response<pb::VerifyIntegrationResponse>, Status> {
-        let caller = caller(&request)?;
-        require(&caller, Permission::Write)?;
-        let req = request.into_inner();
+        let (caller, req) = authorize(request, Permission::Write)?;
         let id = convert::id_and_key(
             "integration_id",
             "int",
@@ -309,20 +289,15 @@ impl IntegrationService for IntegrationGrpc {
         )?;
         let idem = idem(
             "souk.integration.v1.IntegrationService/VerifyIntegration",
-            &req.idempotency_key,
             &req,
-            |r| r.idempotency_key.clear(),
+            |r| &mut r.idempotency_key,
         );
         if let Some(idem) = &idem
             && let Some(bytes) = self.store.replay(&caller.organization_id, idem).await?
         {
             return replayed(&bytes);
         }
-        let integration = self
-            .store
-            .get_integration(&caller.organization_id, &id)
-            .await?
-            .ok_or_else(|| not_found_integration(&id))?;
+        let integration = self.integration(&caller, &id).await?;
         if integration.role_arn.is_empty() {
             return Err(Error::FailedPrecondition(
                 "the integration has no role_arn yet: deploy the onboarding template and set role_arn \
@@ -332,7 +307,7 @@ impl IntegrationService for IntegrationGrpc {
             .into());
         }
         let report = self.verifier.verify(&integration).await;
-        let encode = |i: &crate::domain::Integration| {
+        let encode = |i: &Integration| {
             pb::VerifyIntegrationResponse {
                 report: i.last_verification.as_ref().map(convert::report),
                 integration: Some(convert::integration(i)),
@@ -371,9 +346,7 @@ impl IntegrationService for IntegrationGrpc {
         &self,
         request: Request<pb::DeleteIntegrationRequest>,
     ) -> Result<Response<pb::DeleteIntegrationResponse>, Status> {
-        let caller = caller(&request)?;
-        require(&caller, Permission::Write)?;
-        let req = request.into_inner();
+        let (caller, req) = authorize(request, Permission::Write)?;
         let id = convert::id_and_key(
             "integration_id",
             "int",
@@ -382,9 +355,8 @@ impl IntegrationService for IntegrationGrpc {
         )?;
         let idem = idem(
             "souk.integration.v1.IntegrationService/DeleteIntegration",
-            &req.idempotency_key,
             &req,
-            |r| r.idempotency_key.clear(),
+            |r| &mut r.idempotency_key,
         );
         let response = pb::DeleteIntegrationResponse {};
         match self
@@ -409,15 +381,9 @@ impl IntegrationService for IntegrationGrpc {
         &self,
         request: Request<pb::GetOnboardingTemplateRequest>,
     ) -> Result<Response<pb::GetOnboardingTemplateResponse>, Status> {
-        let caller = caller(&request)?;
-        require(&caller, Permission::Read)?;
-        let req = request.get_ref();
-        let id = convert::onboarding_template(req)?;
-        let integration = self
-            .store
-            .get_integration(&caller.organization_id, &id)
-            .await?
-            .ok_or_else(|| not_found_integration(&id))?;
+        let (caller, req) = authorize(request, Permission::Read)?;
+        let id = convert::onboarding_template(&req)?;
+        let integration = self.integration(&caller, &id).await?;
         let settings = self.config.template_settings().ok_or_else(|| {
             Error::FailedPrecondition(
                 "this Souk server has no souk_principal_arn configured, so it cannot say which AWS principal \
@@ -441,9 +407,7 @@ impl IntegrationService for IntegrationGrpc {
         &self,
         request: Request<pb::CreateApiKeyRequest>,
     ) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
-        let caller = caller(&request)?;
-        require(&caller, Permission::Write)?;
-        let req = request.into_inner();
+        let (caller, req) = authorize(request, Permission::Write)?;
         let now = self.clock.now();
         let input = convert::create_api_key(&req, now)?;
         if let Some(scope) = input
@@ -458,22 +422,10 @@ impl IntegrationService for IntegrationGrpc {
         }
         let idem = idem(
             "souk.integration.v1.IntegrationService/CreateApiKey",
-            &req.idempotency_key,
             &req,
-            |r| r.idempotency_key.clear(),
+            |r| &mut r.idempotency_key,
         );
-        let secret = ApiKeySecret::generate();
-        let key = ApiKey {
-            id: Id::generate("key"),
-            organization_id: caller.organization_id.clone(),
-            name: input.name,
-            prefix: secret.display_prefix(),
-            scopes: input.scopes,
-            created_at: now,
-            last_used_at: None,
-            revoked_at: None,
-            expires_at: input.expires_at,
-        };
+        let (key, secret) = input.issue(caller.organization_id.clone(), now);
         let mut response = pb::CreateApiKeyResponse {
             api_key: Some(convert::api_key(&key)),
             secret: String::new(),
@@ -497,9 +449,7 @@ impl IntegrationService for IntegrationGrpc {
         &self,
         request: Request<pb::ListApiKeysRequest>,
     ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
-        let caller = caller(&request)?;
-        require(&caller, Permission::Read)?;
-        let req = request.get_ref();
+        let (caller, req) = authorize(request, Permission::Read)?;
         let page = convert::page(req.page_size, &req.page_token)?;
         let page = self
             .store
@@ -515,15 +465,12 @@ impl IntegrationService for IntegrationGrpc {
         &self,
         request: Request<pb::RevokeApiKeyRequest>,
     ) -> Result<Response<pb::RevokeApiKeyResponse>, Status> {
-        let caller = caller(&request)?;
-        require(&caller, Permission::Write)?;
-        let req = request.into_inner();
+        let (caller, req) = authorize(request, Permission::Write)?;
         let id = convert::id_and_key("api_key_id", "key", &req.api_key_id, &req.idempotency_key)?;
         let idem = idem(
             "souk.integration.v1.IntegrationService/RevokeApiKey",
-            &req.idempotency_key,
             &req,
-            |r| r.idempotency_key.clear(),
+            |r| &mut r.idempotency_key,
         );
         let Some(target) = self.store.get_api_key(&caller.organization_id, &id).await? else {
             return Err(Error::NotFound(format!("api key {id}")).into());

@@ -1,6 +1,6 @@
 //! Organisations, integrations, API keys and verification reports as the domain sees them.
 
-use souk_auth::Scope;
+use souk_auth::{ApiKeySecret, Scope};
 use souk_core::Id;
 use time::OffsetDateTime;
 
@@ -16,6 +16,17 @@ pub struct Organization {
     pub name: String,
     /// When it was created.
     pub created_at: OffsetDateTime,
+}
+
+impl Organization {
+    /// A new organisation `name`, created at `now`.
+    pub fn new(name: String, now: OffsetDateTime) -> Self {
+        Self {
+            id: Id::generate("org"),
+            name,
+            created_at: now,
+        }
+    }
 }
 
 /// The kind of Marketplace product.
@@ -401,6 +412,26 @@ pub struct NewApiKey {
     pub scopes: Vec<Scope>,
     /// Expiry, in the future.
     pub expires_at: Option<OffsetDateTime>,
+}
+
+impl NewApiKey {
+    /// The key of `organization_id`, created at `now` with a fresh secret (returned alongside:
+    /// only its hash is ever stored).
+    pub fn issue(self, organization_id: Id, now: OffsetDateTime) -> (ApiKey, ApiKeySecret) {
+        let secret = ApiKeySecret::generate();
+        let key = ApiKey {
+            id: Id::generate("key"),
+            organization_id,
+            name: self.name,
+            prefix: secret.display_prefix(),
+            scopes: self.scopes,
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+            expires_at: self.expires_at,
+        };
+        (key, secret)
+    }
 }
 
 /// Whether a key holding `held` may create a key with `requested`: ADMIN only from ADMIN; FULL

@@ -40,17 +40,37 @@ impl EventFactory {
         Ok(souk_events::outbox_record(&self.namespace, &event)?)
     }
 
+    /// An event about `integration`, in its organisation.
+    fn about_integration(
+        &self,
+        event_type: &str,
+        integration: &Integration,
+        payload: Payload,
+    ) -> Result<OutboxRecord, Error> {
+        self.record(
+            event_type,
+            integration.organization_id.as_str(),
+            integration.id.as_str(),
+            payload,
+        )
+    }
+
+    /// An event about API key `key`, in its organisation (about no integration).
+    fn about_api_key(
+        &self,
+        event_type: &str,
+        key: &ApiKey,
+        payload: Payload,
+    ) -> Result<OutboxRecord, Error> {
+        self.record(event_type, key.organization_id.as_str(), "", payload)
+    }
+
     /// `integration.created`.
     pub fn integration_created(&self, integration: &Integration) -> Result<OutboxRecord, Error> {
         let payload = Payload::IntegrationCreated(IntegrationCreated {
             integration: Some(convert::integration(integration)),
         });
-        self.record(
-            "integration.created",
-            integration.organization_id.as_str(),
-            integration.id.as_str(),
-            payload,
-        )
+        self.about_integration("integration.created", integration, payload)
     }
 
     /// `integration.updated`, with the mask paths that were applied.
@@ -65,12 +85,7 @@ impl EventFactory {
                 paths: paths.to_vec(),
             }),
         });
-        self.record(
-            "integration.updated",
-            integration.organization_id.as_str(),
-            integration.id.as_str(),
-            payload,
-        )
+        self.about_integration("integration.updated", integration, payload)
     }
 
     /// `integration.verified`, whatever the outcome.
@@ -83,12 +98,7 @@ impl EventFactory {
             integration: Some(convert::integration(integration)),
             previous_state: convert::state(previous).into(),
         });
-        self.record(
-            "integration.verified",
-            integration.organization_id.as_str(),
-            integration.id.as_str(),
-            payload,
-        )
+        self.about_integration("integration.verified", integration, payload)
     }
 
     /// `integration.deleted`.
@@ -96,12 +106,7 @@ impl EventFactory {
         let payload = Payload::IntegrationDeleted(IntegrationDeleted {
             integration: Some(convert::integration(integration)),
         });
-        self.record(
-            "integration.deleted",
-            integration.organization_id.as_str(),
-            integration.id.as_str(),
-            payload,
-        )
+        self.about_integration("integration.deleted", integration, payload)
     }
 
     /// `integration.api_key_created` (never with the secret).
@@ -109,12 +114,7 @@ impl EventFactory {
         let payload = Payload::ApiKeyCreated(ApiKeyCreated {
             api_key: Some(convert::api_key(key)),
         });
-        self.record(
-            "integration.api_key_created",
-            key.organization_id.as_str(),
-            "",
-            payload,
-        )
+        self.about_api_key("integration.api_key_created", key, payload)
     }
 
     /// `integration.api_key_revoked`.
@@ -122,11 +122,6 @@ impl EventFactory {
         let payload = Payload::ApiKeyRevoked(ApiKeyRevoked {
             api_key: Some(convert::api_key(key)),
         });
-        self.record(
-            "integration.api_key_revoked",
-            key.organization_id.as_str(),
-            "",
-            payload,
-        )
+        self.about_api_key("integration.api_key_revoked", key, payload)
     }
 }

@@ -34,6 +34,17 @@ pub struct Idem {
     pub request_hash: String,
 }
 
+impl Idem {
+    /// Where the call of `organization_id` is recorded.
+    fn key_of<'a>(&'a self, organization_id: &'a Id) -> IdempotencyKey<'a> {
+        IdempotencyKey {
+            organization_id: organization_id.as_str(),
+            scope: self.scope,
+            key: &self.key,
+        }
+    }
+}
+
 /// The result of a mutation: done now, or the stored response of an earlier identical call.
 #[derive(Debug)]
 pub enum Outcome<T> {
@@ -84,11 +95,7 @@ impl IntegrationStore {
     ) -> Result<(Tx, Option<Vec<u8>>), Error> {
         let mut tx = self.store.begin_write().await?;
         if let Some(idem) = idem {
-            let key = IdempotencyKey {
-                organization_id: organization_id.as_str(),
-                scope: idem.scope,
-                key: &idem.key,
-            };
+            let key = idem.key_of(organization_id);
             if let Some(response) = idempotency::lookup(&mut *tx, &key, &idem.request_hash).await? {
                 return Ok((tx, Some(response)));
             }
@@ -105,11 +112,7 @@ impl IntegrationStore {
         records: Vec<OutboxRecord>,
     ) -> Result<(), Error> {
         if let Some(idem) = idem {
-            let key = IdempotencyKey {
-                organization_id: organization_id.as_str(),
-                scope: idem.scope,
-                key: &idem.key,
-            };
+            let key = idem.key_of(organization_id);
             idempotency::store(
                 &mut *tx,
                 &key,
@@ -270,22 +273,15 @@ impl IntegrationStore {
         organization_id: &Id,
         page: &PageRequest,
     ) -> Result<Page<Integration>, Error> {
-        let sql = format!(
-            "SELECT {} FROM integrations WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-            rows::INTEGRATION_COLUMNS
-        );
-        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(organization_id.as_str())
-            .bind(page.after.clone().unwrap_or_default())
-            .bind(page.fetch_limit())
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(db)?;
-        let items = found
-            .iter()
-            .map(rows::integration)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_rows(items, page, |i| i.id.to_string()))
+        self.list_owned(
+            "integrations",
+            rows::INTEGRATION_COLUMNS,
+            organization_id,
+            page,
+            rows::integration,
+            |i| &i.id,
+        )
+        .await
     }
 
     async fn lock_integration(
@@ -294,24 +290,14 @@ impl IntegrationStore {
         organization_id: &Id,
         id: &Id,
     ) -> Result<Integration, Error> {
-        let sql = format!(
-            "SELECT {} FROM integrations WHERE organization_id = $1 AND id = $2",
-            rows::INTEGRATION_COLUMNS
-        );
+        let sql = owned_row_sql("integrations", rows::INTEGRATION_COLUMNS);
         let sql = match self.store.backend() {
             souk_store::Backend::Postgres => format!("{sql} FOR UPDATE"),
             souk_store::Backend::Sqlite => sql,
         };
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(organization_id.as_str())
-            .bind(id.as_str())
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db)?;
-        match row {
-            Some(row) => rows::integration(&row),
-            None => Err(Error::NotFound(format!("integration {id}"))),
-        }
+        fetch_owned_row(&mut **tx, sql, organization_id, id, rows::integration)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("integration {id}")))
     }
 
     async fn write_integration(tx: &mut Tx, integration: &Integration) -> Result<(), Error> {
@@ -367,11 +353,7 @@ impl IntegrationStore {
         organization_id: &Id,
         idem: &Idem,
     ) -> Result<Option<Vec<u8>>, Error> {
-        let key = IdempotencyKey {
-            organization_id: organization_id.as_str(),
-            scope: idem.scope,
-            key: &idem.key,
-        };
+        let key = idem.key_of(organization_id);
         Ok(idempotency::lookup(self.store.pool(), &key, &idem.request_hash).await?)
     }
 
@@ -456,22 +438,15 @@ impl IntegrationStore {
         organization_id: &Id,
         page: &PageRequest,
     ) -> Result<Page<ApiKey>, Error> {
-        let sql = format!(
-            "SELECT {} FROM api_keys WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-            rows::API_KEY_COLUMNS
-        );
-        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(organization_id.as_str())
-            .bind(page.after.clone().unwrap_or_default())
-            .bind(page.fetch_limit())
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(db)?;
-        let items = found
-            .iter()
-            .map(rows::api_key)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_rows(items, page, |k| k.id.to_string()))
+        self.list_owned(
+            "api_keys",
+            rows::API_KEY_COLUMNS,
+            organization_id,
+            page,
+            rows::api_key,
+            |k| &k.id,
+        )
+        .await
     }
 
     /// The key `id` of `organization_id`.
@@ -499,14 +474,33 @@ impl IntegrationStore {
         id: &Id,
         map: fn(&sqlx::any::AnyRow) -> Result<T, Error>,
     ) -> Result<Option<T>, Error> {
-        let sql = format!("SELECT {columns} FROM {table} WHERE organization_id = $1 AND id = $2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let sql = owned_row_sql(table, columns);
+        fetch_owned_row(self.store.pool(), sql, organization_id, id, map).await
+    }
+
+    /// One page of `table`'s rows of `organization_id` in id order, `id` naming each row's id
+    /// for the next page token (tenant isolation in the query).
+    async fn list_owned<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        organization_id: &Id,
+        page: &PageRequest,
+        map: fn(&sqlx::any::AnyRow) -> Result<T, Error>,
+        id: fn(&T) -> &Id,
+    ) -> Result<Page<T>, Error> {
+        let sql = format!(
+            "SELECT {columns} FROM {table} WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(organization_id.as_str())
-            .bind(id.as_str())
-            .fetch_optional(self.store.pool())
+            .bind(page.after.clone().unwrap_or_default())
+            .bind(page.fetch_limit())
+            .fetch_all(self.store.pool())
             .await
             .map_err(db)?;
-        row.as_ref().map(map).transpose()
+        let items = found.iter().map(map).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, page, |item| id(item).to_string()))
     }
 
     /// Revokes key `id` (keeping an earlier revoke time); returns it.
@@ -521,19 +515,11 @@ impl IntegrationStore {
         if let Some(response) = replay {
             return Ok(Outcome::Replayed(response));
         }
-        let sql = format!(
-            "SELECT {} FROM api_keys WHERE organization_id = $1 AND id = $2",
-            rows::API_KEY_COLUMNS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(organization_id.as_str())
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        let mut key = match row {
-            Some(row) => rows::api_key(&row)?,
-            None => return Err(Error::NotFound(format!("api key {id}"))),
+        let sql = owned_row_sql("api_keys", rows::API_KEY_COLUMNS);
+        let Some(mut key) =
+            fetch_owned_row(&mut *tx, sql, organization_id, id, rows::api_key).await?
+        else {
+            return Err(Error::NotFound(format!("api key {id}")));
         };
         let mut records = Vec::new();
         if key.revoked_at.is_none() {
@@ -552,6 +538,28 @@ impl IntegrationStore {
             .await?;
         Ok(Outcome::Done(key))
     }
+}
+
+/// The query for row `id` of `table` if it belongs to `organization_id` ($1, $2).
+fn owned_row_sql(table: &str, columns: &str) -> String {
+    format!("SELECT {columns} FROM {table} WHERE organization_id = $1 AND id = $2")
+}
+
+/// Runs [`owned_row_sql`] (or a variant of it) on `executor`.
+async fn fetch_owned_row<'e, T>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    sql: String,
+    organization_id: &Id,
+    id: &Id,
+    map: fn(&sqlx::any::AnyRow) -> Result<T, Error>,
+) -> Result<Option<T>, Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(organization_id.as_str())
+        .bind(id.as_str())
+        .fetch_optional(executor)
+        .await
+        .map_err(db)?;
+    row.as_ref().map(map).transpose()
 }
 
 fn name_conflict(err: sqlx::Error, name: &str) -> Error {

@@ -2,7 +2,10 @@ use souk_proto::integration as pb;
 use souk_testkit::both_backends;
 use tonic::{Code, Request};
 
-use crate::harness::{Harness, authed, expect_code};
+use crate::harness::{
+    Harness, authed, expect_code, get_request, integration_request, key_request,
+    organization_request, revoke_request, template_request,
+};
 
 both_backends!(
     calls_without_a_valid_key_are_unauthenticated,
@@ -78,13 +81,7 @@ both_backends!(a_revoked_key_is_refused_at_once, |db: TestDb| async move {
         .expect("new key works");
 
     let revoked = client
-        .revoke_api_key(authed(
-            &h.admin,
-            pb::RevokeApiKeyRequest {
-                api_key_id: key_id.clone(),
-                idempotency_key: String::new(),
-            },
-        ))
+        .revoke_api_key(authed(&h.admin, revoke_request(&key_id)))
         .await
         .expect("revoke")
         .into_inner()
@@ -102,13 +99,7 @@ both_backends!(a_revoked_key_is_refused_at_once, |db: TestDb| async move {
 
     // Revoking again succeeds and keeps the first time.
     let again = client
-        .revoke_api_key(authed(
-            &h.admin,
-            pb::RevokeApiKeyRequest {
-                api_key_id: key_id,
-                idempotency_key: String::new(),
-            },
-        ))
+        .revoke_api_key(authed(&h.admin, revoke_request(&key_id)))
         .await
         .expect("revoke again")
         .into_inner()
@@ -119,13 +110,7 @@ both_backends!(a_revoked_key_is_refused_at_once, |db: TestDb| async move {
     // A key may revoke itself.
     let (own_id, own) = h.key(&h.admin, &[pb::Scope::Full]).await;
     client
-        .revoke_api_key(authed(
-            &own,
-            pb::RevokeApiKeyRequest {
-                api_key_id: own_id,
-                idempotency_key: String::new(),
-            },
-        ))
+        .revoke_api_key(authed(&own, revoke_request(&own_id)))
         .await
         .expect("self revoke");
     expect_code(
@@ -135,14 +120,11 @@ both_backends!(a_revoked_key_is_refused_at_once, |db: TestDb| async move {
         Code::Unauthenticated,
     );
 
-    let types: Vec<String> = h.outbox().await.into_iter().map(|(t, _)| t).collect();
     assert_eq!(
-        types
-            .iter()
-            .filter(|t| *t == "integration.api_key_revoked")
-            .count(),
+        h.events_of("integration.api_key_revoked").await,
         2,
-        "{types:?}"
+        "{:?}",
+        h.outbox().await
     );
 });
 
@@ -200,12 +182,7 @@ both_backends!(scopes_limit_what_a_key_may_do, |db: TestDb| async move {
         .await
         .expect("read list");
     client
-        .get_integration(authed(
-            &read_only,
-            pb::GetIntegrationRequest {
-                integration_id: existing.id.clone(),
-            },
-        ))
+        .get_integration(authed(&read_only, get_request(&existing.id)))
         .await
         .expect("read one");
     client
@@ -213,96 +190,29 @@ both_backends!(scopes_limit_what_a_key_may_do, |db: TestDb| async move {
         .await
         .expect("list keys");
     client
-        .get_onboarding_template(authed(
-            &read_only,
-            pb::GetOnboardingTemplateRequest {
-                integration_id: existing.id.clone(),
-                ..Default::default()
-            },
-        ))
+        .get_onboarding_template(authed(&read_only, template_request(&existing.id)))
         .await
         .expect("template");
 
     // ... and can change nothing.
-    let update = pb::UpdateIntegrationRequest {
-        integration_id: existing.id.clone(),
-        name: "renamed".into(),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec!["name".into()],
-        }),
-        ..Default::default()
-    };
     for secret in [&read_only, &metering] {
         expect_code(
             client
-                .create_integration(authed(secret, crate::harness::integration_request("x", "")))
+                .create_integration(authed(secret, integration_request("x", "")))
+                .await,
+            Code::PermissionDenied,
+        );
+        h.expect_changes_refused(secret, &existing.id, &ro_id, Code::PermissionDenied)
+            .await;
+        expect_code(
+            client
+                .create_api_key(authed(secret, key_request("k", &[pb::Scope::ReadOnly])))
                 .await,
             Code::PermissionDenied,
         );
         expect_code(
             client
-                .update_integration(authed(secret, update.clone()))
-                .await,
-            Code::PermissionDenied,
-        );
-        expect_code(
-            client
-                .verify_integration(authed(
-                    secret,
-                    pb::VerifyIntegrationRequest {
-                        integration_id: existing.id.clone(),
-                        ..Default::default()
-                    },
-                ))
-                .await,
-            Code::PermissionDenied,
-        );
-        expect_code(
-            client
-                .delete_integration(authed(
-                    secret,
-                    pb::DeleteIntegrationRequest {
-                        integration_id: existing.id.clone(),
-                        ..Default::default()
-                    },
-                ))
-                .await,
-            Code::PermissionDenied,
-        );
-        expect_code(
-            client
-                .create_api_key(authed(
-                    secret,
-                    pb::CreateApiKeyRequest {
-                        name: "k".into(),
-                        scopes: vec![pb::Scope::ReadOnly as i32],
-                        ..Default::default()
-                    },
-                ))
-                .await,
-            Code::PermissionDenied,
-        );
-        expect_code(
-            client
-                .revoke_api_key(authed(
-                    secret,
-                    pb::RevokeApiKeyRequest {
-                        api_key_id: ro_id.clone(),
-                        ..Default::default()
-                    },
-                ))
-                .await,
-            Code::PermissionDenied,
-        );
-        expect_code(
-            client
-                .create_organization(authed(
-                    secret,
-                    pb::CreateOrganizationRequest {
-                        name: "o".into(),
-                        ..Default::default()
-                    },
-                ))
+                .create_organization(authed(secret, organization_request("o")))
                 .await,
             Code::PermissionDenied,
         );
@@ -317,12 +227,7 @@ both_backends!(scopes_limit_what_a_key_may_do, |db: TestDb| async move {
     );
     expect_code(
         client
-            .get_integration(authed(
-                &metering,
-                pb::GetIntegrationRequest {
-                    integration_id: existing.id.clone(),
-                },
-            ))
+            .get_integration(authed(&metering, get_request(&existing.id)))
             .await,
         Code::PermissionDenied,
     );
@@ -336,26 +241,13 @@ both_backends!(scopes_limit_what_a_key_may_do, |db: TestDb| async move {
     // FULL cannot create organisations nor grant ADMIN.
     expect_code(
         client
-            .create_organization(authed(
-                &full,
-                pb::CreateOrganizationRequest {
-                    name: "o".into(),
-                    ..Default::default()
-                },
-            ))
+            .create_organization(authed(&full, organization_request("o")))
             .await,
         Code::PermissionDenied,
     );
     let status = expect_code(
         client
-            .create_api_key(authed(
-                &full,
-                pb::CreateApiKeyRequest {
-                    name: "k".into(),
-                    scopes: vec![pb::Scope::Admin as i32],
-                    ..Default::default()
-                },
-            ))
+            .create_api_key(authed(&full, key_request("k", &[pb::Scope::Admin])))
             .await,
         Code::PermissionDenied,
     );
@@ -366,11 +258,7 @@ both_backends!(scopes_limit_what_a_key_may_do, |db: TestDb| async move {
     );
 
     // FULL cannot revoke an ADMIN key.
-    let keys = client
-        .list_api_keys(authed(&full, pb::ListApiKeysRequest::default()))
-        .await
-        .unwrap()
-        .into_inner();
+    let keys = h.list_api_keys(&full).await;
     let admin_key = keys
         .api_keys
         .iter()
@@ -378,29 +266,12 @@ both_backends!(scopes_limit_what_a_key_may_do, |db: TestDb| async move {
         .unwrap();
     expect_code(
         client
-            .revoke_api_key(authed(
-                &full,
-                pb::RevokeApiKeyRequest {
-                    api_key_id: admin_key.id.clone(),
-                    ..Default::default()
-                },
-            ))
+            .revoke_api_key(authed(&full, revoke_request(&admin_key.id)))
             .await,
         Code::PermissionDenied,
     );
 
-    let unchanged = client
-        .get_integration(authed(
-            &h.admin,
-            pb::GetIntegrationRequest {
-                integration_id: existing.id.clone(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .integration
-        .unwrap();
+    let unchanged = h.get(&h.admin, &existing.id).await;
     assert_eq!(unchanged, existing);
     assert_eq!(
         h.outbox().await.len(),

@@ -101,11 +101,7 @@ impl Harness {
             .client()
             .create_api_key(authed(
                 secret,
-                pb::CreateApiKeyRequest {
-                    name: format!("{scopes:?} key"),
-                    scopes: scopes.iter().map(|s| *s as i32).collect(),
-                    ..Default::default()
-                },
+                key_request(&format!("{scopes:?} key"), scopes),
             ))
             .await
             .expect("create key")
@@ -117,13 +113,7 @@ impl Harness {
     pub async fn organization(&self, name: &str) -> (String, String) {
         let response = self
             .client()
-            .create_organization(authed(
-                &self.admin,
-                pb::CreateOrganizationRequest {
-                    name: name.into(),
-                    ..Default::default()
-                },
-            ))
+            .create_organization(authed(&self.admin, organization_request(name)))
             .await
             .expect("create organization")
             .into_inner();
@@ -135,13 +125,97 @@ impl Harness {
 
     /// Creates an integration with one SaaS product using `secret`.
     pub async fn integration(&self, secret: &str, name: &str, role_arn: &str) -> pb::Integration {
+        self.create(secret, integration_request(name, role_arn))
+            .await
+    }
+
+    /// Creates the integration of `request` using `secret`.
+    pub async fn create(
+        &self,
+        secret: &str,
+        request: pb::CreateIntegrationRequest,
+    ) -> pb::Integration {
         self.client()
-            .create_integration(authed(secret, integration_request(name, role_arn)))
+            .create_integration(authed(secret, request))
             .await
             .expect("create integration")
             .into_inner()
             .integration
             .expect("integration")
+    }
+
+    /// Integration `id`, read with `secret`.
+    pub async fn get(&self, secret: &str, id: &str) -> pb::Integration {
+        self.client()
+            .get_integration(authed(secret, get_request(id)))
+            .await
+            .expect("get integration")
+            .into_inner()
+            .integration
+            .expect("integration")
+    }
+
+    /// The first page of integrations `secret` sees.
+    pub async fn list_integrations(&self, secret: &str) -> pb::ListIntegrationsResponse {
+        self.client()
+            .list_integrations(authed(secret, pb::ListIntegrationsRequest::default()))
+            .await
+            .expect("list integrations")
+            .into_inner()
+    }
+
+    /// The first page of API keys `secret` sees.
+    pub async fn list_api_keys(&self, secret: &str) -> pb::ListApiKeysResponse {
+        self.client()
+            .list_api_keys(authed(secret, pb::ListApiKeysRequest::default()))
+            .await
+            .expect("list api keys")
+            .into_inner()
+    }
+
+    /// Calls the RPCs that change integration `integration_id` or revoke key `key_id` (without
+    /// idempotency keys) with `secret`, and asserts each fails with `code`.
+    pub async fn expect_changes_refused(
+        &self,
+        secret: &str,
+        integration_id: &str,
+        key_id: &str,
+        code: Code,
+    ) {
+        let mut client = self.client();
+        expect_code(
+            client
+                .update_integration(authed(secret, rename_request(integration_id, "renamed")))
+                .await,
+            code,
+        );
+        expect_code(
+            client
+                .verify_integration(authed(secret, verify_request(integration_id)))
+                .await,
+            code,
+        );
+        expect_code(
+            client
+                .delete_integration(authed(secret, delete_request(integration_id)))
+                .await,
+            code,
+        );
+        expect_code(
+            client
+                .revoke_api_key(authed(secret, revoke_request(key_id)))
+                .await,
+            code,
+        );
+    }
+
+    /// How many outbox entries are of `event_type`.
+    pub async fn events_of(&self, event_type: &str) -> usize {
+        self.outbox()
+            .await
+            .iter()
+            .filter(|(t, _)| t == event_type)
+            .count()
     }
 
     /// Outbox entries of the service, oldest first: (event type, organization id).
@@ -170,6 +244,79 @@ pub fn integration_request(name: &str, role_arn: &str) -> pb::CreateIntegrationR
         notifications: None,
         data_feed_bucket: String::new(),
         idempotency_key: String::new(),
+    }
+}
+
+/// CreateApiKey of `name` with `scopes`, never expiring, without an idempotency key.
+pub fn key_request(name: &str, scopes: &[pb::Scope]) -> pb::CreateApiKeyRequest {
+    pb::CreateApiKeyRequest {
+        name: name.into(),
+        scopes: scopes.iter().map(|s| *s as i32).collect(),
+        ..Default::default()
+    }
+}
+
+/// CreateOrganization of `name`.
+pub fn organization_request(name: &str) -> pb::CreateOrganizationRequest {
+    pb::CreateOrganizationRequest {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+/// GetIntegration of `id`.
+pub fn get_request(id: &str) -> pb::GetIntegrationRequest {
+    pb::GetIntegrationRequest {
+        integration_id: id.into(),
+    }
+}
+
+/// GetOnboardingTemplate of `id`, without the optional parts.
+pub fn template_request(id: &str) -> pb::GetOnboardingTemplateRequest {
+    pb::GetOnboardingTemplateRequest {
+        integration_id: id.into(),
+        ..Default::default()
+    }
+}
+
+/// A field mask of `paths`.
+pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+    })
+}
+
+/// UpdateIntegration of `id` that renames it to `name`, without an idempotency key.
+pub fn rename_request(id: &str, name: &str) -> pb::UpdateIntegrationRequest {
+    pb::UpdateIntegrationRequest {
+        integration_id: id.into(),
+        name: name.into(),
+        update_mask: mask(&["name"]),
+        ..Default::default()
+    }
+}
+
+/// VerifyIntegration of `id`, without an idempotency key.
+pub fn verify_request(id: &str) -> pb::VerifyIntegrationRequest {
+    pb::VerifyIntegrationRequest {
+        integration_id: id.into(),
+        ..Default::default()
+    }
+}
+
+/// DeleteIntegration of `id`, without an idempotency key.
+pub fn delete_request(id: &str) -> pb::DeleteIntegrationRequest {
+    pb::DeleteIntegrationRequest {
+        integration_id: id.into(),
+        ..Default::default()
+    }
+}
+
+/// RevokeApiKey of `id`, without an idempotency key.
+pub fn revoke_request(id: &str) -> pb::RevokeApiKeyRequest {
+    pb::RevokeApiKeyRequest {
+        api_key_id: id.into(),
+        ..Default::default()
     }
 }
 

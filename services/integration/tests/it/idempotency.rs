@@ -2,7 +2,7 @@ use souk_proto::integration as pb;
 use souk_testkit::both_backends;
 use tonic::Code;
 
-use crate::harness::{Harness, authed, expect_code, integration_request};
+use crate::harness::{Harness, authed, expect_code, integration_request, mask};
 
 both_backends!(
     retries_with_an_idempotency_key_replay_the_first_response,
@@ -24,11 +24,7 @@ both_backends!(
             .unwrap()
             .into_inner();
         assert_eq!(first, second, "same response, same integration");
-        let listed = client
-            .list_integrations(authed(&a, pb::ListIntegrationsRequest::default()))
-            .await
-            .unwrap()
-            .into_inner();
+        let listed = h.list_integrations(&a).await;
         assert_eq!(listed.integrations.len(), 1);
 
         request.name = "different".into();
@@ -49,9 +45,7 @@ both_backends!(
         let update = pb::UpdateIntegrationRequest {
             integration_id: id.clone(),
             name: "renamed".into(),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["name".into()],
-            }),
+            update_mask: mask(&["name"]),
             idempotency_key: "create-1".into(),
             ..Default::default()
         };
@@ -116,18 +110,12 @@ both_backends!(
             Code::NotFound,
         );
 
-        let types: Vec<String> = h.outbox().await.into_iter().map(|(t, _)| t).collect();
-        assert_eq!(
-            types.iter().filter(|t| *t == "integration.created").count(),
-            1
-        );
-        assert_eq!(
-            types.iter().filter(|t| *t == "integration.updated").count(),
-            1
-        );
-        assert_eq!(
-            types.iter().filter(|t| *t == "integration.deleted").count(),
-            1
-        );
+        for event_type in [
+            "integration.created",
+            "integration.updated",
+            "integration.deleted",
+        ] {
+            assert_eq!(h.events_of(event_type).await, 1, "{event_type}");
+        }
     }
 );

@@ -5,7 +5,10 @@ use souk_proto::integration as pb;
 use souk_testkit::both_backends;
 use tonic::Code;
 
-use crate::harness::{Harness, authed, expect_code, integration_request};
+use crate::harness::{
+    Harness, authed, delete_request, expect_code, get_request, integration_request, mask,
+    rename_request, verify_request,
+};
 
 both_backends!(
     integrations_are_created_changed_listed_and_deleted_with_events,
@@ -89,9 +92,7 @@ both_backends!(
                     name: "ignored".into(),
                     role_arn: "arn:aws:iam::444455556666:role/Souk".into(),
                     data_feed_bucket: "acme-data-feeds".into(),
-                    update_mask: Some(prost_types::FieldMask {
-                        paths: vec!["role_arn".into(), "data_feed_bucket".into()],
-                    }),
+                    update_mask: mask(&["role_arn", "data_feed_bucket"]),
                     ..Default::default()
                 },
             ))
@@ -111,17 +112,7 @@ both_backends!(
         // Renaming onto an existing name is refused.
         expect_code(
             client
-                .update_integration(authed(
-                    &a,
-                    pb::UpdateIntegrationRequest {
-                        integration_id: second.id.clone(),
-                        name: "acme prod".into(),
-                        update_mask: Some(prost_types::FieldMask {
-                            paths: vec!["name".into()],
-                        }),
-                        ..Default::default()
-                    },
-                ))
+                .update_integration(authed(&a, rename_request(&second.id, "acme prod")))
                 .await,
             Code::AlreadyExists,
         );
@@ -130,35 +121,18 @@ both_backends!(
         let no_role = h.integration(&a, "no role", "").await;
         expect_code(
             client
-                .verify_integration(authed(
-                    &a,
-                    pb::VerifyIntegrationRequest {
-                        integration_id: no_role.id.clone(),
-                        ..Default::default()
-                    },
-                ))
+                .verify_integration(authed(&a, verify_request(&no_role.id)))
                 .await,
             Code::FailedPrecondition,
         );
 
         client
-            .delete_integration(authed(
-                &a,
-                pb::DeleteIntegrationRequest {
-                    integration_id: second.id.clone(),
-                    ..Default::default()
-                },
-            ))
+            .delete_integration(authed(&a, delete_request(&second.id)))
             .await
             .unwrap();
         expect_code(
             client
-                .get_integration(authed(
-                    &a,
-                    pb::GetIntegrationRequest {
-                        integration_id: second.id.clone(),
-                    },
-                ))
+                .get_integration(authed(&a, get_request(&second.id)))
                 .await,
             Code::NotFound,
         );

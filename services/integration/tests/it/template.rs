@@ -73,13 +73,7 @@ async fn every_onboarding_template_passes_cfn_lint() {
 
     for request in variants {
         let name = request.name.clone();
-        let integration = client
-            .create_integration(authed(&a, request))
-            .await
-            .unwrap()
-            .into_inner()
-            .integration
-            .unwrap();
+        let integration = h.create(&a, request).await;
         for include_notifications in [false, true] {
             for include_data_feed in [false, true] {
                 let rendered = client

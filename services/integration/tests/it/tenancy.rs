@@ -2,7 +2,9 @@ use souk_proto::integration as pb;
 use souk_testkit::both_backends;
 use tonic::Code;
 
-use crate::harness::{Harness, authed, expect_code, integration_request};
+use crate::harness::{
+    Harness, authed, expect_code, get_request, integration_request, template_request,
+};
 
 both_backends!(
     a_key_of_one_organization_cannot_see_or_change_another,
@@ -20,11 +22,7 @@ both_backends!(
             )
             .await;
         let (b_key_id, _) = h.key(&b_full, &[pb::Scope::ReadOnly]).await;
-        let b_keys_before = client
-            .list_api_keys(authed(&b_full, pb::ListApiKeysRequest::default()))
-            .await
-            .unwrap()
-            .into_inner();
+        let b_keys_before = h.list_api_keys(&b_full).await;
 
         // Organisation A (the default one): a FULL key and the ADMIN key.
         let (_, a_full) = h.key(&h.admin, &[pb::Scope::Full]).await;
@@ -34,93 +32,24 @@ both_backends!(
             // Reads: NOT_FOUND or absent.
             expect_code(
                 client
-                    .get_integration(authed(
-                        a,
-                        pb::GetIntegrationRequest {
-                            integration_id: b_integration.id.clone(),
-                        },
-                    ))
+                    .get_integration(authed(a, get_request(&b_integration.id)))
                     .await,
                 Code::NotFound,
             );
-            let listed = client
-                .list_integrations(authed(a, pb::ListIntegrationsRequest::default()))
-                .await
-                .unwrap()
-                .into_inner();
+            let listed = h.list_integrations(a).await;
             assert!(listed.integrations.iter().all(|i| i.id != b_integration.id));
-            let keys = client
-                .list_api_keys(authed(a, pb::ListApiKeysRequest::default()))
-                .await
-                .unwrap()
-                .into_inner();
+            let keys = h.list_api_keys(a).await;
             assert!(keys.api_keys.iter().all(|k| k.id != b_key_id));
             expect_code(
                 client
-                    .get_onboarding_template(authed(
-                        a,
-                        pb::GetOnboardingTemplateRequest {
-                            integration_id: b_integration.id.clone(),
-                            ..Default::default()
-                        },
-                    ))
+                    .get_onboarding_template(authed(a, template_request(&b_integration.id)))
                     .await,
                 Code::NotFound,
             );
 
             // Writes: NOT_FOUND, nothing changed.
-            expect_code(
-                client
-                    .update_integration(authed(
-                        a,
-                        pb::UpdateIntegrationRequest {
-                            integration_id: b_integration.id.clone(),
-                            name: "hijacked".into(),
-                            update_mask: Some(prost_types::FieldMask {
-                                paths: vec!["name".into()],
-                            }),
-                            ..Default::default()
-                        },
-                    ))
-                    .await,
-                Code::NotFound,
-            );
-            expect_code(
-                client
-                    .verify_integration(authed(
-                        a,
-                        pb::VerifyIntegrationRequest {
-                            integration_id: b_integration.id.clone(),
-                            ..Default::default()
-                        },
-                    ))
-                    .await,
-                Code::NotFound,
-            );
-            expect_code(
-                client
-                    .delete_integration(authed(
-                        a,
-                        pb::DeleteIntegrationRequest {
-                            integration_id: b_integration.id.clone(),
-                            ..Default::default()
-                        },
-                    ))
-                    .await,
-                Code::NotFound,
-            );
-            expect_code(
-                client
-                    .revoke_api_key(authed(
-                        a,
-                        pb::RevokeApiKeyRequest {
-                            api_key_id: b_key_id.clone(),
-                            ..Default::default()
-                        },
-                    ))
-                    .await,
-                Code::NotFound,
-            );
+            h.expect_changes_refused(a, &b_integration.id, &b_key_id, Code::NotFound)
+                .await;
         }
 
         // GetOrganization: a FULL key sees only its own organisation; ADMIN may read any.
@@ -167,30 +96,11 @@ both_backends!(
         assert_ne!(new_org, org_b);
 
         // B is exactly as it was.
-        let b_now = client
-            .get_integration(authed(
-                &b_full,
-                pb::GetIntegrationRequest {
-                    integration_id: b_integration.id.clone(),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .integration
-            .unwrap();
+        let b_now = h.get(&b_full, &b_integration.id).await;
         assert_eq!(b_now, b_integration);
-        let b_keys_after = client
-            .list_api_keys(authed(&b_full, pb::ListApiKeysRequest::default()))
-            .await
-            .unwrap()
-            .into_inner();
+        let b_keys_after = h.list_api_keys(&b_full).await;
         assert_eq!(b_keys_after, b_keys_before);
-        let b_list = client
-            .list_integrations(authed(&b_full, pb::ListIntegrationsRequest::default()))
-            .await
-            .unwrap()
-            .into_inner();
+        let b_list = h.list_integrations(&b_full).await;
         assert_eq!(b_list.integrations.len(), 1);
         let events_for_b = h.outbox().await[outbox_before..]
             .iter()

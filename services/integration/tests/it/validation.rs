@@ -2,13 +2,7 @@ use souk_proto::common::{LicensingModel, ProductType};
 use souk_proto::integration as pb;
 use souk_testkit::both_backends;
 
-use crate::harness::{Harness, authed, fields, violations};
-
-fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
-    Some(prost_types::FieldMask {
-        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
-    })
-}
+use crate::harness::{Harness, authed, fields, mask, revoke_request, violations};
 
 both_backends!(
     bad_input_names_every_bad_field_and_changes_nothing,
@@ -19,11 +13,7 @@ both_backends!(
         let existing = h
             .integration(&a, "existing", "arn:aws:iam::111122223333:role/Existing")
             .await;
-        let keys_before = client
-            .list_api_keys(authed(&a, pb::ListApiKeysRequest::default()))
-            .await
-            .unwrap()
-            .into_inner();
+        let keys_before = h.list_api_keys(&a).await;
         let outbox_before = h.outbox().await;
         let long = "x".repeat(201);
 
@@ -308,13 +298,7 @@ both_backends!(
         assert_eq!(
             fields(
                 client
-                    .revoke_api_key(authed(
-                        &a,
-                        pb::RevokeApiKeyRequest {
-                            api_key_id: existing.id.clone(),
-                            ..Default::default()
-                        }
-                    ))
+                    .revoke_api_key(authed(&a, revoke_request(&existing.id)))
                     .await
             ),
             ["api_key_id"]
@@ -350,27 +334,10 @@ both_backends!(
         );
 
         // Nothing changed anywhere.
-        let after = client
-            .get_integration(authed(
-                &a,
-                pb::GetIntegrationRequest {
-                    integration_id: existing.id.clone(),
-                },
-            ))
-            .await
-            .unwrap();
-        assert_eq!(after.into_inner().integration.unwrap(), existing);
-        let listed = client
-            .list_integrations(authed(&a, pb::ListIntegrationsRequest::default()))
-            .await
-            .unwrap()
-            .into_inner();
+        assert_eq!(h.get(&a, &existing.id).await, existing);
+        let listed = h.list_integrations(&a).await;
         assert_eq!(listed.integrations.len(), 1);
-        let keys_after = client
-            .list_api_keys(authed(&a, pb::ListApiKeysRequest::default()))
-            .await
-            .unwrap()
-            .into_inner();
+        let keys_after = h.list_api_keys(&a).await;
         assert_eq!(keys_after.api_keys.len(), keys_before.api_keys.len());
         assert_eq!(h.outbox().await, outbox_before);
     }

@@ -2,7 +2,9 @@ use souk_auth::{IntegrationRole, RoleAssumer, RoleAssumerOptions};
 use souk_proto::integration as pb;
 use souk_testkit::both_backends;
 
-use crate::harness::{Harness, SELLER_ACCOUNT, SOUK_ACCOUNT, authed, integration_request};
+use crate::harness::{
+    Harness, SELLER_ACCOUNT, SOUK_ACCOUNT, authed, integration_request, mask, verify_request,
+};
 
 const ROLE_ARN: &str = "arn:aws:iam::111122223333:role/SoukVerify";
 
@@ -33,6 +35,22 @@ async fn create_queue(h: &Harness, integration: &pb::Integration, name: &str) {
         .expect("create queue");
 }
 
+/// VerifyIntegration of `integration` with `secret`, without an idempotency key: the report and
+/// the integration as it stands afterwards.
+async fn verify(
+    h: &Harness,
+    secret: &str,
+    integration: &pb::Integration,
+) -> (pb::VerificationReport, pb::Integration) {
+    let response = h
+        .client()
+        .verify_integration(authed(secret, verify_request(&integration.id)))
+        .await
+        .unwrap()
+        .into_inner();
+    (response.report.unwrap(), response.integration.unwrap())
+}
+
 fn status_of(report: &pb::VerificationReport, action: &str) -> pb::CheckStatus {
     let check = report
         .checks
@@ -56,13 +74,7 @@ both_backends!(
             sns_https: false,
             eventbridge: true,
         });
-        let integration = client
-            .create_integration(authed(&a, request))
-            .await
-            .unwrap()
-            .into_inner()
-            .integration
-            .unwrap();
+        let integration = h.create(&a, request).await;
         emu.world().sts.put_role(
             ROLE_ARN,
             vec![SOUK_ACCOUNT.into()],
@@ -72,12 +84,12 @@ both_backends!(
         create_queue(&h, &integration, "souk-notifications").await;
 
         // Everything allowed.
-        let verify = pb::VerifyIntegrationRequest {
+        let keyed = pb::VerifyIntegrationRequest {
             integration_id: integration.id.clone(),
             idempotency_key: "v1".into(),
         };
         let response = client
-            .verify_integration(authed(&a, verify.clone()))
+            .verify_integration(authed(&a, keyed.clone()))
             .await
             .unwrap()
             .into_inner();
@@ -95,7 +107,7 @@ both_backends!(
         assert_eq!(verified.state, pb::IntegrationState::Verified as i32);
         assert_eq!(verified.last_verification.as_ref(), Some(&report));
         let replay = client
-            .verify_integration(authed(&a, verify))
+            .verify_integration(authed(&a, keyed))
             .await
             .unwrap()
             .into_inner();
@@ -109,39 +121,17 @@ both_backends!(
                 .insert("aws-marketplace:GetEntitlements".into());
             role.denied_actions.insert("sqs:GetQueueAttributes".into());
         }
-        let response = client
-            .verify_integration(authed(
-                &a,
-                pb::VerifyIntegrationRequest {
-                    integration_id: integration.id.clone(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        let report = response.report.unwrap();
+        let (report, after) = verify(&h, &a, &integration).await;
         assert!(report.role_assumed);
-        assert_eq!(
-            status_of(&report, "aws-marketplace:GetEntitlements"),
-            pb::CheckStatus::Denied
-        );
-        assert_eq!(
-            status_of(&report, "sqs:GetQueueAttributes"),
-            pb::CheckStatus::Denied
-        );
-        assert_eq!(
-            status_of(&report, "aws-marketplace:ResolveCustomer"),
-            pb::CheckStatus::Ok
-        );
-        assert_eq!(
-            status_of(&report, "aws-marketplace:ListEntities"),
-            pb::CheckStatus::Ok
-        );
-        assert_eq!(
-            status_of(&report, "aws-marketplace:SearchAgreements"),
-            pb::CheckStatus::Ok
-        );
+        for (action, expected) in [
+            ("aws-marketplace:GetEntitlements", pb::CheckStatus::Denied),
+            ("sqs:GetQueueAttributes", pb::CheckStatus::Denied),
+            ("aws-marketplace:ResolveCustomer", pb::CheckStatus::Ok),
+            ("aws-marketplace:ListEntities", pb::CheckStatus::Ok),
+            ("aws-marketplace:SearchAgreements", pb::CheckStatus::Ok),
+        ] {
+            assert_eq!(status_of(&report, action), expected, "{action}");
+        }
         let denied = report
             .checks
             .iter()
@@ -153,10 +143,7 @@ both_backends!(
             "{denied:?}"
         );
         assert!(denied.remedy.contains("onboarding template"), "{denied:?}");
-        assert_eq!(
-            response.integration.unwrap().state,
-            pb::IntegrationState::VerificationFailed as i32
-        );
+        assert_eq!(after.state, pb::IntegrationState::VerificationFailed as i32);
 
         // A queue that does not exist.
         emu.world()
@@ -175,27 +162,13 @@ both_backends!(
                         sqs_queue_urls: vec![queue_url("missing")],
                         ..Default::default()
                     }),
-                    update_mask: Some(prost_types::FieldMask {
-                        paths: vec!["notifications".into()],
-                    }),
+                    update_mask: mask(&["notifications"]),
                     ..Default::default()
                 },
             ))
             .await
             .unwrap();
-        let report = client
-            .verify_integration(authed(
-                &a,
-                pb::VerifyIntegrationRequest {
-                    integration_id: integration.id.clone(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .report
-            .unwrap();
+        let (report, _) = verify(&h, &a, &integration).await;
         assert_eq!(
             status_of(&report, "sqs:GetQueueAttributes"),
             pb::CheckStatus::Denied
@@ -208,18 +181,7 @@ both_backends!(
             Some("souk-someone-elses-external-id".into()),
             3600,
         );
-        let response = client
-            .verify_integration(authed(
-                &a,
-                pb::VerifyIntegrationRequest {
-                    integration_id: integration.id.clone(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        let report = response.report.unwrap();
+        let (report, after) = verify(&h, &a, &integration).await;
         assert!(!report.role_assumed);
         assert!(
             report
@@ -229,19 +191,11 @@ both_backends!(
             report.role_error
         );
         assert!(report.checks.is_empty());
-        assert_eq!(
-            response.integration.unwrap().state,
-            pb::IntegrationState::VerificationFailed as i32
-        );
+        assert_eq!(after.state, pb::IntegrationState::VerificationFailed as i32);
 
-        let verified_events = h
-            .outbox()
-            .await
-            .into_iter()
-            .filter(|(t, _)| t == "integration.verified")
-            .count();
         assert_eq!(
-            verified_events, 4,
+            h.events_of("integration.verified").await,
+            4,
             "one event per verification, none for the replay"
         );
     }
