@@ -64,9 +64,17 @@ pub fn region(raw: &str) -> Result<(), String> {
     }
 }
 
-/// An IAM role ARN: `arn:<partition>:iam::<12 digits>:role/<path/name>`. Returns the account id.
-pub fn role_arn(raw: &str) -> Result<&str, String> {
-    const REASON: &str = "must be an IAM role ARN like arn:aws:iam::123456789012:role/SoukRole";
+/// The parts of an IAM ARN `arn:<aws|aws-cn|aws-us-gov>:iam::<12-digit account>:<resource>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IamArn<'a> {
+    /// The 12-digit account id.
+    pub account: &'a str,
+    /// What follows the account: `root`, `role/<path/name>`, `user/<path/name>`, ...
+    pub resource: &'a str,
+}
+
+/// Splits an IAM ARN in a known partition with a valid account id; `None` otherwise.
+pub fn iam_arn(raw: &str) -> Option<IamArn<'_>> {
     let mut parts = raw.splitn(6, ':');
     let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
         parts.next(),
@@ -76,19 +84,33 @@ pub fn role_arn(raw: &str) -> Result<&str, String> {
         parts.next(),
         parts.next(),
     ) else {
-        return Err(REASON.into());
+        return None;
     };
-    if !matches!(partition, "aws" | "aws-cn" | "aws-us-gov") || aws_account_id(account).is_err() {
-        return Err(REASON.into());
-    }
-    let Some(name) = resource.strip_prefix("role/") else {
-        return Err(REASON.into());
-    };
+    let known = matches!(partition, "aws" | "aws-cn" | "aws-us-gov");
+    (known && aws_account_id(account).is_ok()).then_some(IamArn { account, resource })
+}
+
+/// An IAM role or user name with its optional path (`path/to/Name`): IAM's characters, no
+/// trailing slash, at most 512 characters.
+pub fn iam_path_name(name: &str) -> bool {
     let valid = |b: u8| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b);
-    if name.is_empty() || name.len() > 512 || !name.bytes().all(valid) || name.ends_with('/') {
-        return Err(REASON.into());
+    !name.is_empty() && name.len() <= 512 && name.bytes().all(valid) && !name.ends_with('/')
+}
+
+/// An IAM role ARN: `arn:<partition>:iam::<12 digits>:role/<path/name>`. Returns the account id.
+pub fn role_arn(raw: &str) -> Result<&str, String> {
+    const REASON: &str = "must be an IAM role ARN like arn:aws:iam::123456789012:role/SoukRole";
+    match iam_arn(raw) {
+        Some(arn)
+            if arn
+                .resource
+                .strip_prefix("role/")
+                .is_some_and(iam_path_name) =>
+        {
+            Ok(arn.account)
+        }
+        _ => Err(REASON.into()),
     }
-    Ok(account)
 }
 
 /// A string no longer than `max` characters.

@@ -78,26 +78,17 @@ fn principal(raw: &str) -> Result<String, String> {
     if souk_core::validate::aws_account_id(raw).is_ok() {
         return Ok(format!("arn:aws:iam::{raw}:root"));
     }
-    let mut parts = raw.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return Err(REASON.into());
-    };
-    let partition_ok = matches!(partition, "aws" | "aws-cn" | "aws-us-gov");
-    let resource_ok = resource == "root"
-        || souk_core::validate::role_arn(raw).is_ok()
-        || resource.strip_prefix("user/").is_some_and(|n| {
-            !n.is_empty()
-                && n.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
-        });
-    if partition_ok && souk_core::validate::aws_account_id(account).is_ok() && resource_ok {
+    let arn = souk_core::validate::iam_arn(raw).ok_or(REASON)?;
+    let resource_ok = arn.resource == "root"
+        || arn
+            .resource
+            .strip_prefix("role/")
+            .is_some_and(souk_core::validate::iam_path_name)
+        || arn
+            .resource
+            .strip_prefix("user/")
+            .is_some_and(souk_core::validate::iam_path_name);
+    if resource_ok {
         Ok(raw.to_owned())
     } else {
         Err(REASON.into())
