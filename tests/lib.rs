@@ -155,9 +155,22 @@ pub async fn souk(args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<CliOut
 
 /// A plain HTTP/1.1 GET returning the status code and body.
 pub async fn http_get(base_url: &str, path: &str) -> anyhow::Result<(u16, String)> {
+    http_request("GET", base_url, path, "").await
+}
+
+/// A plain HTTP/1.1 request with a JSON body (empty for none), returning status and body.
+pub async fn http_request(
+    method: &str,
+    base_url: &str,
+    path: &str,
+    json: &str,
+) -> anyhow::Result<(u16, String)> {
     let authority = base_url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = tokio::net::TcpStream::connect(authority).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+        json.len()
+    );
     stream.write_all(request.as_bytes()).await?;
     let mut response = String::new();
     stream.read_to_string(&mut response).await?;
@@ -185,4 +198,34 @@ pub async fn grpc_health(grpc_url: &str, service: &str) -> anyhow::Result<i32> {
         })
         .await?;
     Ok(response.into_inner().status)
+}
+
+/// The services the server lists through gRPC reflection (v1), as `grpcurl list` would.
+pub async fn reflected_services(grpc_url: &str) -> anyhow::Result<Vec<String>> {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let channel = tonic::transport::Endpoint::from_shared(grpc_url.to_owned())?
+        .connect()
+        .await?;
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::once(request))
+        .await?
+        .into_inner();
+    let response = responses
+        .message()
+        .await?
+        .context("the reflection stream ended without an answer")?;
+    match response.message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            Ok(list.service.into_iter().map(|s| s.name).collect())
+        }
+        other => bail!("unexpected reflection answer: {other:?}"),
+    }
 }

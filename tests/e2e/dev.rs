@@ -1,6 +1,6 @@
 //! `souk dev --emulate-aws`, driven as a newcomer following the README would.
 
-use souk_e2e::{SoukProcess, grpc_health, http_get, souk};
+use souk_e2e::{SoukProcess, grpc_health, http_get, reflected_services, souk};
 
 async fn start_dev(data_dir: &str) -> SoukProcess {
     SoukProcess::start(
@@ -47,6 +47,21 @@ async fn quick_start_with_emulated_aws() {
     assert_eq!(
         http_get(dev.endpoint("http"), "/readyz").await.unwrap().0,
         200
+    );
+    let mut services = reflected_services(&grpc).await.unwrap();
+    services.sort();
+    assert_eq!(
+        services,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "souk.entitlement.v1.EntitlementService",
+            "souk.events.v1.EventService",
+            "souk.integration.v1.IntegrationService",
+            "souk.metering.v1.MeteringService",
+            "souk.offer.v1.OfferService",
+            "souk.reporting.v1.ReportingService",
+        ]
     );
     for service in [
         "",

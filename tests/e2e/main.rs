@@ -4,4 +4,5 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod dev;
+mod emulator;
 mod serve;

@@ -29,12 +29,12 @@ pub async fn run(args: EmulatorArgs, _log_level: &str) -> anyhow::Result<()> {
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.listen))?;
     let addr = listener.local_addr()?;
     souk_emulator::notify::set_public_url(&emulator, &format!("http://{addr}"));
-    println!(
-        "souk emulator listening on http://{addr} (control API under /_souk/, see docs/emulator.md)"
-    );
+    println!("souk emulator is running (control API under /_souk/, see docs/emulator.md)");
+    println!("  emulator  http://{addr}");
     if let Some(path) = &args.state_file {
         println!("  state file {}", path.display());
     }
+    println!("ready");
     emulator.serve(listener, shutdown::os_signal()).await?;
     println!("souk emulator stopped");
     Ok(())
