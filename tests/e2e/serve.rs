@@ -83,6 +83,33 @@ async fn serve_integration_on_postgres_publishes_events_to_jetstream() {
     let org_id = org.json().unwrap()["id"].as_str().unwrap().to_owned();
 
     let js = async_nats::jetstream::new(souk_testkit::nats::connect().await.unwrap());
+
+    // The bootstrap key's event waited in the outbox; the serving process published it.
+    let bootstrap_event = js
+        .get_stream("SOUK_INTEGRATION")
+        .await
+        .unwrap()
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: format!("souk.{org_id}.integration.api_key_created"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .fetch()
+        .max_messages(1)
+        .expires(std::time::Duration::from_secs(10))
+        .messages()
+        .await
+        .unwrap()
+        .next()
+        .await
+        .expect("the bootstrap api_key_created event")
+        .unwrap();
+    let event =
+        <souk_proto::events::Event as prost::Message>::decode(bootstrap_event.payload.clone())
+            .unwrap();
+    assert_eq!(event.r#type, "integration.api_key_created");
+    assert_eq!(event.organization_id, org_id);
     let subject = format!("souk.{org_id}.integration.created");
     let consumer = js
         .get_stream("SOUK_INTEGRATION")

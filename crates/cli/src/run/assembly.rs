@@ -75,12 +75,14 @@ pub async fn role_assumer(config: &Config, emulated: bool) -> RoleAssumer {
 }
 
 /// Opens the stores, starts the relays and builds the services `serve` asks for (all of them
-/// for `souk dev`). The integration store is always opened: API keys live there.
+/// for `souk dev`). The integration store is always opened: API keys live there. Its outbox is
+/// relayed to `publisher` only by a process that serves the integration service; without a
+/// publisher (`souk bootstrap`) events stay in the outbox for that process to publish.
 pub async fn assemble(
     config: &Config,
     databases: &Databases,
     serve: &[ServiceName],
-    publisher: Arc<dyn Publisher>,
+    publisher: Option<Arc<dyn Publisher>>,
     assumer: RoleAssumer,
 ) -> anyhow::Result<Assembly> {
     let integration_store = databases
@@ -89,12 +91,14 @@ pub async fn assemble(
             config.database_max_connections,
         )
         .await?;
-    let relay = OutboxRelay::new(
-        integration_store.clone(),
-        Arc::clone(&publisher),
-        RelayConfig::default(),
-    );
-    let waker: OutboxWaker = relay.waker();
+    let relay = publisher
+        .filter(|_| serve.contains(&ServiceName::Integration))
+        .map(|publisher| {
+            OutboxRelay::new(integration_store.clone(), publisher, RelayConfig::default())
+        });
+    let waker = relay
+        .as_ref()
+        .map_or_else(OutboxWaker::new, OutboxRelay::waker);
     let integration_config = IntegrationConfig {
         souk_principal_arn: config.souk_principal_arn.clone(),
         ..IntegrationConfig::default()
@@ -107,7 +111,7 @@ pub async fn assemble(
     )
     .await
     .context("cannot start the integration service")?;
-    let relays = vec![relay.start()];
+    let relays = relay.into_iter().map(OutboxRelay::start).collect();
     let authenticator = integration.authenticator();
 
     let mut routes = Routes::default();

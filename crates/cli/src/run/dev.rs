@@ -57,7 +57,14 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     let databases = Databases::SqliteDir(args.data_dir.clone());
     let assumer = role_assumer(&config, args.emulate_aws).await;
     let bus = InProcessBus::default();
-    let assembly = assemble(&config, &databases, &ALL_SERVICES, Arc::new(bus), assumer).await?;
+    let assembly = assemble(
+        &config,
+        &databases,
+        &ALL_SERVICES,
+        Some(Arc::new(bus)),
+        assumer,
+    )
+    .await?;
 
     let first_key = assembly
         .integration

@@ -34,7 +34,7 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         &config,
         &databases,
         &[args.service],
-        Arc::new(publisher),
+        Some(Arc::new(publisher)),
         assumer,
     )
     .await?;
@@ -61,13 +61,13 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
 /// and prints the key (stdout only, never the log).
 pub async fn bootstrap(config: Config, name: &str) -> anyhow::Result<()> {
     let databases = Databases::Postgres(config.require_database_url()?.to_owned());
-    let bus = Arc::new(souk_events::InProcessBus::default());
     let assumer = role_assumer(&config, false).await;
+    // No relay: the new key's event stays in the outbox until `souk serve integration` publishes it.
     let assembly = assemble(
         &config,
         &databases,
         &[ServiceName::Integration],
-        bus,
+        None,
         assumer,
     )
     .await?;
