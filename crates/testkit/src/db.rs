@@ -304,11 +304,7 @@ where
     Fut: Future,
     Fut::Output: TestOutcome,
 {
-    runtime().block_on(async move {
-        let db = match TestDb::new(backend).await {
-            Ok(db) => db,
-            Err(err) => panic!("cannot create a {backend} test database: {err:#}"),
-        };
+    run(backend, |db| async move {
         let store = match db.store(TEST_SERVICE).await {
             Ok(store) => store,
             Err(err) => panic!("{err:#}"),
@@ -318,7 +314,7 @@ where
         if let Err(err) = db.cleanup().await {
             eprintln!("souk-testkit: {err:#}");
         }
-        outcome.check();
+        outcome
     });
 }
 
