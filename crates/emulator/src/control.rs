@@ -84,6 +84,7 @@ async fn clock(State(emu): State<Emulator>) -> Response {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Advance {
     #[serde(default)]
     seconds: i64,
@@ -98,21 +99,12 @@ async fn advance_clock(State(emu): State<Emulator>, Json(by): Json<Advance>) -> 
         .seconds
         .saturating_add(by.minutes.saturating_mul(60))
         .saturating_add(by.hours.saturating_mul(3600));
-    if total < 0 {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidArgument",
-            "the clock only moves forward",
-        );
+    if let Err(err) = emu.clock().try_advance(total) {
+        return error(StatusCode::BAD_REQUEST, "InvalidArgument", err.to_string());
     }
-    emu.clock().advance(time::Duration::seconds(total));
+    // Transitions that fell due emit their events now, not on the next request.
+    emu.advance_world();
     let now = now(&emu);
-    {
-        let mut world = emu.world();
-        market::tick(&mut world, emu.config(), now);
-        // Change sets and agreements that fell due emit their events now, not on the next read.
-        crate::agreement::lifecycle::progress(&mut world, emu.config(), emu.clock().now());
-    }
     rest::ok_response(&json!({ "now": market::rfc3339(now), "epoch_seconds": now }))
 }
 

@@ -119,9 +119,7 @@ pub fn get_entitlements(emulator: &Emulator, input: Value) -> Result<Value, ApiE
             .ok_or_else(|| invalid("The NextToken is not valid"))?,
     };
 
-    let now = emulator.clock().now().unix_timestamp();
-    let mut world = emulator.world();
-    crate::market::tick(&mut world, emulator.config(), now);
+    let world = emulator.world();
     let product = world
         .market
         .product(&product_code)

@@ -6,6 +6,7 @@
 //!
 //! This crate depends on no other Souk crate: sellers can run it against their own code.
 
+pub mod advance;
 pub mod agreement;
 pub mod catalog;
 pub mod clock;

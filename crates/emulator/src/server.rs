@@ -57,15 +57,12 @@ pub fn router(emulator: Emulator) -> Router {
         .with_state(emulator)
 }
 
-/// Before every request: apply time-driven transitions (unsubscribe-success). After every
-/// mutating request: persist the world when a state file is configured.
+/// Before every request, whatever its protocol: move the world to the emulator's "now"
+/// ([`crate::advance::advance`]), so no handler sees a deadline that has passed without its
+/// effect. After every mutating request: persist the world when a state file is configured.
 async fn housekeeping(State(emulator): State<Emulator>, request: Request, next: Next) -> Response {
     let mutating = !matches!(*request.method(), Method::GET | Method::HEAD);
-    {
-        let now = emulator.clock().now().unix_timestamp();
-        let mut world = emulator.world();
-        crate::market::tick(&mut world, emulator.config(), now);
-    }
+    emulator.advance_world();
     let response = next.run(request).await;
     if mutating
         && emulator.config().state_file.is_some()

@@ -142,6 +142,13 @@ impl Emulator {
         &self.inner.clock
     }
 
+    /// Applies every transition due at the emulator clock's "now" ([`crate::advance::advance`]).
+    pub fn advance_world(&self) {
+        let now = self.clock().now();
+        let mut world = self.world();
+        crate::advance::advance(&mut world, self.config(), now);
+    }
+
     /// Locks the world. Never hold the guard across an `.await`.
     pub fn world(&self) -> MutexGuard<'_, World> {
         self.inner

@@ -84,17 +84,13 @@ async fn cancel(State(emu): State<Emulator>, Path(id): Path<String>, body: Bytes
 }
 
 async fn list(State(emu): State<Emulator>) -> Response {
-    let now = emu.clock().now();
-    let mut world = emu.world();
-    lifecycle::progress(&mut world, emu.config(), now);
+    let world = emu.world();
     let all: Vec<_> = world.agreements.agreements.values().cloned().collect();
     rest::ok_response(&all)
 }
 
 async fn show(State(emu): State<Emulator>, Path(id): Path<String>) -> Response {
-    let now = emu.clock().now();
-    let mut world = emu.world();
-    lifecycle::progress(&mut world, emu.config(), now);
+    let world = emu.world();
     respond(
         world
             .agreements
@@ -112,8 +108,6 @@ async fn show(State(emu): State<Emulator>, Path(id): Path<String>) -> Response {
 }
 
 async fn invoices(State(emu): State<Emulator>) -> Response {
-    let now = emu.clock().now();
-    let mut world = emu.world();
-    lifecycle::progress(&mut world, emu.config(), now);
+    let world = emu.world();
     rest::ok_response(&world.agreements.invoices)
 }

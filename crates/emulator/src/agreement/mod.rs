@@ -59,9 +59,7 @@ fn run(emu: &crate::Emulator, operation: &str, body: &Value) -> Result<Value, Ap
         ));
     }
     let config = emu.config();
-    let now = emu.clock().now();
-    let mut world = emu.world();
-    lifecycle::progress(&mut world, config, now);
+    let world = emu.world();
     let seller = config.seller_account_id.as_str();
     match operation {
         "DescribeAgreement" => api::describe(&world, seller, body),

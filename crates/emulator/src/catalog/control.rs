@@ -16,9 +16,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::change_set;
 use super::model::{CatalogProduct, CatalogSettings};
-use super::routes::account;
 use crate::Emulator;
 use crate::agreement::control::parse;
 use crate::wire::{ApiError, Protocol, rest};
@@ -121,16 +119,13 @@ async fn add_product(State(emu): State<Emulator>, body: Bytes) -> Response {
 }
 
 async fn tick(State(emu): State<Emulator>) -> Response {
-    let now = emu.clock().now();
-    let mut world = emu.world();
-    crate::agreement::lifecycle::progress(&mut world, emu.config(), now);
+    emu.advance_world();
+    let world = emu.world();
     rest::ok_response(&json!({ "changeSets": world.catalog.change_sets.len() }))
 }
 
 async fn show_offer(State(emu): State<Emulator>, Path(id): Path<String>) -> Response {
-    let now = emu.clock().now();
-    let mut world = emu.world();
-    change_set::progress(&mut world, now, &account(&emu));
+    let world = emu.world();
     respond(
         world
             .catalog

@@ -78,13 +78,10 @@ where
     run(emu, headers, operation, |emu| handler(emu, body)).await
 }
 
-/// The catalog's account and world, with every change set brought up to the emulator's clock.
+/// The catalog's account and world (which the server's housekeeping has already brought up to
+/// the emulator's clock).
 fn progressed(emu: &Emulator) -> (Account, MutexGuard<'_, World>) {
-    let account = account(emu);
-    let now = emu.clock().now();
-    let mut world = emu.world();
-    change_set::progress(&mut world, now, &account);
-    (account, world)
+    (account(emu), emu.world())
 }
 
 /// Parses a JSON body; syntax errors are `SerializationException` (400), as AWS's JSON front end

@@ -81,9 +81,7 @@ pub(super) fn batch_meter_usage(emulator: &Emulator, body: &[u8]) -> Result<Valu
     let now_utc = emulator.clock().now();
     let now = now_utc.unix_timestamp();
     let now_f = now_utc.unix_timestamp_nanos() as f64 / 1e9;
-    let config = emulator.config();
     let mut world = emulator.world();
-    crate::market::tick(&mut world, config, now);
 
     let product = resolve_product(&world.market, non_empty(request.product_code), &records)?;
     for record in &records {

@@ -68,9 +68,7 @@ pub(super) fn meter_usage(
 
     let now_utc = emulator.clock().now();
     let now = now_utc.unix_timestamp();
-    let config = emulator.config();
     let mut world = emulator.world();
-    crate::market::tick(&mut world, config, now);
 
     if let Some(token) = &request.client_token
         && let Some(used) = world.metering.client_tokens.get(token)

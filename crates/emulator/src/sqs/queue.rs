@@ -131,6 +131,19 @@ impl Queue {
             .retain(|message| now_ms - message.sent_at_ms < retention_ms);
     }
 
+    /// Drops expired messages, checking the oldest first so that a queue with nothing to drop
+    /// costs one comparison (messages are appended in clock order).
+    pub fn expire_due(&mut self, now_ms: i64) {
+        let retention_ms = self.number_attribute("MessageRetentionPeriod") * 1000;
+        if self
+            .messages
+            .front()
+            .is_some_and(|oldest| now_ms - oldest.sent_at_ms >= retention_ms)
+        {
+            self.expire(now_ms);
+        }
+    }
+
     /// Appends a message; `delay_seconds` overrides the queue's DelaySeconds.
     pub fn send(
         &mut self,

@@ -10,6 +10,7 @@ mod catalog_lifecycle;
 mod catalog_offers;
 mod catalog_resale;
 mod catalog_support;
+mod clock;
 mod common;
 mod control;
 mod entitlement;

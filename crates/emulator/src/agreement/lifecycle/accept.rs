@@ -3,7 +3,7 @@
 use http::StatusCode;
 use time::OffsetDateTime;
 
-use super::{AcceptRequest, conflict, not_found, progress, released_offer, start_agreement};
+use super::{AcceptRequest, conflict, not_found, released_offer, start_agreement};
 use crate::World;
 use crate::agreement::billing;
 use crate::agreement::model::{Agreement, AgreementStatus};
@@ -46,7 +46,6 @@ pub fn accept(
     offer_id: &str,
     request: &AcceptRequest,
 ) -> Result<Agreement, ApiError> {
-    progress(world, config, now);
     if !crate::catalog::format::is_account_id(&request.buyer_account_id) {
         return Err(ApiError::validation(
             "buyer_account_id must be a 12-digit AWS account id",

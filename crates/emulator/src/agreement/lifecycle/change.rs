@@ -3,8 +3,7 @@
 use time::OffsetDateTime;
 
 use super::{
-    AmendRequest, RenewRequest, active, conflict, markup, party, progress, released_offer,
-    start_agreement,
+    AmendRequest, RenewRequest, active, conflict, markup, party, released_offer, start_agreement,
 };
 use crate::World;
 use crate::agreement::billing::{self, Priced};
@@ -23,7 +22,6 @@ pub fn amend(
     id: &str,
     request: &AmendRequest,
 ) -> Result<Agreement, ApiError> {
-    progress(world, config, now);
     let mut agreement = active(world, id)?;
     let old = billing::price(
         &agreement.terms,
@@ -94,7 +92,6 @@ pub fn renew(
     id: &str,
     request: &RenewRequest,
 ) -> Result<Agreement, ApiError> {
-    progress(world, config, now);
     let old = active(world, id)?;
     let offer = match &request.offer_id {
         Some(offer_id) => Some(released_offer(world, offer_id)?),

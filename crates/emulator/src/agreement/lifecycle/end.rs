@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use super::{EndRequest, active, not_found, progress};
+use super::{EndRequest, active, not_found};
 use crate::World;
 use crate::agreement::model::{Agreement, AgreementStatus};
 use crate::agreement::{events, market_link};
@@ -17,7 +17,6 @@ pub fn end(
     id: &str,
     request: &EndRequest,
 ) -> Result<Agreement, ApiError> {
-    progress(world, config, now);
     let status = match request.status.as_deref().unwrap_or("CANCELLED") {
         "CANCELLED" => AgreementStatus::Cancelled,
         "TERMINATED" => AgreementStatus::Terminated,
@@ -47,6 +46,9 @@ pub(super) fn finish(
         agreement.end_time = Some(now);
     }
     agreement.updated_at = now;
+    // An agreement that expired by time ended at its end time, not when the clock was read:
+    // the buyer's final metering hour starts there.
+    let ended_at = agreement.end_time.map_or(now, |end| end.min(now));
     let agreement = agreement.clone();
     let still_covered = world.agreements.agreements.values().any(|a| {
         a.id != agreement.id
@@ -57,7 +59,7 @@ pub(super) fn finish(
     let market_sent = if still_covered {
         false
     } else {
-        market_link::unsubscribe(world, config, &agreement, now.unix_timestamp())
+        market_link::unsubscribe(world, config, &agreement, ended_at.unix_timestamp())
     };
     if !market_sent {
         events::ended(world, &agreement);

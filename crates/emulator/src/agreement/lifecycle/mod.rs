@@ -80,8 +80,9 @@ fn account(config: &EmulatorConfig) -> Account {
     }
 }
 
-/// Expires agreements whose end time has passed (after finishing due change sets).
-pub fn progress(world: &mut World, config: &EmulatorConfig, now: OffsetDateTime) {
+/// Finishes due change sets, then expires agreements whose end time has passed. Only
+/// [`crate::advance::advance`] calls it.
+pub(crate) fn progress(world: &mut World, config: &EmulatorConfig, now: OffsetDateTime) {
     change_set::progress(world, now, &account(config));
     let due: Vec<String> = world
         .agreements
