@@ -3,15 +3,15 @@
 //!
 //! Owner: emulator core; catalog/agreement and notification owners add their own routes through
 //! their modules' `control_router()`. Errors are `{"Message": ...}` with `x-amzn-ErrorType`
-//! (`NotFound` 404, `InvalidArgument` 400, `Conflict` 409); bodies that are not the expected JSON
-//! get axum's 400/415/422 rejection.
+//! (`NotFound` 404, `InvalidArgument` 400, `Conflict` 409), also for bodies that are not the
+//! expected JSON (see [`ControlJson`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::Emulator;
 use crate::faults::FaultRule;
 use crate::market::{self, EntitlementValue, MarketError, NewProduct, SubscribeRequest};
+use crate::wire::rest::ControlJson;
 use crate::wire::{ApiError, rest};
 
 /// The control routes.
@@ -94,7 +95,10 @@ struct Advance {
     hours: i64,
 }
 
-async fn advance_clock(State(emu): State<Emulator>, Json(by): Json<Advance>) -> Response {
+async fn advance_clock(
+    State(emu): State<Emulator>,
+    ControlJson(by): ControlJson<Advance>,
+) -> Response {
     let total = by
         .seconds
         .saturating_add(by.minutes.saturating_mul(60))
@@ -108,7 +112,10 @@ async fn advance_clock(State(emu): State<Emulator>, Json(by): Json<Advance>) -> 
     rest::ok_response(&json!({ "now": market::rfc3339(now), "epoch_seconds": now }))
 }
 
-async fn create_product(State(emu): State<Emulator>, Json(new): Json<NewProduct>) -> Response {
+async fn create_product(
+    State(emu): State<Emulator>,
+    ControlJson(new): ControlJson<NewProduct>,
+) -> Response {
     match market::create_product(&mut emu.world(), new) {
         Ok(product) => rest::with_status(StatusCode::CREATED, &product),
         Err(err) => market_error(err),
@@ -131,7 +138,10 @@ async fn get_product(State(emu): State<Emulator>, Path(code): Path<String>) -> R
     }
 }
 
-async fn subscribe(State(emu): State<Emulator>, Json(request): Json<SubscribeRequest>) -> Response {
+async fn subscribe(
+    State(emu): State<Emulator>,
+    ControlJson(request): ControlJson<SubscribeRequest>,
+) -> Response {
     let now = now(&emu);
     let mut world = emu.world();
     let outcome = match market::subscribe(&mut world, emu.config(), request, now) {
@@ -170,12 +180,16 @@ async fn subscribe(State(emu): State<Emulator>, Json(request): Json<SubscribeReq
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Unsubscribe {
     product_code: String,
     customer_aws_account_id: String,
 }
 
-async fn unsubscribe(State(emu): State<Emulator>, Json(request): Json<Unsubscribe>) -> Response {
+async fn unsubscribe(
+    State(emu): State<Emulator>,
+    ControlJson(request): ControlJson<Unsubscribe>,
+) -> Response {
     let now = now(&emu);
     match market::unsubscribe(
         &mut emu.world(),
@@ -224,6 +238,7 @@ async fn list_subscriptions(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SetEntitlements {
     product_code: String,
     customer_aws_account_id: String,
@@ -247,7 +262,7 @@ fn parse_instant(value: &Value) -> Option<i64> {
 
 async fn set_entitlements(
     State(emu): State<Emulator>,
-    Json(request): Json<SetEntitlements>,
+    ControlJson(request): ControlJson<SetEntitlements>,
 ) -> Response {
     let expiration = match request.expiration.as_ref().filter(|v| !v.is_null()) {
         None => None,
@@ -292,6 +307,7 @@ async fn list_entitlements(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PutRole {
     role_arn: String,
     /// One account or several.
@@ -305,7 +321,10 @@ struct PutRole {
     max_session_duration_seconds: Option<u32>,
 }
 
-async fn put_role(State(emu): State<Emulator>, Json(request): Json<PutRole>) -> Response {
+async fn put_role(
+    State(emu): State<Emulator>,
+    ControlJson(request): ControlJson<PutRole>,
+) -> Response {
     if !request.role_arn.starts_with("arn:")
         || crate::sts::arn_account(&request.role_arn).is_none()
         || !request.role_arn.contains(":role/")
@@ -343,17 +362,24 @@ async fn list_roles(State(emu): State<Emulator>) -> Response {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RoleActions {
     role_arn: String,
     /// IAM actions such as `aws-marketplace:BatchMeterUsage`, `aws-marketplace:*`, `*`.
     actions: Vec<String>,
 }
 
-async fn deny_actions(State(emu): State<Emulator>, Json(request): Json<RoleActions>) -> Response {
+async fn deny_actions(
+    State(emu): State<Emulator>,
+    ControlJson(request): ControlJson<RoleActions>,
+) -> Response {
     change_denials(&emu, request, true)
 }
 
-async fn allow_actions(State(emu): State<Emulator>, Json(request): Json<RoleActions>) -> Response {
+async fn allow_actions(
+    State(emu): State<Emulator>,
+    ControlJson(request): ControlJson<RoleActions>,
+) -> Response {
     change_denials(&emu, request, false)
 }
 
@@ -376,6 +402,7 @@ fn change_denials(emu: &Emulator, request: RoleActions, deny: bool) -> Response 
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PutAccessKey {
     access_key_id: String,
     account_id: String,
@@ -385,7 +412,7 @@ struct PutAccessKey {
 
 async fn put_access_key(
     State(emu): State<Emulator>,
-    Json(request): Json<PutAccessKey>,
+    ControlJson(request): ControlJson<PutAccessKey>,
 ) -> Response {
     if request.access_key_id.is_empty()
         || request.account_id.len() != 12
@@ -414,7 +441,10 @@ async fn put_access_key(
     rest::with_status(StatusCode::CREATED, &principal)
 }
 
-async fn add_fault(State(emu): State<Emulator>, Json(rule): Json<FaultRule>) -> Response {
+async fn add_fault(
+    State(emu): State<Emulator>,
+    ControlJson(rule): ControlJson<FaultRule>,
+) -> Response {
     if rule.probability.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
         return error(
             StatusCode::BAD_REQUEST,
@@ -479,14 +509,42 @@ async fn ledger(State(emu): State<Emulator>, Query(q): Query<CustomerQuery>) -> 
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RegionRequest {
     region: String,
 }
 
+/// Whether `region` is shaped like an AWS region code (`us-east-1`, `us-gov-west-1`,
+/// `cn-north-1`, `us-isob-east-1`): a typo would otherwise disable nothing, silently.
+fn is_region_code(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let lower = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    let (first, rest) = match parts.as_slice() {
+        [first, rest @ ..] => (*first, rest),
+        [] => return false,
+    };
+    let Some((number, middle)) = rest.split_last() else {
+        return false;
+    };
+    first.len() == 2
+        && lower(first)
+        && (1..=2).contains(&middle.len())
+        && middle.iter().all(|p| lower(p))
+        && !number.is_empty()
+        && number.len() <= 2
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
 async fn disable_region(
     State(emu): State<Emulator>,
-    Json(request): Json<RegionRequest>,
+    ControlJson(request): ControlJson<RegionRequest>,
 ) -> Response {
+    if !is_region_code(&request.region) {
+        return rest::invalid_argument(format!(
+            "{} is not an AWS region code (like us-east-1)",
+            request.region
+        ));
+    }
     let mut world = emu.world();
     world.faults.disabled_regions.insert(request.region);
     rest::ok_response(&json!({ "disabled_regions": world.faults.disabled_regions }))
@@ -494,7 +552,7 @@ async fn disable_region(
 
 async fn enable_region(
     State(emu): State<Emulator>,
-    Json(request): Json<RegionRequest>,
+    ControlJson(request): ControlJson<RegionRequest>,
 ) -> Response {
     let mut world = emu.world();
     world.faults.disabled_regions.remove(&request.region);

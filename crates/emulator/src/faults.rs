@@ -36,6 +36,7 @@ pub enum FaultKind {
 
 /// One injected fault.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FaultRule {
     /// Identifier returned on creation (for deletion).
     #[serde(default)]

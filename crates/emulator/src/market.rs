@@ -41,6 +41,7 @@ pub enum DimensionKind {
 
 /// One pricing dimension of a product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Dimension {
     /// The dimension key (API name), case-sensitive.
     pub name: String,
@@ -80,8 +81,18 @@ impl Product {
     }
 }
 
+/// Longest product title accepted (the Catalog API's `ProductTitle` limit).
+pub const MAX_TITLE_CHARS: usize = 255;
+/// Longest dimension description accepted.
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+/// Longest fulfilment URL accepted.
+pub const MAX_URL_CHARS: usize = 2048;
+/// Most dimensions a product may have (keeps one product from bloating the state).
+pub const MAX_DIMENSIONS: usize = 200;
+
 /// What the control API (or the catalog emulation) gives to create a product.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewProduct {
     /// Product code; generated when absent.
     #[serde(default)]
@@ -307,8 +318,43 @@ pub fn create_product(world: &mut World, new: NewProduct) -> Result<Product, Mar
             "product_code must be at most 255 characters".into(),
         ));
     }
+    if let Some(id) = &new.product_id
+        && id.len() > 255
+    {
+        return Err(MarketError::InvalidArgument(
+            "product_id must be at most 255 characters".into(),
+        ));
+    }
+    if new
+        .title
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > MAX_TITLE_CHARS)
+    {
+        return Err(MarketError::InvalidArgument(format!(
+            "title must be at most {MAX_TITLE_CHARS} characters"
+        )));
+    }
+    if new
+        .fulfillment_url
+        .as_ref()
+        .is_some_and(|u| u.len() > MAX_URL_CHARS)
+    {
+        return Err(MarketError::InvalidArgument(format!(
+            "fulfillment_url must be at most {MAX_URL_CHARS} characters"
+        )));
+    }
+    if new.dimensions.len() > MAX_DIMENSIONS {
+        return Err(MarketError::InvalidArgument(format!(
+            "a product has at most {MAX_DIMENSIONS} dimensions"
+        )));
+    }
     let mut seen = std::collections::BTreeSet::new();
     for dimension in &new.dimensions {
+        if dimension.description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(MarketError::InvalidArgument(format!(
+                "dimension descriptions must be at most {MAX_DESCRIPTION_CHARS} characters"
+            )));
+        }
         if dimension.name.is_empty() || dimension.name.len() > 255 {
             return Err(MarketError::InvalidArgument(
                 "dimension names must be 1..255 characters".into(),
@@ -410,6 +456,7 @@ pub fn license_id(license_arn: &str) -> &str {
 
 /// What a buyer does to subscribe (or accept an offer).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SubscribeRequest {
     /// The product.
     pub product_code: String,

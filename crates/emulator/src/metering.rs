@@ -52,14 +52,30 @@ pub struct LedgerEntry {
     pub dimension: String,
     /// Start of the hour (epoch seconds).
     pub hour: i64,
-    /// The record's own timestamp (epoch seconds).
-    pub timestamp: f64,
+    /// The record's own timestamp (whole epoch seconds, like every other time the control API
+    /// shows; state files written when this was a float still load).
+    #[serde(deserialize_with = "whole_seconds")]
+    pub timestamp: i64,
     /// Quantity billed.
     pub quantity: i64,
     /// Usage allocations as submitted.
     pub allocations: Vec<Allocation>,
     /// Emulator time of recording (epoch seconds).
     pub recorded_at: i64,
+}
+
+/// Epoch seconds from an integer or (older state files) a float, rounded down.
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let value = f64::deserialize(deserializer)?;
+    if !value.is_finite() {
+        return Err(serde::de::Error::custom("timestamp must be finite"));
+    }
+    Ok(value.floor() as i64)
+}
+
+/// Whole epoch seconds of a record timestamp (AWS accepts fractions; the hour is what bills).
+pub(crate) fn whole(seconds: f64) -> i64 {
+    seconds.floor() as i64
 }
 
 /// A remembered MeterUsage `ClientToken`.

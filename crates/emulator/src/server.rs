@@ -118,6 +118,14 @@ async fn fallback(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // The control API's namespace never falls through to an AWS protocol: an unknown route
+    // there is a mistake in the caller's URL, answered in the control API's error shape.
+    let path = uri.path();
+    if path == "/_souk" || path.starts_with("/_souk/") {
+        return crate::wire::rest::not_found(format!(
+            "no control route {method} {path} (see docs/emulator.md)"
+        ));
+    }
     match method {
         Method::POST => dispatch_post(&emulator, &headers, body).await,
         Method::GET | Method::HEAD => {

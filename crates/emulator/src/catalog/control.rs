@@ -89,7 +89,13 @@ async fn set_settings(State(emu): State<Emulator>, body: Bytes) -> Response {
 }
 
 async fn add_product(State(emu): State<Emulator>, body: Bytes) -> Response {
-    respond(parse::<NewCatalogProduct>(&body).map(|new| {
+    respond(parse::<NewCatalogProduct>(&body).and_then(|new| {
+        let limit = crate::market::MAX_TITLE_CHARS;
+        if new.title.chars().count() > limit {
+            return Err(ApiError::validation(format!(
+                "title must be at most {limit} characters"
+            )));
+        }
         let now = emu.clock().now();
         let id = new
             .product_id
@@ -114,7 +120,7 @@ async fn add_product(State(emu): State<Emulator>, body: Bytes) -> Response {
             last_modified: now,
         };
         emu.world().catalog.products.insert(id, product.clone());
-        serde_json::to_value(product).unwrap_or(Value::Null)
+        Ok(serde_json::to_value(product).unwrap_or(Value::Null))
     }))
 }
 

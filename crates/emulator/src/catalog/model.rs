@@ -303,7 +303,7 @@ pub struct CatalogProduct {
 
 /// Knobs for the catalog emulation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CatalogSettings {
     /// How long a change set stays PREPARING (ms of emulator time).
     pub preparing_millis: u64,

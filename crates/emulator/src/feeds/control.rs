@@ -28,11 +28,11 @@ pub fn control_router() -> Router<Emulator> {
 async fn generate(State(emu): State<Emulator>) -> Response {
     match super::generate(&emu).await {
         Ok(report) => Json(report).into_response(),
-        Err(error) => (
+        Err(error) => crate::wire::rest::error_response(&crate::wire::ApiError::with_status(
             StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({ "message": error })),
-        )
-            .into_response(),
+            "InternalFailure",
+            error,
+        )),
     }
 }
 
@@ -58,6 +58,7 @@ async fn list_disbursements(State(emu): State<Emulator>) -> Response {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RefundRequest {
     invoice_id: String,
     /// Decimal amount; the whole remaining invoice amount when absent.
@@ -135,5 +136,5 @@ async fn put_settings(State(emu): State<Emulator>, body: axum::body::Bytes) -> R
 }
 
 fn bad_request(message: String) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({ "message": message }))).into_response()
+    crate::wire::rest::invalid_argument(message)
 }

@@ -29,7 +29,7 @@ use crate::Emulator;
 
 /// Feed settings (control API `PUT /_souk/feeds/settings`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FeedSettings {
     /// Where feeds are written; a per-emulator directory under the system temp dir when unset.
     pub output_dir: Option<PathBuf>,

@@ -302,7 +302,7 @@ fn record_usage(
             customer_identifier: subscription.customer_identifier.clone(),
             dimension: record.dimension.clone(),
             hour,
-            timestamp: record.timestamp,
+            timestamp: super::whole(record.timestamp),
             quantity: record.quantity,
             allocations: record.allocations.clone(),
             recorded_at: now,

@@ -148,7 +148,7 @@ pub(super) fn meter_usage(
                     customer_identifier: subscription.customer_identifier.clone(),
                     dimension,
                     hour,
-                    timestamp,
+                    timestamp: super::whole(timestamp),
                     quantity,
                     allocations: request.usage_allocations.unwrap_or_default(),
                     recorded_at: now,

@@ -47,6 +47,7 @@ pub fn control_router() -> Router<Emulator> {
 
 /// `POST /_souk/notifications/subscriptions` body.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SubscribeRequest {
     /// `sns` (default) or `eventbridge`.
     #[serde(default = "default_type", rename = "type")]
@@ -101,11 +102,11 @@ async fn subscribe(
             match confirmation(&base, subscription).await {
                 Ok(pair) => confirmations.push(pair),
                 Err(error) => {
-                    return (
+                    return crate::wire::rest::error_response(&crate::wire::ApiError::with_status(
                         StatusCode::SERVICE_UNAVAILABLE,
-                        Json(json!({ "message": error })),
-                    )
-                        .into_response();
+                        "ServiceUnavailable",
+                        error,
+                    ));
                 }
             }
         }
@@ -386,9 +387,9 @@ async fn put_settings(State(emu): State<Emulator>, body: axum::body::Bytes) -> R
 }
 
 fn bad_request(message: String) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({ "message": message }))).into_response()
+    crate::wire::rest::invalid_argument(message)
 }
 
 fn not_found(message: String) -> Response {
-    (StatusCode::NOT_FOUND, Json(json!({ "message": message }))).into_response()
+    crate::wire::rest::not_found(message)
 }

@@ -70,7 +70,7 @@ pub enum Notification {
 
 /// Delivery settings (control API `PUT /_souk/notifications/settings`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// The emulator's externally reachable base URL (`http://host:port`), used in queue URLs,
     /// `SigningCertURL`, `SubscribeURL` and `UnsubscribeURL`.

@@ -50,3 +50,61 @@ fn raw(status: StatusCode, body: Vec<u8>, error_type: Option<&str>) -> Response 
     }
     response
 }
+
+/// A control-API JSON body. Unlike axum's `Json`, every rejection is the control API's own error
+/// shape (`{"Message"}`, 400 `InvalidArgument`): a body that is not JSON, has members of the
+/// wrong type or (with `deny_unknown_fields` on `T`) unknown members. The content type is not
+/// checked, so `curl -d` works; an empty body reads as `{}`.
+#[derive(Debug, Clone)]
+pub struct ControlJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ControlJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        let body = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|err| invalid_argument(format!("could not read the request body: {err}")))?;
+        parse_control(&body)
+            .map(ControlJson)
+            .map_err(|err| error_response(&err))
+    }
+}
+
+/// Parses a control-API body as [`ControlJson`] does.
+pub fn parse_control<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|err| {
+        ApiError::with_status(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            format!("invalid request body: {err}"),
+        )
+    })
+}
+
+/// A control-API 400: `{"Message"}` with `x-amzn-ErrorType: InvalidArgument`.
+pub fn invalid_argument(message: impl Into<String>) -> Response {
+    error_response(&ApiError::with_status(
+        StatusCode::BAD_REQUEST,
+        "InvalidArgument",
+        message,
+    ))
+}
+
+/// A control-API 404: `{"Message"}` with `x-amzn-ErrorType: NotFound`.
+pub fn not_found(message: impl Into<String>) -> Response {
+    error_response(&ApiError::with_status(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        message,
+    ))
+}

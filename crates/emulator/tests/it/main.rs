@@ -13,6 +13,7 @@ mod catalog_support;
 mod clock;
 mod common;
 mod control;
+mod control_errors;
 mod entitlement;
 mod feeds;
 mod malformed;
