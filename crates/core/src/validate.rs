@@ -97,20 +97,75 @@ pub fn iam_path_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 512 && name.bytes().all(valid) && !name.ends_with('/')
 }
 
-/// An IAM role ARN: `arn:<partition>:iam::<12 digits>:role/<path/name>`. Returns the account id.
+/// Longest IAM role name (the part after the last `/`), as IAM enforces it.
+pub const MAX_IAM_ROLE_NAME_LEN: usize = 64;
+
+/// An IAM role ARN: `arn:<partition>:iam::<12 digits>:role/<path/name>` whose name is at most
+/// [`MAX_IAM_ROLE_NAME_LEN`] characters. Returns the account id.
 pub fn role_arn(raw: &str) -> Result<&str, String> {
     const REASON: &str = "must be an IAM role ARN like arn:aws:iam::123456789012:role/SoukRole";
-    match iam_arn(raw) {
-        Some(arn)
-            if arn
-                .resource
-                .strip_prefix("role/")
-                .is_some_and(iam_path_name) =>
-        {
-            Ok(arn.account)
-        }
-        _ => Err(REASON.into()),
+    let arn = iam_arn(raw).ok_or(REASON)?;
+    let path_name = arn
+        .resource
+        .strip_prefix("role/")
+        .filter(|p| iam_path_name(p))
+        .ok_or(REASON)?;
+    let name = path_name.rsplit('/').next().unwrap_or(path_name);
+    if name.is_empty() || name.len() > MAX_IAM_ROLE_NAME_LEN {
+        return Err(format!(
+            "the role name (after the last '/') must be 1 to {MAX_IAM_ROLE_NAME_LEN} characters"
+        ));
     }
+    Ok(arn.account)
+}
+
+/// The AWS partition of a region: `aws-cn` for `cn-*`, `aws-us-gov` for `us-gov-*`, else `aws`.
+pub fn partition_of_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// The partition named in an ARN (`arn:<partition>:…`), if it has one.
+pub fn partition_of_arn(raw: &str) -> Option<&str> {
+    let mut parts = raw.splitn(3, ':');
+    match (parts.next(), parts.next()) {
+        (Some("arn"), Some(partition)) => Some(partition),
+        _ => None,
+    }
+}
+
+/// A role ARN usable from `region`: STS in one partition cannot assume a role of another, so an
+/// `arn:aws-cn` role needs a `cn-*` region and an `arn:aws-us-gov` role a `us-gov-*` one.
+pub fn role_arn_in_region(role_arn: &str, region: &str) -> Result<(), String> {
+    let expected = partition_of_region(region);
+    match partition_of_arn(role_arn) {
+        Some(partition) if partition != expected => Err(format!(
+            "is in partition {partition} but region {region} is in partition {expected}"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Characters that change how text around them is displayed without being visible: the Unicode
+/// bidirectional controls (U+202E turns `txt.exe` into `exe.txt` on screen) and zero-width
+/// marks. A name containing one can impersonate another name in a listing.
+pub fn is_deceptive_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
 }
 
 /// A string no longer than `max` characters.
@@ -131,6 +186,19 @@ pub fn required(raw: &str, max: usize) -> Result<(), String> {
     }
 }
 
+/// The region of an AWS SQS queue URL (`https://sqs.<region>.amazonaws.com/...` or the legacy
+/// `https://<region>.queue.amazonaws.com/...`), if it is one.
+pub fn queue_region(queue_url: &str) -> Option<&str> {
+    let rest = queue_url.strip_prefix("https://")?;
+    let host = rest.split('/').next()?;
+    let mut labels = host.split('.');
+    match (labels.next(), labels.next()) {
+        (Some("sqs"), Some(region)) if region.contains('-') => Some(region),
+        (Some(region), Some("queue")) if region.contains('-') => Some(region),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +214,42 @@ mod tests {
         assert!(role_arn("arn:aws:s3:::bucket").is_err());
         assert!(role_arn("arn:aws:iam::123456789012:user/bob").is_err());
         assert!(role_arn("").is_err());
+        let name_64 = "r".repeat(64);
+        assert!(role_arn(&format!("arn:aws:iam::123456789012:role/{name_64}")).is_ok());
+        assert!(role_arn(&format!("arn:aws:iam::123456789012:role/path/{name_64}")).is_ok());
+        assert_eq!(
+            role_arn(&format!("arn:aws:iam::123456789012:role/{name_64}x")),
+            Err("the role name (after the last '/') must be 1 to 64 characters".into())
+        );
+    }
+
+    #[test]
+    fn partitions_match_regions() {
+        let cn = "arn:aws-cn:iam::123456789012:role/Souk";
+        let gov = "arn:aws-us-gov:iam::123456789012:role/Souk";
+        let commercial = "arn:aws:iam::123456789012:role/Souk";
+        assert!(role_arn_in_region(cn, "cn-north-1").is_ok());
+        assert!(role_arn_in_region(gov, "us-gov-west-1").is_ok());
+        assert!(role_arn_in_region(commercial, "eu-west-1").is_ok());
+        assert_eq!(
+            role_arn_in_region(cn, "us-east-1"),
+            Err("is in partition aws-cn but region us-east-1 is in partition aws".into())
+        );
+        assert!(role_arn_in_region(gov, "us-east-1").is_err());
+        assert!(role_arn_in_region(commercial, "cn-north-1").is_err());
+        assert!(role_arn_in_region("", "us-east-1").is_ok());
+    }
+
+    #[test]
+    fn deceptive_characters() {
+        assert!(is_deceptive_char('\u{202E}'));
+        assert!(is_deceptive_char('\u{2067}'));
+        assert!(is_deceptive_char('\u{200B}'));
+        assert!(!is_deceptive_char('a'));
+        assert!(!is_deceptive_char('é'));
+        // The zero-width (non-)joiners shape emoji sequences and Persian script: allowed.
+        assert!(!is_deceptive_char('\u{200D}'));
+        assert!(!is_deceptive_char('\u{200C}'));
     }
 
     #[test]

@@ -11,11 +11,22 @@ pub const MAX_QUEUES: usize = 10;
 /// Longest idempotency key.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
 
-/// A display name: 1 to 200 characters, not blank, no control characters.
+/// A display name: 1 to 200 characters, not blank, no control characters, no bidirectional or
+/// zero-width controls (they let one name pose as another), no leading or trailing whitespace
+/// (rejected rather than trimmed, so the stored name is exactly the one sent).
 pub fn name(raw: &str) -> Result<(), String> {
     souk_core::validate::required(raw, MAX_NAME_LEN)?;
     if raw.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
+    }
+    if raw.chars().any(souk_core::validate::is_deceptive_char) {
+        return Err(
+            "must not contain bidirectional or zero-width control characters (U+202A-U+202E, U+2066-U+2069, ...)"
+                .into(),
+        );
+    }
+    if raw.trim() != raw {
+        return Err("must not start or end with whitespace".into());
     }
     Ok(())
 }
@@ -33,6 +44,12 @@ pub fn role_arn(raw: &str, allow_empty: bool) -> Result<(), String> {
         return Err(format!("must be at most {MAX_ROLE_ARN_LEN} characters"));
     }
     souk_core::validate::role_arn(raw).map(|_| ())
+}
+
+/// A role ARN (or empty) whose partition matches the region's: an `arn:aws-cn` role with
+/// `us-east-1` could never be assumed. Checked on create and on the merged result of an update.
+pub fn role_arn_in_region(role_arn: &str, region: &str) -> Result<(), String> {
+    souk_core::validate::role_arn_in_region(role_arn, region)
 }
 
 /// A Marketplace product code: 1 to 255 characters of `[-a-zA-Z0-9/=:_.@]`.
@@ -112,7 +129,7 @@ pub fn queue_arn(url: &str) -> Option<String> {
     let rest = url.strip_prefix("https://")?;
     let mut parts = rest.split('/');
     let (host, account, queue) = (parts.next()?, parts.next()?, parts.next()?);
-    let region = souk_auth::aws::queue_region(url)?;
+    let region = souk_core::validate::queue_region(url)?;
     let partition = if host.ends_with(".amazonaws.com.cn") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {
@@ -223,5 +240,11 @@ mod tests {
         assert!(name("ok").is_ok());
         assert!(name(" ").is_err());
         assert!(name(&"n".repeat(201)).is_err());
+        assert!(name(" leading").is_err());
+        assert!(name("trailing ").is_err());
+        assert!(name("inner space").is_ok());
+        assert!(name("invoice\u{202E}fdp.exe").is_err());
+        assert!(name("caf\u{e9} \u{1F469}\u{200D}\u{1F4BB}").is_ok());
+        assert!(role_arn_in_region("arn:aws-cn:iam::123456789012:role/R", "us-east-1").is_err());
     }
 }

@@ -342,3 +342,76 @@ both_backends!(
         assert_eq!(h.outbox().await, outbox_before);
     }
 );
+
+// Gaps found by probing: a 65-character role name (IAM allows 64), a right-to-left override in
+// a name, and leading/trailing spaces that were silently trimmed.
+both_backends!(
+    names_and_role_names_are_checked_exactly,
+    |db: TestDb| async move {
+        let h = Harness::start(db).await;
+        let mut client = h.client();
+        let a = h.admin.clone();
+        let outbox_before = h.outbox().await;
+        let long_role = format!("arn:aws:iam::111122223333:role/{}", "r".repeat(65));
+        let role_reason = "the role name (after the last '/') must be 1 to 64 characters";
+        assert_eq!(
+            violations(
+                client
+                    .create_integration(authed(
+                        &a,
+                        crate::harness::integration_request("ok", &long_role)
+                    ))
+                    .await
+            ),
+            [("role_arn".to_owned(), role_reason.to_owned())]
+        );
+        let fits = format!("arn:aws:iam::111122223333:role/{}", "r".repeat(64));
+        let created = h.integration(&a, "fits", &fits).await;
+        assert_eq!(created.role_arn, fits);
+
+        let bidi = "invoice\u{202E}fdp.exe";
+        let bidi_reason = "must not contain bidirectional or zero-width control characters (U+202A-U+202E, U+2066-U+2069, ...)";
+        let space_reason = "must not start or end with whitespace";
+        for (name, reason) in [
+            (bidi, bidi_reason),
+            (" leading", space_reason),
+            ("trailing ", space_reason),
+        ] {
+            assert_eq!(
+                violations(
+                    client
+                        .create_integration(authed(
+                            &a,
+                            crate::harness::integration_request(name, "")
+                        ))
+                        .await
+                ),
+                [("name".to_owned(), reason.to_owned())],
+                "{name:?}"
+            );
+            assert_eq!(
+                violations(
+                    client
+                        .create_organization(authed(&a, crate::harness::organization_request(name)))
+                        .await
+                ),
+                [("name".to_owned(), reason.to_owned())],
+                "{name:?}"
+            );
+            assert_eq!(
+                violations(
+                    client
+                        .create_api_key(authed(
+                            &a,
+                            crate::harness::key_request(name, &[pb::Scope::ReadOnly])
+                        ))
+                        .await
+                ),
+                [("name".to_owned(), reason.to_owned())],
+                "{name:?}"
+            );
+        }
+        assert_eq!(h.list_integrations(&a).await.integrations.len(), 1);
+        assert_eq!(h.outbox().await.len(), outbox_before.len() + 1);
+    }
+);
