@@ -1,6 +1,7 @@
 //! BatchMeterUsage throughput: calls/s sustained (25 records per call, official Rust SDK over
-//! loopback) against the emulator, next to a floor measured in the same run: a bare axum
-//! handler on loopback that returns a canned 25-result response to the same client and body.
+//! loopback) against the emulator without a state file and with a 1 MB and a 10 MB state file
+//! (every call journaled and fsynced before it is answered), next to a floor measured in the same
+//! run: a bare axum handler on loopback that returns a canned 25-result response.
 //!
 //! `cargo run --release -p souk-emulator --example bench_metering`
 //! (`BENCH_SECS` = seconds per phase, default 5; `BENCH_CONCURRENCY` = in-flight calls, default 8).
@@ -132,12 +133,18 @@ async fn floor_server() -> std::io::Result<(String, tokio::sync::oneshot::Sender
     Ok((url, tx))
 }
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let seconds = env_number("BENCH_SECS", 5);
-    let concurrency = env_number("BENCH_CONCURRENCY", 8);
-
-    let emulator = souk_emulator::spawn(souk_emulator::EmulatorConfig::default()).await?;
+/// An emulator with the bench product and its subscribers; with a state file when `state` is
+/// given, whose ledger is first filled to about `state_bytes` of JSON (entries of another
+/// product, as a long-running emulator accumulates them).
+async fn emulator(
+    state: Option<&std::path::Path>,
+    state_bytes: usize,
+) -> std::io::Result<souk_emulator::RunningEmulator> {
+    let config = souk_emulator::EmulatorConfig {
+        state_file: state.map(|dir| dir.join("state.json")),
+        ..Default::default()
+    };
+    let emulator = souk_emulator::spawn(config).await?;
     {
         let mut world = emulator.emulator.world();
         let config = emulator.emulator.config().clone();
@@ -166,31 +173,89 @@ async fn main() -> std::io::Result<()> {
                 .map_err(std::io::Error::other)?;
         }
         world.notify.pending.clear();
+        // One filler entry is about 330 bytes of JSON.
+        for i in 0..state_bytes / 330 {
+            let entry = souk_emulator::metering::LedgerEntry {
+                metering_record_id: uuid::Uuid::new_v4().to_string(),
+                source: "BatchMeterUsage".to_owned(),
+                product_code: "filler-product".to_owned(),
+                license_arn: None,
+                customer_aws_account_id: format!("{:012}", 300_000_000_000 + i),
+                customer_identifier: format!("filler-customer-{i:08}"),
+                dimension: "users".to_owned(),
+                hour: 1_700_000_000 / 3600 * 3600,
+                timestamp: 1_700_000_000,
+                quantity: 1,
+                quantity_micros: Some(1_000_000),
+                allocations: Vec::new(),
+                recorded_at: 1_700_000_000,
+            };
+            world
+                .metering
+                .ledger
+                .insert(format!("filler-product|-|{i}|users|0"), entry);
+        }
     }
-    let now = emulator.emulator.clock().now().unix_timestamp();
+    let Some(_) = state else {
+        return Ok(emulator);
+    };
+    // Persist the set-up, then restart from the file (compacting it into the snapshot) so the
+    // measurement starts from a state file of the intended size and an empty journal.
+    emulator.stop().await?;
+    let config = souk_emulator::EmulatorConfig {
+        state_file: state.map(|dir| dir.join("state.json")),
+        ..Default::default()
+    };
+    souk_emulator::spawn(config).await
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let seconds = env_number("BENCH_SECS", 5);
+    let concurrency = env_number("BENCH_CONCURRENCY", 8);
     let (floor_url, stop_floor) = floor_server().await?;
 
     println!(
         "BatchMeterUsage, 25 records/call, {concurrency} in flight, {seconds}s per phase, official Rust SDK over loopback"
     );
-    let _warm = run(&floor_url, 1, concurrency, now).await;
-    let floor = run(&floor_url, seconds, concurrency, now).await;
+    let _warm = run(&floor_url, 1, concurrency, now_secs()).await;
+    let floor = run(&floor_url, seconds, concurrency, now_secs()).await;
     println!(
-        "floor (bare axum, canned response): {floor:>10.0} calls/s  {:>10.0} records/s",
+        "floor (bare axum, canned response):     {floor:>8.0} calls/s  {:>8.0} records/s",
         floor * 25.0
     );
-    let _warm = run(&emulator.url, 1, concurrency, now).await;
-    let emu = run(&emulator.url, seconds, concurrency, now).await;
-    println!(
-        "emulator BatchMeterUsage:           {emu:>10.0} calls/s  {:>10.0} records/s",
-        emu * 25.0
-    );
-    println!(
-        "ratio emulator/floor: {:.2}",
-        if floor > 0.0 { emu / floor } else { 0.0 }
-    );
-    let billed = emulator.emulator.world().metering.ledger.len();
-    println!("ledger entries: {billed}");
+    let mut no_state = 0.0;
+    for (label, size) in [
+        ("no state file", None),
+        ("state file, 1 MB", Some(1usize << 20)),
+        ("state file, 10 MB", Some(10usize << 20)),
+    ] {
+        let dir = tempfile::tempdir()?;
+        let state = size.map(|_| dir.path());
+        let emulator = emulator(state, size.unwrap_or(0)).await?;
+        let file_bytes = std::fs::metadata(dir.path().join("state.json"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let now = emulator.emulator.clock().now().unix_timestamp();
+        let _warm = run(&emulator.url, 1, concurrency, now).await;
+        let emu = run(&emulator.url, seconds, concurrency, now).await;
+        if size.is_none() {
+            no_state = emu;
+        }
+        println!(
+            "emulator, {label:<18} {:>7.1} MB: {emu:>8.0} calls/s  {:>8.0} records/s  ({:.2} of no state file)",
+            file_bytes as f64 / 1e6,
+            emu * 25.0,
+            if no_state > 0.0 { emu / no_state } else { 0.0 }
+        );
+        emulator.stop().await?;
+    }
     let _ = stop_floor.send(());
-    emulator.stop().await
+    Ok(())
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
 }

@@ -33,7 +33,17 @@ pub fn advance(world: &mut World, config: &EmulatorConfig, now: OffsetDateTime) 
     crate::agreement::lifecycle::progress(world, config, now);
     crate::market::tick(world, config, now.unix_timestamp());
     let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-    for queue in world.sqs.queues.values_mut() {
-        queue.expire_due(now_ms);
+    // Look before borrowing mutably: the journal rewrites what is borrowed mutably.
+    let due: Vec<String> = world
+        .sqs
+        .queues
+        .iter()
+        .filter(|(_, queue)| queue.has_expired(now_ms))
+        .map(|(key, _)| key.clone())
+        .collect();
+    for key in due {
+        if let Some(queue) = world.sqs.queues.get_mut(&key) {
+            queue.expire(now_ms);
+        }
     }
 }

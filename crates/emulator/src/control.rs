@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::Emulator;
 use crate::faults::FaultRule;
 use crate::market::{self, EntitlementValue, MarketError, NewProduct, SubscribeRequest};
+use crate::metering::quantity::format_micros;
 use crate::wire::rest::ControlJson;
 use crate::wire::{ApiError, rest};
 
@@ -501,11 +502,17 @@ async fn ledger(State(emu): State<Emulator>, Query(q): Query<CustomerQuery>) -> 
         .map(|e| {
             let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
             v["hour_start"] = json!(market::rfc3339(e.hour));
+            v["quantity_micros"] = json!(e.micros());
+            v["quantity_decimal"] = json!(format_micros(e.micros()));
             v
         })
         .collect();
     let total: i64 = matching.iter().map(|e| e.quantity).sum();
-    rest::ok_response(&json!({ "records": entries, "total_quantity": total }))
+    let total_micros: i64 = matching.iter().map(|e| e.micros()).sum();
+    rest::ok_response(&json!({
+        "records": entries, "total_quantity": total,
+        "total_quantity_decimal": format_micros(total_micros),
+    }))
 }
 
 #[derive(Deserialize)]

@@ -24,6 +24,7 @@ pub mod server;
 pub mod sqs;
 pub mod state;
 pub mod sts;
+pub mod tracked;
 pub mod wire;
 
 pub use config::EmulatorConfig;

@@ -16,15 +16,15 @@
 mod allocations;
 mod batch;
 mod meter_usage;
+pub mod quantity;
 mod register;
 mod resolve;
-
-use std::collections::BTreeMap;
 
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use crate::Emulator;
+use crate::tracked::TrackedMap;
 use crate::wire::json::{CONTENT_TYPE_1_1, ok_response};
 use crate::wire::{ApiError, Protocol};
 
@@ -56,12 +56,24 @@ pub struct LedgerEntry {
     /// shows; state files written when this was a float still load).
     #[serde(deserialize_with = "whole_seconds")]
     pub timestamp: i64,
-    /// Quantity billed.
+    /// Quantity billed, in whole units (rounded down when sent as a decimal).
     pub quantity: i64,
+    /// The exact quantity in millionths of a unit (absent from state files written before
+    /// decimal quantities: then `quantity` units); see [`LedgerEntry::micros`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity_micros: Option<i64>,
     /// Usage allocations as submitted.
     pub allocations: Vec<Allocation>,
     /// Emulator time of recording (epoch seconds).
     pub recorded_at: i64,
+}
+
+impl LedgerEntry {
+    /// The exact quantity in millionths of a unit.
+    pub fn micros(&self) -> i64 {
+        self.quantity_micros
+            .unwrap_or_else(|| self.quantity.saturating_mul(quantity::MICROS))
+    }
 }
 
 /// Epoch seconds from an integer or (older state files) a float, rounded down.
@@ -91,9 +103,9 @@ pub struct ClientTokenUse {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct MeteringState {
     /// The ledger, keyed by `product|licence|account|dimension|hour`.
-    pub ledger: BTreeMap<String, LedgerEntry>,
+    pub ledger: TrackedMap<LedgerEntry>,
     /// MeterUsage client tokens.
-    pub client_tokens: BTreeMap<String, ClientTokenUse>,
+    pub client_tokens: TrackedMap<ClientTokenUse>,
 }
 
 impl MeteringState {

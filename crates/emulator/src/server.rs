@@ -59,13 +59,13 @@ pub fn router(emulator: Emulator) -> Router {
 
 /// Before every request, whatever its protocol: move the world to the emulator's "now"
 /// ([`crate::advance::advance`]), so no handler sees a deadline that has passed without its
-/// effect. After every mutating request: persist the world when a state file is configured.
+/// effect. After every request (a GET may change the world too, e.g. an SNS confirmation or a
+/// transition): journal what changed when a state file is configured, before the response
+/// leaves, so an acknowledged change survives a kill -9.
 async fn housekeeping(State(emulator): State<Emulator>, request: Request, next: Next) -> Response {
-    let mutating = !matches!(*request.method(), Method::GET | Method::HEAD);
     emulator.advance_world();
     let response = next.run(request).await;
-    if mutating
-        && emulator.config().state_file.is_some()
+    if emulator.config().state_file.is_some()
         && let Err(err) = crate::persist::save(&emulator).await
     {
         tracing::error!(error = %err, "could not persist the emulator state");

@@ -11,26 +11,52 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::EmulatorClock;
 use crate::config::EmulatorConfig;
+use crate::tracked::{Change, Tracked};
 
 /// Everything the emulated AWS account(s) know.
+///
+/// Each module's state is [`Tracked`] (or, for the metering ledger that grows with traffic,
+/// tracked per entry), so the journal writes only what a request changed; the wrappers
+/// dereference to the module state and serialize as it.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct World {
     /// Products, dimensions, buyers, subscriptions, entitlements, registration tokens.
-    pub market: crate::market::MarketState,
-    /// The metering ledger.
+    pub market: Tracked<crate::market::MarketState>,
+    /// The metering ledger (tracked per entry).
     pub metering: crate::metering::MeteringState,
     /// STS roles and issued sessions.
-    pub sts: crate::sts::StsState,
+    pub sts: Tracked<crate::sts::StsState>,
     /// Catalog entities and change sets.
-    pub catalog: crate::catalog::CatalogState,
+    pub catalog: Tracked<crate::catalog::CatalogState>,
     /// Agreements created when buyers accept offers or subscribe.
-    pub agreements: crate::agreement::AgreementState,
+    pub agreements: Tracked<crate::agreement::AgreementState>,
     /// SQS queues and messages.
-    pub sqs: crate::sqs::SqsState,
+    pub sqs: Tracked<crate::sqs::SqsState>,
     /// Notification subscriptions and the queue of notifications to deliver.
-    pub notify: crate::notify::NotifyState,
+    pub notify: Tracked<crate::notify::NotifyState>,
     /// Injected faults.
-    pub faults: crate::faults::FaultState,
+    pub faults: Tracked<crate::faults::FaultState>,
+}
+
+impl World {
+    /// What changed since the last call, as journal entries (and forgets it).
+    pub fn drain_changes(&mut self) -> Result<Vec<Change>, serde_json::Error> {
+        let mut out = Vec::new();
+        self.market.drain(&["market"], &mut out)?;
+        self.metering
+            .ledger
+            .drain(&["metering", "ledger"], &mut out)?;
+        self.metering
+            .client_tokens
+            .drain(&["metering", "client_tokens"], &mut out)?;
+        self.sts.drain(&["sts"], &mut out)?;
+        self.catalog.drain(&["catalog"], &mut out)?;
+        self.agreements.drain(&["agreements"], &mut out)?;
+        self.sqs.drain(&["sqs"], &mut out)?;
+        self.notify.drain(&["notify"], &mut out)?;
+        self.faults.drain(&["faults"], &mut out)?;
+        Ok(out)
+    }
 }
 
 /// A running emulator's handle; cheap to clone.
@@ -43,7 +69,8 @@ struct Inner {
     config: EmulatorConfig,
     clock: EmulatorClock,
     world: Mutex<World>,
-    persist_lock: tokio::sync::Mutex<()>,
+    /// The state file's journal, opened by [`Emulator::load`] or by the first save.
+    journal: tokio::sync::Mutex<Option<crate::persist::Journal>>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -67,26 +94,34 @@ impl Emulator {
                 config,
                 clock: EmulatorClock::default(),
                 world: Mutex::new(world),
-                persist_lock: tokio::sync::Mutex::new(()),
+                journal: tokio::sync::Mutex::new(None),
             }),
         }
     }
 
-    /// An emulator restored from `config.state_file` (world and clock offset) when the file
-    /// exists, otherwise a fresh one.
+    /// An emulator restored from `config.state_file` (snapshot, journal and clock offset) when
+    /// the file exists, otherwise a fresh one; with a state file, its journal is open (and
+    /// compacted) on return.
     pub fn load(config: EmulatorConfig) -> std::io::Result<Self> {
         let Some(path) = config.state_file.clone() else {
             return Ok(Self::new(config));
         };
-        match crate::persist::load(&path)? {
-            Some((mut world, offset)) => {
+        let (emulator, generation) = match crate::persist::restore(&path)? {
+            Some((mut world, offset, generation)) => {
                 world.market.recompute_next_transition(i64::MIN);
                 let emulator = Self::with_world(config, world);
                 emulator.clock().set_offset_millis(offset);
-                Ok(emulator)
+                (emulator, generation)
             }
-            None => Ok(Self::new(config)),
+            None => (Self::new(config), 0),
+        };
+        let journal = crate::persist::open(&emulator, &path, generation)?;
+        // Nobody else holds the emulator yet, so the lock is free (and `blocking_lock` would
+        // panic inside a runtime).
+        if let Ok(mut slot) = emulator.inner.journal.try_lock() {
+            *slot = Some(journal);
         }
+        Ok(emulator)
     }
 
     /// The HTTP router serving every protocol and the control API.
@@ -118,12 +153,16 @@ impl Emulator {
             .await;
         watcher.abort();
         delivery.abort();
+        // Changes made outside requests (notification deliveries) since the last one.
+        if let Err(err) = crate::persist::save(&self).await {
+            tracing::error!(error = %err, "could not persist the emulator state");
+        }
         result
     }
 
-    /// Serializes writers of the state file.
-    pub(crate) fn persist_lock(&self) -> &tokio::sync::Mutex<()> {
-        &self.inner.persist_lock
+    /// The state file's journal (`None` until opened); its lock serializes writers.
+    pub(crate) fn journal_slot(&self) -> &tokio::sync::Mutex<Option<crate::persist::Journal>> {
+        &self.inner.journal
     }
 
     /// Clears the world and the clock offset (control API `reset`).

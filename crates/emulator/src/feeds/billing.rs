@@ -89,6 +89,9 @@ pub struct BillingEvent {
     pub offer_id: Option<String>,
     /// When the row entered the feed.
     pub inserted_at: OffsetDateTime,
+    /// Metered quantity invoiced, as a plain decimal (usage rows only; extra column, like
+    /// `agreement_id` and `offer_id`).
+    pub usage_quantity: Option<String>,
 }
 
 /// Parties and fee for building events.
@@ -132,6 +135,9 @@ pub fn events(
             agreement_id: charge.agreement_id.clone(),
             offer_id: charge.offer_id.clone(),
             inserted_at: charge.invoice_date,
+            usage_quantity: charge
+                .usage_quantity_micros
+                .map(crate::metering::quantity::format_micros),
         };
         let fee = BillingEvent {
             billing_event_id: event_id(&format!("INVOICED|AWS_REV_SHARE|{}", charge.invoice_id)),
@@ -239,6 +245,7 @@ pub fn events(
             agreement_id: None,
             offer_id: None,
             inserted_at: disbursement.at,
+            usage_quantity: None,
         });
     }
     events
@@ -297,6 +304,7 @@ pub const COLUMNS: &[&str] = &[
     "broker_id",
     "agreement_id",
     "offer_id",
+    "usage_quantity",
 ];
 
 /// The `billing_event` table.
@@ -372,6 +380,10 @@ pub fn table(events: &[BillingEvent], broker_id: &str) -> super::csv::Table {
                 event.agreement_id.clone().unwrap_or_default(),
             ),
             ("offer_id", event.offer_id.clone().unwrap_or_default()),
+            (
+                "usage_quantity",
+                event.usage_quantity.clone().unwrap_or_default(),
+            ),
         ]);
     }
     table
@@ -396,6 +408,7 @@ mod tests {
             invoice_date: datetime!(2026-11-01 0:00 UTC),
             payment_due_date: datetime!(2026-12-01 0:00 UTC),
             usage_period: None,
+            usage_quantity_micros: None,
         }
     }
 

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use time::{Date, Month, OffsetDateTime, Time};
 
 use super::FeedSettings;
-use super::money::{parse_price_e8, usage_amount_micros};
+use super::money::{fractional_usage_amount_micros, parse_price_e8};
 use crate::state::World;
 
 /// One invoice line, from the seller's point of view.
@@ -40,6 +40,8 @@ pub struct Charge {
     pub payment_due_date: OffsetDateTime,
     /// Usage period (usage charges only).
     pub usage_period: Option<(OffsetDateTime, OffsetDateTime)>,
+    /// Metered quantity billed, in millionths of a unit (usage charges only).
+    pub usage_quantity_micros: Option<i64>,
 }
 
 /// Every charge invoiced at or before `now`, oldest first.
@@ -67,6 +69,7 @@ pub fn charges(
             payment_due_date: invoice.invoice_date
                 + due_after(invoice.payment_due_period.as_deref()),
             usage_period: None,
+            usage_quantity_micros: None,
         })
         .collect();
     charges.extend(usage_charges(world, settings, seller, now));
@@ -91,6 +94,7 @@ fn due_after(period: Option<&str>) -> time::Duration {
 #[derive(Debug, Default)]
 struct UsageLine {
     quantity_amount: i64,
+    quantity_micros: i64,
     product_id: String,
     agreement_id: Option<String>,
     offer_id: Option<String>,
@@ -141,7 +145,8 @@ fn usage_charges(
         let line = lines.entry(key).or_default();
         line.quantity_amount = line
             .quantity_amount
-            .saturating_add(usage_amount_micros(entry.quantity, price_e8));
+            .saturating_add(fractional_usage_amount_micros(entry.micros(), price_e8));
+        line.quantity_micros = line.quantity_micros.saturating_add(entry.micros());
         line.product_id = product_id;
         line.agreement_id = agreement.map(|a| a.id.clone());
         line.offer_id = agreement.map(|a| a.offer_id.clone());
@@ -166,6 +171,7 @@ fn usage_charges(
                 invoice_date: period_end,
                 payment_due_date: period_end + due_after(None),
                 usage_period: Some((period_start, period_end - time::Duration::seconds(1))),
+                usage_quantity_micros: Some(line.quantity_micros),
             })
         })
         .collect()

@@ -55,6 +55,13 @@ pub fn usage_amount_micros(quantity: i64, price_e8: i128) -> i64 {
     i64::try_from(round_div(total, 100)).unwrap_or(i64::MAX)
 }
 
+/// Like [`usage_amount_micros`] for a quantity in millionths of a unit, so decimal usage
+/// (`QuantityAsDecimal`) bills exactly.
+pub fn fractional_usage_amount_micros(quantity_micros: i64, price_e8: i128) -> i64 {
+    let total = i128::from(quantity_micros) * price_e8;
+    i64::try_from(round_div(total, 100_000_000)).unwrap_or(i64::MAX)
+}
+
 /// `amount × basis_points / 10000`, rounded half away from zero.
 pub fn share_micros(amount_micros: i64, basis_points: u32) -> i64 {
     i64::try_from(round_div(

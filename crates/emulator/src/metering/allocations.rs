@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::quantity::{self, Quantity};
 use crate::wire::ApiError;
 
 /// A tag on an allocation.
@@ -21,8 +22,20 @@ pub struct Tag {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Allocation {
     /// `AllocatedUsageQuantity` (required, 0..=2^31-1).
-    #[serde(rename = "AllocatedUsageQuantity")]
+    #[serde(
+        rename = "AllocatedUsageQuantity",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allocated_usage_quantity: Option<i64>,
+    /// `AllocatedUsageQuantityAsDecimal`: the same as a decimal string (records whose quantity
+    /// is a decimal allocate in decimals).
+    #[serde(
+        rename = "AllocatedUsageQuantityAsDecimal",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub allocated_usage_quantity_as_decimal: Option<String>,
     /// `Tags` (1..5).
     #[serde(rename = "Tags", default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
@@ -44,10 +57,21 @@ fn invalid_allocations(message: impl Into<String>) -> ApiError {
     ApiError::client("InvalidUsageAllocationsException", message)
 }
 
-/// Validates allocations against the record's quantity.
+/// Validates allocations against a record's whole-unit quantity (the unit tests' shorthand).
+#[cfg(test)]
 pub fn validate(
     allocations: Option<&[Allocation]>,
     quantity: i64,
+    member: &str,
+) -> Result<(), ApiError> {
+    validate_quantity(allocations, Quantity::units(quantity), member)
+}
+
+/// Validates allocations against the record's quantity (same kind, integer or decimal; exact
+/// sum).
+pub fn validate_quantity(
+    allocations: Option<&[Allocation]>,
+    quantity: Quantity,
     member: &str,
 ) -> Result<(), ApiError> {
     let Some(allocations) = allocations else {
@@ -61,12 +85,28 @@ pub fn validate(
     let mut total: i64 = 0;
     let mut tag_sets = BTreeSet::new();
     for allocation in allocations {
-        let quantity = super::required(
+        let integer_member = format!("{member}.member.allocatedUsageQuantity");
+        let decimal_member = format!("{member}.member.allocatedUsageQuantityAsDecimal");
+        let allocated = match (
             allocation.allocated_usage_quantity,
-            &format!("{member}.member.allocatedUsageQuantity"),
-        )?;
-        super::check_quantity(quantity, &format!("{member}.member.allocatedUsageQuantity"))?;
-        total = total.saturating_add(quantity);
+            allocation.allocated_usage_quantity_as_decimal.as_deref(),
+        ) {
+            (None, None) => {
+                super::required(None::<i64>, &integer_member)?;
+                Quantity::units(0)
+            }
+            (integer, decimal) => {
+                quantity::resolve(integer, decimal, &integer_member, &decimal_member)?
+            }
+        };
+        if allocated.decimal != quantity.decimal {
+            return Err(invalid_allocations(if quantity.decimal {
+                "A usage record with a decimal quantity must allocate it with AllocatedUsageQuantityAsDecimal"
+            } else {
+                "A usage record with an integer quantity must allocate it with AllocatedUsageQuantity"
+            }));
+        }
+        total = total.saturating_add(allocated.micros);
         let tags = allocation.tags.as_deref().unwrap_or_default();
         if allocation.tags.is_some() && tags.is_empty() {
             return Err(invalid_tag("Tags must contain between 1 and 5 tags"));
@@ -100,9 +140,11 @@ pub fn validate(
             ));
         }
     }
-    if total != quantity {
+    if total != quantity.micros {
         return Err(invalid_allocations(format!(
-            "The sum of AllocatedUsageQuantity ({total}) does not equal the usage quantity ({quantity})"
+            "The sum of the allocated quantities ({}) does not equal the usage quantity ({})",
+            quantity::format_micros(total),
+            quantity::format_micros(quantity.micros)
         )));
     }
     Ok(())
@@ -115,6 +157,7 @@ mod tests {
     fn alloc(q: i64, tags: &[(&str, &str)]) -> Allocation {
         Allocation {
             allocated_usage_quantity: Some(q),
+            allocated_usage_quantity_as_decimal: None,
             tags: (!tags.is_empty()).then(|| {
                 tags.iter()
                     .map(|(k, v)| Tag {

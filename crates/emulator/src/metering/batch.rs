@@ -6,9 +6,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::allocations::{self, Allocation};
-use super::{
-    LedgerEntry, MeteringState, check_quantity, check_window, epoch_seconds, floor_hour, required,
-};
+use super::quantity::{self, Quantity};
+use super::{LedgerEntry, MeteringState, check_window, epoch_seconds, floor_hour, required};
 use crate::Emulator;
 use crate::market::{MarketState, Product, Subscription};
 use crate::wire::ApiError;
@@ -36,6 +35,8 @@ struct Record {
     dimension: Option<String>,
     #[serde(rename = "Quantity")]
     quantity: Option<i64>,
+    #[serde(rename = "QuantityAsDecimal")]
+    quantity_as_decimal: Option<String>,
     #[serde(rename = "UsageAllocations")]
     usage_allocations: Option<Vec<Allocation>>,
 }
@@ -47,7 +48,7 @@ struct Checked {
     customer: Customer,
     license_arn: Option<String>,
     dimension: String,
-    quantity: i64,
+    quantity: Quantity,
     allocations: Vec<Allocation>,
 }
 
@@ -94,7 +95,7 @@ pub(super) fn batch_meter_usage(emulator: &Emulator, body: &[u8]) -> Result<Valu
     let mut results = Vec::new();
     let mut unprocessed = Vec::new();
     for record in records {
-        if world.faults.record_unprocessed("BatchMeterUsage") {
+        if !world.faults.rules.is_empty() && world.faults.record_unprocessed("BatchMeterUsage") {
             unprocessed.push(record.raw);
             continue;
         }
@@ -131,8 +132,12 @@ fn parse_record(raw: Value, position: usize) -> Result<Checked, ApiError> {
             "1 validation error detected: Value '{dimension}' at '{member}.dimension' failed to satisfy constraint: Member must have length between 1 and 255"
         )));
     }
-    let quantity = record.quantity.unwrap_or(0);
-    check_quantity(quantity, &format!("{member}.quantity"))?;
+    let quantity = quantity::resolve(
+        record.quantity,
+        record.quantity_as_decimal.as_deref(),
+        &format!("{member}.quantity"),
+        &format!("{member}.quantityAsDecimal"),
+    )?;
     let customer = match (
         non_empty(record.customer_identifier),
         non_empty(record.customer_aws_account_id),
@@ -160,7 +165,7 @@ fn parse_record(raw: Value, position: usize) -> Result<Checked, ApiError> {
         }
     };
     let allocations = record.usage_allocations;
-    allocations::validate(
+    allocations::validate_quantity(
         allocations.as_deref(),
         quantity,
         &format!("{member}.usageAllocations"),
@@ -284,7 +289,7 @@ fn record_usage(
         hour,
     );
     if let Some(existing) = metering.ledger.get(&key) {
-        return if existing.quantity == record.quantity {
+        return if existing.micros() == record.quantity.micros {
             ("Success", Some(existing.metering_record_id.clone()))
         } else {
             ("DuplicateRecord", None)
@@ -303,7 +308,8 @@ fn record_usage(
             dimension: record.dimension.clone(),
             hour,
             timestamp: super::whole(record.timestamp),
-            quantity: record.quantity,
+            quantity: record.quantity.micros / quantity::MICROS,
+            quantity_micros: Some(record.quantity.micros),
             allocations: record.allocations.clone(),
             recorded_at: now,
         },

@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::allocations::{self, Allocation};
+use super::quantity;
 use super::{
-    ClientTokenUse, LedgerEntry, MeteringState, check_quantity, check_window, epoch_seconds,
-    floor_hour, required,
+    ClientTokenUse, LedgerEntry, MeteringState, check_window, epoch_seconds, floor_hour, required,
 };
 use crate::Emulator;
 use crate::market::DimensionKind;
@@ -26,6 +26,8 @@ struct Request {
     usage_dimension: Option<String>,
     #[serde(rename = "UsageQuantity")]
     usage_quantity: Option<i64>,
+    #[serde(rename = "UsageQuantityAsDecimal")]
+    usage_quantity_as_decimal: Option<String>,
     #[serde(rename = "DryRun")]
     dry_run: Option<bool>,
     #[serde(rename = "UsageAllocations")]
@@ -45,8 +47,12 @@ pub(super) fn meter_usage(
     let timestamp = epoch_seconds(&timestamp_value)
         .ok_or_else(|| ApiError::serialization("timestamp must be epoch seconds"))?;
     let dimension = required(request.usage_dimension.clone(), "usageDimension")?;
-    let quantity = request.usage_quantity.unwrap_or(0);
-    check_quantity(quantity, "usageQuantity")?;
+    let quantity = quantity::resolve(
+        request.usage_quantity,
+        request.usage_quantity_as_decimal.as_deref(),
+        "usageQuantity",
+        "usageQuantityAsDecimal",
+    )?;
     if let Some(token) = &request.client_token
         && !(1..=64).contains(&token.chars().count())
     {
@@ -54,14 +60,14 @@ pub(super) fn meter_usage(
             "1 validation error detected: Value at 'clientToken' failed to satisfy constraint: Member must have length between 1 and 64",
         ));
     }
-    allocations::validate(
+    allocations::validate_quantity(
         request.usage_allocations.as_deref(),
         quantity,
         "usageAllocations",
     )?;
     let fingerprint = json!({
         "ProductCode": product_code, "Timestamp": timestamp, "UsageDimension": dimension,
-        "UsageQuantity": quantity, "DryRun": request.dry_run.unwrap_or(false),
+        "UsageQuantity": quantity.micros, "Decimal": quantity.decimal, "DryRun": request.dry_run.unwrap_or(false),
         "UsageAllocations": request.usage_allocations,
     })
     .to_string();
@@ -126,7 +132,9 @@ pub(super) fn meter_usage(
         hour,
     );
     let id = match world.metering.ledger.get(&key) {
-        Some(existing) if existing.quantity == quantity => existing.metering_record_id.clone(),
+        Some(existing) if existing.micros() == quantity.micros => {
+            existing.metering_record_id.clone()
+        }
         Some(_) => {
             return Err(ApiError::client(
                 "DuplicateRequestException",
@@ -149,7 +157,8 @@ pub(super) fn meter_usage(
                     dimension,
                     hour,
                     timestamp: super::whole(timestamp),
-                    quantity,
+                    quantity: quantity.micros / quantity::MICROS,
+                    quantity_micros: Some(quantity.micros),
                     allocations: request.usage_allocations.unwrap_or_default(),
                     recorded_at: now,
                 },

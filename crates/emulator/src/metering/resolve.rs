@@ -48,6 +48,10 @@ pub(super) fn resolve_customer(emulator: &Emulator, body: &[u8]) -> Result<Value
         } else {
             out["CustomerIdentifier"] = json!(s.customer_identifier);
         }
+        // `Metadata.AgreementId`: the agreement the buyer accepted (newer service models).
+        if !s.agreement_id.is_empty() {
+            out["Metadata"] = json!({ "AgreementId": s.agreement_id });
+        }
     }
     Ok(out)
 }

@@ -131,17 +131,13 @@ impl Queue {
             .retain(|message| now_ms - message.sent_at_ms < retention_ms);
     }
 
-    /// Drops expired messages, checking the oldest first so that a queue with nothing to drop
-    /// costs one comparison (messages are appended in clock order).
-    pub fn expire_due(&mut self, now_ms: i64) {
+    /// Whether a message is past retention; checks only the oldest, so a queue with nothing to
+    /// drop costs one comparison (messages are appended in clock order).
+    pub fn has_expired(&self, now_ms: i64) -> bool {
         let retention_ms = self.number_attribute("MessageRetentionPeriod") * 1000;
-        if self
-            .messages
+        self.messages
             .front()
             .is_some_and(|oldest| now_ms - oldest.sent_at_ms >= retention_ms)
-        {
-            self.expire(now_ms);
-        }
     }
 
     /// Appends a message; `delay_seconds` overrides the queue's DelaySeconds.

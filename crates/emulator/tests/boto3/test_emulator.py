@@ -119,6 +119,37 @@ def test_metering_batch_meter_usage():
             {"Timestamp": now - datetime.timedelta(hours=7), "CustomerAWSAccountId": BUYER, "Dimension": "users", "Quantity": 1}])
 
 
+def test_metering_resolve_customer_metadata_agreement_id():
+    code = product()
+    subscription = subscribe(code)
+    resolved = client("meteringmarketplace").resolve_customer(RegistrationToken=subscription["registration_token"])
+    assert resolved["Metadata"]["AgreementId"] == subscription["subscription"]["agreement_id"]
+
+
+def test_metering_decimal_quantities():
+    code = product()
+    subscribe(code)
+    metering = client("meteringmarketplace")
+    now = emulator_now()
+    out = metering.batch_meter_usage(ProductCode=code, UsageRecords=[
+        {"Timestamp": now, "CustomerAWSAccountId": BUYER, "Dimension": "users", "QuantityAsDecimal": "2.5",
+         "UsageAllocations": [
+             {"AllocatedUsageQuantityAsDecimal": "2", "Tags": [{"Key": "team", "Value": "a"}]},
+             {"AllocatedUsageQuantityAsDecimal": "0.5", "Tags": [{"Key": "team", "Value": "b"}]}]},
+    ])
+    assert [r["Status"] for r in out["Results"]] == ["Success"], out
+    ledger = control("GET", f"/_souk/metering/ledger?product_code={code}")
+    assert ledger["total_quantity_decimal"] == "2.5"
+    with pytest.raises(botocore.exceptions.ClientError) as both:
+        metering.batch_meter_usage(ProductCode=code, UsageRecords=[
+            {"Timestamp": now, "CustomerAWSAccountId": BUYER, "Dimension": "gb", "Quantity": 1, "QuantityAsDecimal": "2.5"}])
+    assert error_code(both.value) == "ValidationException"
+    ami = product(kind="ami")
+    subscribe(ami)
+    metered = metering.meter_usage(ProductCode=ami, Timestamp=now, UsageDimension="users", UsageQuantityAsDecimal="0.25")
+    assert metered["MeteringRecordId"]
+
+
 def test_metering_meter_usage():
     code = product(kind="ami")
     subscribe(code)
