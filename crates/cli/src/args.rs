@@ -43,6 +43,33 @@ pub enum Command {
     Key(KeyCommand),
 }
 
+impl Command {
+    /// The `--output` format of a client command; `table` (text) for the others.
+    pub fn output(&self) -> OutputFormat {
+        let client = match self {
+            Self::Org(OrgCommand::Create { client, .. } | OrgCommand::Get { client, .. }) => client,
+            Self::Integration(command) => match command {
+                IntegrationCommand::Create(args) => &args.client,
+                IntegrationCommand::Update(args) => &args.client,
+                IntegrationCommand::List { client }
+                | IntegrationCommand::Get { client, .. }
+                | IntegrationCommand::Verify { client, .. }
+                | IntegrationCommand::Template { client, .. }
+                | IntegrationCommand::Delete { client, .. } => client,
+            },
+            Self::Key(
+                KeyCommand::Create { client, .. }
+                | KeyCommand::List { client }
+                | KeyCommand::Revoke { client, .. },
+            ) => client,
+            Self::Dev(_) | Self::Serve(_) | Self::Emulator(_) | Self::Bootstrap { .. } => {
+                return OutputFormat::Table;
+            }
+        };
+        client.output
+    }
+}
+
 /// `souk dev`.
 #[derive(Debug, Args)]
 pub struct DevArgs {
@@ -173,8 +200,11 @@ pub enum OrgCommand {
 /// `souk integration …`.
 #[derive(Debug, Subcommand)]
 pub enum IntegrationCommand {
-    /// Register an AWS seller account.
+    /// Register an AWS seller account (the role ARN can be set later with `update`).
     Create(CreateIntegrationArgs),
+    /// Change an integration: only the fields given change. A new role or region sends it back
+    /// to pending verification.
+    Update(UpdateIntegrationArgs),
     /// List integrations.
     List {
         #[command(flatten)]
@@ -222,8 +252,9 @@ pub struct CreateIntegrationArgs {
     /// Display name.
     #[arg(long)]
     pub name: String,
-    /// The IAM role Souk assumes in the seller account.
-    #[arg(long)]
+    /// The IAM role Souk assumes in the seller account; may be left out and set later with
+    /// `souk integration update --role-arn` once the onboarding stack created it.
+    #[arg(long, default_value = "")]
     pub role_arn: String,
     /// AWS region of the seller's products.
     #[arg(long, default_value = "us-east-1")]
@@ -240,6 +271,47 @@ pub struct CreateIntegrationArgs {
     /// S3 bucket receiving the Seller Data Feeds.
     #[arg(long, default_value = "")]
     pub data_feed_bucket: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `souk integration update`: each option names one field of UpdateIntegration; only the
+/// fields given are sent (in the update mask).
+#[derive(Debug, Args)]
+pub struct UpdateIntegrationArgs {
+    /// Integration id (`int_…`).
+    pub id: String,
+    /// New display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New IAM role ARN; `--role-arn ""` clears it.
+    #[arg(long)]
+    pub role_arn: Option<String>,
+    /// New AWS region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Replace the products with these SaaS product codes (repeatable; details of codes the
+    /// integration already has are kept).
+    #[arg(long = "product-code", conflicts_with = "clear_products")]
+    pub product_codes: Vec<String>,
+    /// Remove every product.
+    #[arg(long)]
+    pub clear_products: bool,
+    /// Replace the SQS queue URLs with these (repeatable).
+    #[arg(long = "sqs-queue-url", conflicts_with = "clear_sqs_queue_urls")]
+    pub sqs_queue_urls: Vec<String>,
+    /// Remove every SQS queue URL.
+    #[arg(long)]
+    pub clear_sqs_queue_urls: bool,
+    /// Whether notifications arrive through an EventBridge rule.
+    #[arg(long, value_name = "true|false")]
+    pub eventbridge: Option<bool>,
+    /// Whether notifications are delivered by SNS over HTTPS.
+    #[arg(long, value_name = "true|false")]
+    pub sns_https: Option<bool>,
+    /// New Seller Data Feed bucket; `--data-feed-bucket ""` stops using data feeds.
+    #[arg(long)]
+    pub data_feed_bucket: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
 }

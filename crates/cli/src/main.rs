@@ -5,30 +5,38 @@
 mod args;
 mod client;
 mod config;
+mod exit;
 mod logging;
 mod run;
 
 use clap::Parser;
 
-use args::{Cli, Command};
+use anyhow::Context;
+use args::{Cli, Command, OutputFormat};
 
 fn main() -> std::process::ExitCode {
+    // Clap exits 2 on a bad command line itself (`exit::Kind::Usage`).
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let output = cli.command.output();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return std::process::ExitCode::FAILURE;
-        }
+        .context("cannot start the async runtime");
+    let result = match runtime {
+        Ok(runtime) => runtime.block_on(dispatch(cli)),
+        Err(error) => Err(error),
     };
-    match runtime.block_on(dispatch(cli)) {
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
+            // Under `--output json` the error is the one JSON document on stdout, so a script
+            // parsing stdout always gets JSON; people get text on stderr.
+            match output {
+                OutputFormat::Json if exit::already_reported(&error) => {}
+                OutputFormat::Json => println!("{}", exit::render_json(&error)),
+                OutputFormat::Table => eprintln!("{}", exit::render_text(&error)),
+            }
+            std::process::ExitCode::from(exit::kind_of(&error).code())
         }
     }
 }
@@ -59,7 +67,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
 
 /// Loads the configuration and starts logging with it; errors name the bad setting.
 fn load_config(file: &Option<std::path::PathBuf>) -> anyhow::Result<config::Config> {
-    let config = config::Config::load(file.as_deref())?;
+    let config = config::Config::load(file.as_deref())
+        .map_err(|error| exit::Failure::new(exit::Kind::Usage, format!("{error:#}")))?;
     logging::init(config.log_format, &config.log_level);
     Ok(config)
 }

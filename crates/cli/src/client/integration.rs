@@ -5,17 +5,21 @@ use souk_proto::common::{LicensingModel, ProductType};
 use souk_proto::integration::{
     CheckStatus, CreateIntegrationRequest, DeleteIntegrationRequest, GetIntegrationRequest,
     GetOnboardingTemplateRequest, Integration, ListIntegrationsRequest, NotificationConfig,
-    PermissionCheck, Product, VerifyIntegrationRequest,
+    PermissionCheck, Product, UpdateIntegrationRequest, VerifyIntegrationRequest,
 };
 
 use super::output::{Table, emit, enum_name, time, time_json};
 use super::{call, idempotency_key, integration_client};
-use crate::args::{ClientArgs, CreateIntegrationArgs, IntegrationCommand, OutputFormat};
+use crate::args::{
+    ClientArgs, CreateIntegrationArgs, IntegrationCommand, OutputFormat, UpdateIntegrationArgs,
+};
+use crate::exit::{Failure, Kind};
 
 /// Runs an `integration` subcommand.
 pub async fn run(command: IntegrationCommand) -> anyhow::Result<()> {
     match command {
         IntegrationCommand::Create(args) => create(args).await,
+        IntegrationCommand::Update(args) => update(args).await,
         IntegrationCommand::List { client } => list(&client).await,
         IntegrationCommand::Get { id, client } => get(id, &client).await,
         IntegrationCommand::Verify { id, client } => verify(id, &client).await,
@@ -31,16 +35,7 @@ pub async fn run(command: IntegrationCommand) -> anyhow::Result<()> {
 
 async fn create(args: CreateIntegrationArgs) -> anyhow::Result<()> {
     let mut client = integration_client(&args.client).await?;
-    let products = args
-        .product_codes
-        .into_iter()
-        .map(|product_code| Product {
-            product_code,
-            product_id: None,
-            r#type: ProductType::Saas as i32,
-            licensing: LicensingModel::ProductCode as i32,
-        })
-        .collect();
+    let products = args.product_codes.into_iter().map(saas_product).collect();
     let request = CreateIntegrationRequest {
         name: args.name,
         role_arn: args.role_arn,
@@ -55,6 +50,107 @@ async fn create(args: CreateIntegrationArgs) -> anyhow::Result<()> {
         idempotency_key: idempotency_key(),
     };
     let integration = call(client.create_integration(request))
+        .await?
+        .integration
+        .unwrap_or_default();
+    emit(
+        args.client.output,
+        &one(&integration),
+        &integration_json(&integration),
+    );
+    Ok(())
+}
+
+fn saas_product(product_code: String) -> Product {
+    Product {
+        product_code,
+        product_id: None,
+        r#type: ProductType::Saas as i32,
+        licensing: LicensingModel::ProductCode as i32,
+    }
+}
+
+/// Sends UpdateIntegration with the fields given. Products and notifications are replaced as a
+/// whole by the RPC, so the ones not named on the command line are read first and kept.
+async fn update(args: UpdateIntegrationArgs) -> anyhow::Result<()> {
+    let mut client = integration_client(&args.client).await?;
+    let mut paths = Vec::new();
+    let mut request = UpdateIntegrationRequest {
+        integration_id: args.id.clone(),
+        idempotency_key: idempotency_key(),
+        ..UpdateIntegrationRequest::default()
+    };
+    if let Some(name) = args.name {
+        request.name = name;
+        paths.push("name");
+    }
+    if let Some(role_arn) = args.role_arn {
+        request.role_arn = role_arn;
+        paths.push("role_arn");
+    }
+    if let Some(region) = args.region {
+        request.region = region;
+        paths.push("region");
+    }
+    if let Some(bucket) = args.data_feed_bucket {
+        request.data_feed_bucket = bucket;
+        paths.push("data_feed_bucket");
+    }
+    let products_given = args.clear_products || !args.product_codes.is_empty();
+    let notifications_given = args.clear_sqs_queue_urls
+        || !args.sqs_queue_urls.is_empty()
+        || args.eventbridge.is_some()
+        || args.sns_https.is_some();
+    if products_given || notifications_given {
+        let current = call(client.get_integration(GetIntegrationRequest {
+            integration_id: args.id.clone(),
+        }))
+        .await?
+        .integration
+        .unwrap_or_default();
+        if products_given {
+            request.products = args
+                .product_codes
+                .into_iter()
+                .map(|code| {
+                    current
+                        .products
+                        .iter()
+                        .find(|p| p.product_code == code)
+                        .cloned()
+                        .unwrap_or_else(|| saas_product(code))
+                })
+                .collect();
+            paths.push("products");
+        }
+        if notifications_given {
+            let mut notifications = current.notifications.unwrap_or_default();
+            if args.clear_sqs_queue_urls || !args.sqs_queue_urls.is_empty() {
+                notifications.sqs_queue_urls = args.sqs_queue_urls;
+            }
+            if let Some(eventbridge) = args.eventbridge {
+                notifications.eventbridge = eventbridge;
+            }
+            if let Some(sns_https) = args.sns_https {
+                notifications.sns_https = sns_https;
+            }
+            request.notifications = Some(notifications);
+            paths.push("notifications");
+        }
+    }
+    if paths.is_empty() {
+        return Err(Failure::new(
+            Kind::Usage,
+            "nothing to update: give at least one of --name, --role-arn, --region, \
+             --product-code/--clear-products, --sqs-queue-url/--clear-sqs-queue-urls, \
+             --eventbridge, --sns-https, --data-feed-bucket",
+        )
+        .into());
+    }
+    request.update_mask = Some(prost_types::FieldMask {
+        paths: paths.into_iter().map(str::to_owned).collect(),
+    });
+    let integration = call(client.update_integration(request))
         .await?
         .integration
         .unwrap_or_default();
@@ -127,7 +223,14 @@ async fn verify(id: String, args: &ClientArgs) -> anyhow::Result<()> {
             check.remedy.clone(),
         ]);
     }
+    let failed_checks = report
+        .checks
+        .iter()
+        .filter(|c| c.status() != CheckStatus::Ok)
+        .count();
+    let verified = report.role_assumed && failed_checks == 0;
     let value = json!({
+        "verified": verified,
         "verify_time": time_json(report.verify_time.as_ref()),
         "role_assumed": report.role_assumed,
         "role_error": report.role_error,
@@ -143,7 +246,19 @@ async fn verify(id: String, args: &ClientArgs) -> anyhow::Result<()> {
         }
     }
     emit(args.output, &table, &value);
-    Ok(())
+    if verified {
+        return Ok(());
+    }
+    let reason = if report.role_assumed {
+        format!("{failed_checks} permission check(s) did not pass")
+    } else {
+        format!("the role could not be assumed: {}", report.role_error)
+    };
+    Err(Failure {
+        reported: true,
+        ..Failure::new(Kind::VerifyFailed, format!("verification failed: {reason}"))
+    }
+    .into())
 }
 
 async fn template(

@@ -7,7 +7,6 @@ pub mod output;
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
 use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
 use tonic::transport::{Channel, Endpoint};
@@ -15,6 +14,7 @@ use tonic::transport::{Channel, Endpoint};
 use souk_proto::integration::integration_service_client::IntegrationServiceClient;
 
 use crate::args::ClientArgs;
+use crate::exit::{Failure, Kind};
 
 /// Name of the file in the data directory where `souk dev` saves its first API key.
 pub const DEV_KEY_FILE: &str = "api-key";
@@ -44,19 +44,26 @@ pub type IntegrationClient =
 /// Connects to the server named in `args` with the resolved API key.
 pub async fn integration_client(args: &ClientArgs) -> anyhow::Result<IntegrationClient> {
     let key = resolve_api_key(args.api_key.as_deref(), &args.data_dir)?;
-    let header = format!("Bearer {key}")
-        .parse()
-        .context("the API key contains characters not allowed in a header")?;
-    let channel = Endpoint::from_shared(args.server.clone())
-        .with_context(|| format!("invalid --server {:?}", args.server))?
+    let header = format!("Bearer {key}").parse().map_err(|_| {
+        Failure::new(
+            Kind::Auth,
+            "the API key contains characters not allowed in a header",
+        )
+    })?;
+    let endpoint = Endpoint::from_shared(args.server.clone())
+        .map_err(|_| Failure::new(Kind::Usage, format!("invalid --server {:?}", args.server)))?;
+    let channel = endpoint
         .connect_timeout(std::time::Duration::from_secs(5))
         .timeout(std::time::Duration::from_secs(60))
         .connect()
         .await
-        .with_context(|| {
-            format!(
-                "cannot reach Souk at {} (is `souk dev` running?)",
-                args.server
+        .map_err(|error| {
+            Failure::new(
+                Kind::Unavailable,
+                format!(
+                    "cannot reach Souk at {} (is `souk dev` running?): {error}",
+                    args.server
+                ),
             )
         })?;
     Ok(IntegrationServiceClient::with_interceptor(
@@ -73,35 +80,24 @@ pub fn resolve_api_key(explicit: Option<&str>, data_dir: &Path) -> anyhow::Resul
     let path = data_dir.join(DEV_KEY_FILE);
     match std::fs::read_to_string(&path) {
         Ok(key) if !key.trim().is_empty() => Ok(key.trim().to_owned()),
-        _ => bail!(
-            "no API key: pass --api-key or set SOUK_API_KEY (souk dev saves its first key in {})",
-            path.display()
-        ),
+        _ => Err(Failure::new(
+            Kind::Auth,
+            format!(
+                "no API key: pass --api-key or set SOUK_API_KEY (souk dev saves its first key in {})",
+                path.display()
+            ),
+        )
+        .into()),
     }
 }
 
-/// Turns a gRPC error into a one-line message with the field violations, for people.
-pub fn describe_status(status: &tonic::Status) -> String {
-    use tonic_types::StatusExt;
-    let mut message = format!("{:?}: {}", status.code(), status.message());
-    if let Some(bad_request) = status.get_details_bad_request() {
-        for violation in bad_request.field_violations {
-            message.push_str(&format!(
-                "\n  - {}: {}",
-                violation.field, violation.description
-            ));
-        }
-    }
-    message
-}
-
-/// Runs a client call, converting its status into a readable error.
+/// Runs a client call, converting its status into a [`Failure`] (exit code, JSON error).
 pub async fn call<T>(
     future: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 ) -> anyhow::Result<T> {
     match future.await {
         Ok(response) => Ok(response.into_inner()),
-        Err(status) => bail!("{}", describe_status(&status)),
+        Err(status) => Err(Failure::from_status(&status).into()),
     }
 }
 
