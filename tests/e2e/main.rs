@@ -5,4 +5,5 @@
 
 mod dev;
 mod emulator;
+mod hardening;
 mod serve;

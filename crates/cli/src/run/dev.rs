@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use souk_events::InProcessBus;
 
 use super::assembly::{Databases, assemble, role_assumer};
@@ -28,12 +27,8 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.http_addr {
         config.http_addr = addr;
     }
-    std::fs::create_dir_all(&args.data_dir).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            args.data_dir.display()
-        )
-    })?;
+    // Owner-only and locked before anything else: a second `souk dev` fails here, clearly.
+    let data_dir = super::data_dir::DataDir::open(&args.data_dir)?;
 
     // Bind every port first: a busy port fails start-up before anything is written.
     let (grpc_listener, grpc_addr) = grpc::bind(config.grpc_addr).await?;
@@ -66,13 +61,14 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     )
     .await?;
 
+    data_dir.restrict_files()?;
     let first_key = assembly
         .integration
         .bootstrap_default_organization("default")
         .await
         .map_err(|error| anyhow::anyhow!("cannot create the default organisation: {error}"))?;
     if let Some((organization, secret)) = &first_key {
-        save_key(&args.data_dir, secret)?;
+        data_dir.write_private(DEV_KEY_FILE, &format!("{secret}\n"))?;
         tracing::info!(organization_id = %organization.id, "created the default organisation");
     }
     if let Some(running) = &emulator {
@@ -99,19 +95,6 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     assembly.shutdown().await;
     stopped?;
     println!("souk dev stopped");
-    Ok(())
-}
-
-/// Saves the bootstrap key where client commands look for it, readable by the owner only.
-fn save_key(data_dir: &std::path::Path, secret: &str) -> anyhow::Result<()> {
-    let path = data_dir.join(DEV_KEY_FILE);
-    std::fs::write(&path, format!("{secret}\n"))
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Running Souk: `souk dev`, `souk serve <service>`, `souk emulator`, and what they share.
 
 pub mod assembly;
+pub mod data_dir;
 pub mod demo;
 pub mod dev;
 pub mod emulator;
