@@ -362,3 +362,79 @@ async fn integration_update_changes_every_mutable_field() {
 
     dev.terminate().await.unwrap();
 }
+
+/// Starts `souk serve integration` with stderr in a file (not a terminal) and returns its stdout
+/// lines up to `ready`, then stops it and returns stderr too.
+async fn serve_once(env: &[(&str, &str)]) -> (Vec<String>, String) {
+    use tokio::io::AsyncBufReadExt;
+    let stderr_path = tempfile::NamedTempFile::new().unwrap();
+    let mut command = tokio::process::Command::new(souk_bin().unwrap());
+    command
+        .args([
+            "serve",
+            "integration",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr_path.reopen().unwrap())
+        .env("SOUK_LOG_LEVEL", "info")
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .kill_on_drop(true);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    let ready = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line == "ready" {
+                return;
+            }
+            banner.push(line);
+        }
+        panic!("souk serve exited before it was ready");
+    };
+    tokio::time::timeout(Duration::from_secs(60), ready)
+        .await
+        .expect("souk serve was not ready within 60 s");
+    child.kill().await.unwrap();
+    let stderr = std::fs::read_to_string(stderr_path.path()).unwrap();
+    (banner, stderr)
+}
+
+#[tokio::test]
+async fn serve_on_an_empty_database_hints_at_bootstrap_and_logs_plainly() {
+    let db = souk_testkit::db::TestDb::postgres().await.unwrap();
+    let url = db.url().to_owned();
+    let nats_url = souk_testkit::nats::url();
+    let env = [
+        ("SOUK_DATABASE_URL", url.as_str()),
+        ("SOUK_NATS_URL", nats_url.as_str()),
+    ];
+    let hint = "run `souk bootstrap` with the same SOUK_DATABASE_URL";
+
+    let (banner, stderr) = serve_once(&env).await;
+    assert!(banner.iter().any(|l| l.contains(hint)), "{banner:?}");
+    assert!(stderr.contains(hint), "{stderr}");
+    // Not a terminal: no colour escapes.
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+
+    let boot = run(&["bootstrap"], &env).await;
+    assert_eq!(boot.code, Some(0), "{boot:?}");
+
+    // Second start: the migrations table exists already; PostgreSQL's "already exists,
+    // skipping" notice is not logged at INFO, and there is an organisation now.
+    let (banner, stderr) = serve_once(&env).await;
+    assert!(!banner.iter().any(|l| l.contains(hint)), "{banner:?}");
+    assert!(!stderr.contains("already exists"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert!(
+        stderr.contains("INFO"),
+        "logs at INFO were expected: {stderr}"
+    );
+}

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod dev;
 pub mod emulator;
 pub mod grpc;
+pub mod hints;
 pub mod http;
 pub mod metrics;
 pub mod serve;

@@ -51,6 +51,7 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     println!("souk serve {} is running", args.service.as_str());
     println!("  grpc      http://{grpc_addr}");
     println!("  http      http://{http_addr}");
+    super::hints::bootstrap_if_empty(config.require_database_url()?).await;
     println!("ready");
 
     let stopped = servers.run_until_stopped().await;
