@@ -117,8 +117,16 @@ async fn create_product(
     State(emu): State<Emulator>,
     ControlJson(new): ControlJson<NewProduct>,
 ) -> Response {
-    match market::create_product(&mut emu.world(), new) {
-        Ok(product) => rest::with_status(StatusCode::CREATED, &product),
+    let now = now(&emu);
+    let mut world = emu.world();
+    match market::create_product(&mut world, new) {
+        Ok(mut product) => {
+            product.last_modified = now;
+            if let Some(stored) = world.market.products.get_mut(&product.product_code) {
+                stored.last_modified = now;
+            }
+            rest::with_status(StatusCode::CREATED, &product)
+        }
         Err(err) => market_error(err),
     }
 }

@@ -267,7 +267,7 @@ where
                 .is_some_and(|key| world.sts.session_expired(key, now.unix_timestamp()));
         if expired {
             drop(world);
-            return expired_token(&ctx).into_response(ctx.protocol);
+            return render(&ctx, expired_token(&ctx));
         }
         let denied_as = ctx
             .access_key_id
@@ -275,7 +275,7 @@ where
             .and_then(|key| world.sts.denied_caller(key, &ctx.iam_action(), now));
         if let Some(caller_arn) = denied_as {
             drop(world);
-            return access_denied(&ctx, &caller_arn).into_response(ctx.protocol);
+            return render(&ctx, access_denied(&ctx, &caller_arn));
         }
         // Without rules nothing can fire; skipping the mutable borrow keeps the journal
         // from rewriting the fault state on every call.
@@ -289,14 +289,25 @@ where
         tokio::time::sleep(decision.delay).await;
     }
     match decision.outcome {
-        Some(FaultKind::Throttle) => throttling_error(&ctx).into_response(ctx.protocol),
-        Some(FaultKind::ServerError) => server_error(&ctx).into_response(ctx.protocol),
+        Some(FaultKind::Throttle) => render(&ctx, throttling_error(&ctx)),
+        Some(FaultKind::ServerError) => render(&ctx, server_error(&ctx)),
         Some(FaultKind::Drop) => {
             let _processed = handler().await;
             dropped_response()
         }
         Some(FaultKind::Latency | FaultKind::Unprocessed) | None => handler().await,
     }
+}
+
+/// Renders an error the guard produced in the call's protocol; Agreement errors carry the
+/// `requestId` member its model gives every error.
+fn render(ctx: &CallContext<'_>, error: ApiError) -> Response {
+    let error = if ctx.service == "agreement" {
+        error.with_member("requestId", crate::wire::request_id())
+    } else {
+        error
+    };
+    error.into_response(ctx.protocol)
 }
 
 /// A response whose body fails: hyper aborts the connection, the client reads no response.

@@ -72,6 +72,14 @@ pub struct Product {
     pub concurrent_agreements: bool,
     /// The seller's fulfilment URL (where the buyer's browser POSTs the registration token).
     pub fulfillment_url: String,
+    /// When it was created or last replaced (epoch seconds; 0 when created without a clock,
+    /// through [`create_product`] directly). The catalog shows it as `LastModifiedDate`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub last_modified: i64,
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
 }
 
 impl Product {
@@ -380,6 +388,7 @@ pub fn create_product(world: &mut World, new: NewProduct) -> Result<Product, Mar
             .fulfillment_url
             .unwrap_or_else(|| "http://localhost:8080/aws/fulfillment".to_owned()),
         product_code: product_code.clone(),
+        last_modified: 0,
     };
     world.market.products.insert(product_code, product.clone());
     Ok(product)

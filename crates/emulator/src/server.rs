@@ -126,6 +126,17 @@ async fn fallback(
             "no control route {method} {path} (see docs/emulator.md)"
         ));
     }
+    // S3 bucket names are lower-case, so a capitalized first segment is a restJson1 operation
+    // (Catalog's `/DescribeAssessment`, ...) the emulator does not serve: say so in that
+    // protocol instead of answering S3's NoSuchBucket or an awsJson error.
+    let first = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    if first.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return ApiError::unknown_operation(first).into_response(Protocol::RestJson1);
+    }
     match method {
         Method::POST => dispatch_post(&emulator, &headers, body).await,
         Method::GET | Method::HEAD => {

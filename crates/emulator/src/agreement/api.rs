@@ -17,13 +17,29 @@ fn not_found(id: &str) -> ApiError {
         "ResourceNotFoundException",
         format!("Agreement {id} not found."),
     )
+    .with_member("resourceId", id)
+    .with_member("resourceType", "Agreement")
+}
+
+/// A `ValidationException` with the modelled `reason` and the offending member in `fields`.
+pub(crate) fn invalid(reason: &str, field: &str, message: impl Into<String>) -> ApiError {
+    let message = message.into();
+    ApiError::validation(message.clone())
+        .with_member("reason", reason)
+        .with_member("fields", json!([{ "name": field, "message": message }]))
 }
 
 fn required_id(body: &Value) -> Result<&str, ApiError> {
     match body.get("agreementId") {
-        None | Some(Value::Null) => Err(ApiError::validation("agreementId is required.")),
+        None | Some(Value::Null) => Err(invalid(
+            "MISSING_AGREEMENT_ID",
+            "agreementId",
+            "agreementId is required.",
+        )),
         Some(Value::String(id)) if !id.is_empty() && id.len() <= 64 => Ok(id),
-        Some(Value::String(_)) => Err(ApiError::validation(
+        Some(Value::String(_)) => Err(invalid(
+            "INVALID_AGREEMENT_ID",
+            "agreementId",
             "agreementId must be between 1 and 64 characters long.",
         )),
         Some(_) => Err(ApiError::serialization("agreementId must be a string.")),
@@ -113,7 +129,11 @@ fn max_results(body: &Value, default: usize) -> Result<usize, ApiError> {
         None | Some(Value::Null) => Ok(default),
         Some(v) => match v.as_i64() {
             Some(n) if (1..=50).contains(&n) => Ok(usize::try_from(n).unwrap_or(default)),
-            Some(_) => Err(ApiError::validation("maxResults must be between 1 and 50.")),
+            Some(_) => Err(invalid(
+                "INVALID_MAX_RESULTS",
+                "maxResults",
+                "maxResults must be between 1 and 50.",
+            )),
             None => Err(ApiError::serialization("maxResults must be an integer.")),
         },
     }
@@ -123,7 +143,7 @@ fn next_token(body: &Value) -> Result<usize, ApiError> {
     match body.get("nextToken") {
         None | Some(Value::Null) => Ok(0),
         Some(Value::String(t)) => crate::catalog::paging::decode(t)
-            .ok_or_else(|| ApiError::validation("nextToken is invalid.")),
+            .ok_or_else(|| invalid("INVALID_NEXT_TOKEN", "nextToken", "nextToken is invalid.")),
         Some(_) => Err(ApiError::serialization("nextToken must be a string.")),
     }
 }
@@ -164,7 +184,9 @@ fn parse_filters(body: &Value) -> Result<Vec<(String, Vec<String>)>, ApiError> {
         Some(_) => return Err(ApiError::serialization("filters must be a list.")),
     };
     if raw.len() > 10 {
-        return Err(ApiError::validation(
+        return Err(invalid(
+            "UNSUPPORTED_FILTERS",
+            "filters",
             "filters must contain at most 10 filters.",
         ));
     }
@@ -173,11 +195,13 @@ fn parse_filters(body: &Value) -> Result<Vec<(String, Vec<String>)>, ApiError> {
         let name = f
             .get("name")
             .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::validation("filter name is required."))?;
+            .ok_or_else(|| invalid("INVALID_FILTER_NAME", "filters", "filter name is required."))?;
         if !FILTERS.contains(&name) {
-            return Err(ApiError::validation(format!(
-                "Filter name {name} is not supported."
-            )));
+            return Err(invalid(
+                "INVALID_FILTER_NAME",
+                "filters",
+                format!("Filter name {name} is not supported."),
+            ));
         }
         let values: Vec<String> = match f.get("values") {
             Some(Value::Array(v)) => v
@@ -187,9 +211,11 @@ fn parse_filters(body: &Value) -> Result<Vec<(String, Vec<String>)>, ApiError> {
             _ => Vec::new(),
         };
         if values.is_empty() {
-            return Err(ApiError::validation(format!(
-                "Filter {name} needs at least one value."
-            )));
+            return Err(invalid(
+                "INVALID_FILTER_VALUES",
+                "filters",
+                format!("Filter {name} needs at least one value."),
+            ));
         }
         out.push((name.to_owned(), values));
     }
@@ -206,7 +232,13 @@ pub fn search(world: &World, seller: &str, body: &Value) -> Result<Value, ApiErr
     match body.get("catalog") {
         None | Some(Value::Null) => {}
         Some(Value::String(c)) if c == "AWSMarketplace" => {}
-        Some(_) => return Err(ApiError::validation("catalog must be AWSMarketplace.")),
+        Some(_) => {
+            return Err(invalid(
+                "INVALID_CATALOG",
+                "catalog",
+                "catalog must be AWSMarketplace.",
+            ));
+        }
     }
     let filters = parse_filters(body)?;
     let get = |name: &str| {
@@ -218,23 +250,35 @@ pub fn search(world: &World, seller: &str, body: &Value) -> Result<Value, ApiErr
     match get("PartyType") {
         Some(v) if v.iter().all(|x| x == "Proposer") => {}
         Some(_) => {
-            return Err(ApiError::validation(
+            return Err(invalid(
+                "INVALID_PARTY_TYPE",
+                "filters",
                 "Only the Proposer PartyType is supported.",
             ));
         }
-        None => return Err(ApiError::validation("The PartyType filter is required.")),
+        None => {
+            return Err(invalid(
+                "MISSING_PARTY_TYPE",
+                "filters",
+                "The PartyType filter is required.",
+            ));
+        }
     }
     if let Some(v) = get("AgreementType")
         && v.iter().any(|x| x != "PurchaseAgreement")
     {
-        return Err(ApiError::validation(
+        return Err(invalid(
+            "INVALID_FILTER_VALUES",
+            "filters",
             "AgreementType must be PurchaseAgreement.",
         ));
     }
     if let Some(v) = get("Status")
         && v.iter().any(|s| AgreementStatus::parse(s).is_none())
     {
-        return Err(ApiError::validation(
+        return Err(invalid(
+            "INVALID_FILTER_VALUES",
+            "filters",
             "Status filter values must be agreement statuses.",
         ));
     }
@@ -248,9 +292,13 @@ pub fn search(world: &World, seller: &str, body: &Value) -> Result<Value, ApiErr
                     .ok()
                     .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
                     .or_else(|| crate::catalog::format::parse_datetime(&raw));
-                parsed
-                    .map(Some)
-                    .ok_or_else(|| ApiError::validation(format!("{name} must be a timestamp.")))
+                parsed.map(Some).ok_or_else(|| {
+                    invalid(
+                        "INVALID_FILTER_VALUES",
+                        "filters",
+                        format!("{name} must be a timestamp."),
+                    )
+                })
             }
         }
     };
@@ -264,7 +312,9 @@ pub fn search(world: &World, seller: &str, body: &Value) -> Result<Value, ApiErr
                 .and_then(Value::as_str)
                 .is_none_or(|b| b == "EndTime");
             if !by_ok {
-                return Err(ApiError::validation(
+                return Err(invalid(
+                    "INVALID_SORT_BY",
+                    "sort.sortBy",
                     "Only EndTime is supported for sorting.",
                 ));
             }
@@ -276,7 +326,9 @@ pub fn search(world: &World, seller: &str, body: &Value) -> Result<Value, ApiErr
         }
     };
     if !sort_ok {
-        return Err(ApiError::validation(
+        return Err(invalid(
+            "INVALID_SORT_ORDER",
+            "sort.sortOrder",
             "sortOrder must be ASCENDING or DESCENDING.",
         ));
     }

@@ -39,8 +39,22 @@ const TIMESTAMP_MEMBERS: &[&str] = &[
 pub fn handle(emu: &crate::Emulator, operation: &str, body: Bytes) -> Response {
     match json::parse_body::<Value>(&body).and_then(|value| run(emu, operation, &value)) {
         Ok(value) => json::ok_response(&value, json::CONTENT_TYPE_1_0),
-        Err(error) => error.into_response(Protocol::AwsJson1_0),
+        Err(error) => modelled(error).into_response(Protocol::AwsJson1_0),
     }
+}
+
+/// Completes an error with the members the Agreement model gives every error (`requestId`) and
+/// validation errors (`reason`, `OTHER` unless a more specific one was set).
+pub(crate) fn modelled(error: ApiError) -> ApiError {
+    let error = if error.code == "ValidationException" && error.member("reason").is_none() {
+        error.with_member("reason", "OTHER")
+    } else {
+        error
+    };
+    if error.member("requestId").is_some() {
+        return error;
+    }
+    error.with_member("requestId", crate::wire::request_id())
 }
 
 /// Handles one Agreement API operation in Smithy RPC v2 CBOR, which the Rust SDK sends
@@ -48,7 +62,7 @@ pub fn handle(emu: &crate::Emulator, operation: &str, body: Bytes) -> Response {
 pub fn handle_cbor(emu: &crate::Emulator, operation: &str, body: &[u8]) -> Response {
     match cbor::decode_request(body).and_then(|value| run(emu, operation, &value)) {
         Ok(value) => cbor::ok_response(&value, TIMESTAMP_MEMBERS),
-        Err(error) => error.into_response(Protocol::RpcV2Cbor),
+        Err(error) => modelled(error).into_response(Protocol::RpcV2Cbor),
     }
 }
 

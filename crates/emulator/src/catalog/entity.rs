@@ -349,7 +349,19 @@ fn typed_filters(
 /// ListEntities.
 pub fn list(world: &World, account: &Account, body: &Value) -> CatalogResult<Value> {
     let map = object(body, "request")?;
-    super::validate::catalog(opt_str(map, "Catalog", "ListEntitiesRequest")?)?;
+    let catalog = opt_str(map, "Catalog", "ListEntitiesRequest")?;
+    // A well-formed name of a catalog that does not exist is a missing resource (the model's
+    // ResourceNotFoundException for ListEntities); a malformed one stays a validation error.
+    if let Some(name) = catalog
+        && name != "AWSMarketplace"
+        && (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphabetic())
+    {
+        return Err(CatalogError::NotFound(format!(
+            "Catalog {name} does not exist."
+        )));
+    }
+    super::validate::catalog(catalog)?;
     let entity_kind = req_str(map, "EntityType", "ListEntitiesRequest")?;
     let max = opt_int(map, "MaxResults", "ListEntitiesRequest")?.unwrap_or(20);
     if !(1..=50).contains(&max) {

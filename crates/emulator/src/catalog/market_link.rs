@@ -37,7 +37,8 @@ pub fn market_products(world: &World, seller_account_id: &str) -> Vec<CatalogPro
                     json!({ "Key": d.name, "Name": d.name, "Description": d.description, "Types": types })
                 })
                 .collect(),
-            last_modified: OffsetDateTime::UNIX_EPOCH,
+            last_modified: OffsetDateTime::from_unix_timestamp(p.last_modified)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
         })
         .collect()
 }

@@ -28,6 +28,7 @@ pub mod products;
 pub mod release;
 pub mod resale;
 pub mod routes;
+pub mod tagging;
 pub mod terms;
 pub mod validate;
 pub mod views;
@@ -54,4 +55,10 @@ pub struct CatalogState {
     /// Products seeded directly into the catalog (the market's products are served too).
     #[serde(default)]
     pub products: BTreeMap<String, CatalogProduct>,
+    /// Tags by resource ARN (entities and change sets).
+    #[serde(default)]
+    pub tags: BTreeMap<String, BTreeMap<String, String>>,
+    /// Resource policies by entity ARN.
+    #[serde(default)]
+    pub policies: BTreeMap<String, String>,
 }

@@ -9,12 +9,12 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use serde_json::{Value, json};
 
 use super::change_set::{self, Account};
 use super::error::{CatalogError, CatalogResult};
-use super::{entity, validate, views};
+use super::{entity, tagging, validate, views};
 use crate::Emulator;
 use crate::faults::{CallContext, guarded};
 use crate::state::World;
@@ -30,6 +30,72 @@ pub fn router() -> Router<Emulator> {
         .route("/DescribeEntity", get(describe_entity))
         .route("/ListEntities", post(list_entities))
         .route("/BatchDescribeEntities", post(batch_describe_entities))
+        .route("/TagResource", post(tag_resource))
+        .route("/UntagResource", post(untag_resource))
+        .route("/ListTagsForResource", post(list_tags_for_resource))
+        .route("/PutResourcePolicy", post(put_resource_policy))
+        .route("/GetResourcePolicy", get(get_resource_policy))
+        .route("/DeleteResourcePolicy", delete(delete_resource_policy))
+}
+
+async fn tag_resource(State(emu): State<Emulator>, headers: HeaderMap, body: Bytes) -> Response {
+    run_with_body(&emu, &headers, &body, "TagResource", |emu, body| {
+        tagging::tag(&mut emu.world(), &account(emu), &body)
+    })
+    .await
+}
+
+async fn untag_resource(State(emu): State<Emulator>, headers: HeaderMap, body: Bytes) -> Response {
+    run_with_body(&emu, &headers, &body, "UntagResource", |emu, body| {
+        tagging::untag(&mut emu.world(), &account(emu), &body)
+    })
+    .await
+}
+
+async fn list_tags_for_resource(
+    State(emu): State<Emulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run_with_body(&emu, &headers, &body, "ListTagsForResource", |emu, body| {
+        tagging::list_tags(&emu.world(), &account(emu), &body)
+    })
+    .await
+}
+
+async fn put_resource_policy(
+    State(emu): State<Emulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run_with_body(&emu, &headers, &body, "PutResourcePolicy", |emu, body| {
+        tagging::put_policy(&mut emu.world(), &account(emu), &body)
+    })
+    .await
+}
+
+async fn get_resource_policy(
+    State(emu): State<Emulator>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    run(&emu, &headers, "GetResourcePolicy", |emu| {
+        let arn = query_param(&query, "resourceArn")?;
+        tagging::get_policy(&emu.world(), &account(emu), arn)
+    })
+    .await
+}
+
+async fn delete_resource_policy(
+    State(emu): State<Emulator>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    run(&emu, &headers, "DeleteResourcePolicy", |emu| {
+        let arn = query_param(&query, "resourceArn")?;
+        tagging::delete_policy(&mut emu.world(), &account(emu), arn)
+    })
+    .await
 }
 
 /// The account the catalog acts for.

@@ -152,14 +152,20 @@ pub fn ok_response(value: &Json, timestamp_members: &[&str]) -> Response {
 
 /// An rpcv2Cbor error: status per shape and a CBOR map `{"__type": Code, "message": ...}`.
 pub fn error_response(error: &ApiError) -> Response {
-    let body = Cbor::Map(vec![
+    let mut entries = vec![
         (Cbor::Text("__type".into()), Cbor::Text(error.code.clone())),
         (
             Cbor::Text("message".into()),
             Cbor::Text(error.message.clone()),
         ),
-    ]);
-    response(error.status, &body, Some(&error.code))
+    ];
+    for (name, value) in &error.members {
+        entries.push((Cbor::Text(name.clone()), json_to_cbor(value, &[])));
+    }
+    let body = Cbor::Map(entries);
+    let mut response = response(error.status, &body, Some(&error.code));
+    super::echo_request_id(&mut response, error);
+    response
 }
 
 fn response(status: StatusCode, body: &Cbor, error_type: Option<&str>) -> Response {

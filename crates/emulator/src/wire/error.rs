@@ -28,6 +28,9 @@ pub struct ApiError {
     pub code: String,
     /// Human-readable message.
     pub message: String,
+    /// Further members the error shape models (Agreement's `requestId`, `reason`, `fields`,
+    /// `resourceId`, ...), rendered next to the message by the JSON and CBOR protocols.
+    pub members: Vec<(String, serde_json::Value)>,
 }
 
 impl ApiError {
@@ -51,7 +54,20 @@ impl ApiError {
             status,
             code: code.into(),
             message: message.into(),
+            members: Vec::new(),
         }
+    }
+
+    /// Adds a modelled member (replacing one of the same name).
+    pub fn with_member(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.members.retain(|(n, _)| n != name);
+        self.members.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// The value of a modelled member.
+    pub fn member(&self, name: &str) -> Option<&serde_json::Value> {
+        self.members.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
     /// `SerializationException` (400): the body could not be decoded.

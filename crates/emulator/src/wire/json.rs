@@ -30,13 +30,18 @@ pub fn ok_response<T: Serialize>(value: &T, content_type: &'static str) -> Respo
 /// `{"__type": "<Code>", "message": "..."}` body (lower-case `message`, as metering and
 /// entitlement model it; clients accept either case).
 pub fn error_response(error: &ApiError, content_type: &'static str) -> Response {
-    let body = serde_json::json!({ "__type": error.code, "message": error.message });
-    raw_response(
+    let mut body = serde_json::json!({ "__type": error.code, "message": error.message });
+    for (name, value) in &error.members {
+        body[name.as_str()] = value.clone();
+    }
+    let mut response = raw_response(
         error.status,
         body.to_string().into_bytes(),
         content_type,
         Some(&error.code),
-    )
+    );
+    super::echo_request_id(&mut response, error);
+    response
 }
 
 fn raw_response(

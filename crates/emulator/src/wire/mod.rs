@@ -31,6 +31,18 @@ pub fn request_id() -> String {
         .to_string()
 }
 
+/// Makes the `x-amzn-RequestId` header carry the error's modelled `requestId` member, when it
+/// has one, so a client sees one id in both places.
+pub(crate) fn echo_request_id(response: &mut axum::response::Response, error: &ApiError) {
+    if let Some(id) = error
+        .member("requestId")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|id| http::HeaderValue::from_str(id).ok())
+    {
+        response.headers_mut().insert(REQUEST_ID_HEADER, id);
+    }
+}
+
 /// Feeds one input to every request decoder and operation parser (used by the fuzz target and
 /// the garbage-input unit test): none may panic, whatever the bytes.
 pub fn exercise_decoders(emulator: &crate::Emulator, data: &[u8]) {

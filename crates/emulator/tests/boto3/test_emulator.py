@@ -286,6 +286,26 @@ def test_catalog_start_and_describe_change_set(released_offer):
                                                             "DetailsDocument": {}}])
 
 
+def test_catalog_tags_resource_policies_and_unknown_operations(released_offer):
+    catalog = client("marketplace-catalog")
+    arn = catalog.describe_entity(Catalog=CATALOG, EntityId=released_offer["offer_id"])["EntityArn"]
+    catalog.tag_resource(ResourceArn=arn, Tags=[{"Key": "team", "Value": "billing"}])
+    assert catalog.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "billing"}]
+    catalog.untag_resource(ResourceArn=arn, TagKeys=["team"])
+    assert catalog.list_tags_for_resource(ResourceArn=arn)["Tags"] == []
+    policy = json.dumps({"Version": "2012-10-17", "Statement": []})
+    catalog.put_resource_policy(ResourceArn=arn, Policy=policy)
+    assert catalog.get_resource_policy(ResourceArn=arn)["Policy"] == policy
+    catalog.delete_resource_policy(ResourceArn=arn)
+    with pytest.raises(catalog.exceptions.ResourceNotFoundException):
+        catalog.get_resource_policy(ResourceArn=arn)
+    with pytest.raises(catalog.exceptions.ResourceNotFoundException):
+        catalog.list_entities(Catalog="SomeOtherCatalog", EntityType="Offer")
+    with pytest.raises(botocore.exceptions.ClientError) as unknown:
+        catalog.describe_assessment(Catalog=CATALOG, AssessmentIdentifier="a-1")
+    assert error_code(unknown.value) == "UnknownOperationException"
+
+
 def test_catalog_list_and_cancel_change_sets(released_offer):
     catalog = client("marketplace-catalog")
     listed = catalog.list_change_sets(Catalog=CATALOG)
