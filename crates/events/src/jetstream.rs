@@ -1,9 +1,18 @@
 //! [`JetStreamPublisher`]: publishes events to NATS JetStream with `Nats-Msg-Id` = event id
 //! and waits for the broker's acknowledgement.
+//!
+//! A broker can come back without its streams (a NATS restarted on an empty store, a stream
+//! deleted by hand); every publish would then fail with "no stream found for given subject"
+//! until the streams exist again. So the publisher ensures its streams again after every
+//! reconnect (a watcher notices the reconnect even when nothing is published, so consumers find
+//! their streams) and on that error, then retries the publish once.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, message::PublishMessage};
+use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
+use async_nats::jetstream::{self, message::PublishMessage, publish::PublishAck};
 use async_trait::async_trait;
 
 use crate::Error;
@@ -13,6 +22,9 @@ use crate::subject::{Area, StreamSettings};
 /// How long one broker call (stream management, publish + acknowledgement) may take.
 pub const DEFAULT_BROKER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often the reconnect watcher looks at the connection counter.
+const RECONNECT_POLL: Duration = Duration::from_millis(250);
+
 /// Publishes to the per-area JetStream streams; a publish counts only once the broker has
 /// stored it (the `PubAck` arrived).
 #[derive(Clone)]
@@ -20,6 +32,18 @@ pub struct JetStreamPublisher {
     context: jetstream::Context,
     settings: StreamSettings,
     timeout: Duration,
+    /// The client's connection count when the streams were last ensured.
+    ensured_at: Arc<AtomicU64>,
+    /// Stops the reconnect watcher when the last clone is dropped.
+    _watcher: Arc<AbortOnDrop>,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl std::fmt::Debug for JetStreamPublisher {
@@ -32,19 +56,30 @@ impl std::fmt::Debug for JetStreamPublisher {
 }
 
 impl JetStreamPublisher {
-    /// A publisher on `client` that makes sure every area's stream exists before returning.
+    /// A publisher on `client` that makes sure every area's stream exists before returning,
+    /// and again after every reconnect.
     pub async fn start(
         client: async_nats::Client,
         settings: StreamSettings,
     ) -> Result<Self, Error> {
+        let statistics = client.statistics();
         let context = jetstream::new(client);
-        let publisher = Self {
+        ensure_streams(&context, &settings, DEFAULT_BROKER_TIMEOUT).await?;
+        // Read after the streams answered: the counter is bumped once the connection is up.
+        let connects = statistics.connects.load(Ordering::Acquire);
+        let ensured_at = Arc::new(AtomicU64::new(connects));
+        let watcher = tokio::spawn(watch_reconnects(
+            context.clone(),
+            settings.clone(),
+            Arc::clone(&ensured_at),
+        ));
+        Ok(Self {
             context,
             settings,
             timeout: DEFAULT_BROKER_TIMEOUT,
-        };
-        publisher.ensure_streams().await?;
-        Ok(publisher)
+            ensured_at,
+            _watcher: Arc::new(AbortOnDrop(watcher)),
+        })
     }
 
     /// Changes how long one broker call may take.
@@ -66,6 +101,95 @@ impl JetStreamPublisher {
     /// Creates every area's stream, or updates it to the configured settings.
     pub async fn ensure_streams(&self) -> Result<(), Error> {
         ensure_streams(&self.context, &self.settings, self.timeout).await
+    }
+
+    /// Ensures the streams when the client reconnected since they were last ensured (the
+    /// watcher may not have run yet).
+    async fn ensure_after_reconnect(&self) -> Result<(), Error> {
+        let connects = self
+            .context
+            .client()
+            .statistics()
+            .connects
+            .load(Ordering::Acquire);
+        if connects != self.ensured_at.load(Ordering::Acquire) {
+            tracing::info!("NATS reconnected; ensuring the JetStream streams");
+            self.ensure_streams().await?;
+            self.ensured_at.store(connects, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Sends one publish and waits for its acknowledgement.
+    async fn publish_once(
+        &self,
+        subject: &str,
+        event: &OutgoingEvent,
+    ) -> Result<PublishAck, PublishFailure> {
+        let message = PublishMessage::build()
+            .payload(event.payload.clone())
+            .message_id(&event.id);
+        let publish = async {
+            let ack_future: PublishAckFuture = self
+                .context
+                .send_publish(subject.to_owned(), message)
+                .await
+                .map_err(|err| {
+                    PublishFailure::Other(Error::Broker(format!("publishing to {subject}: {err}")))
+                })?;
+            ack_future.await.map_err(|err| {
+                let error = Error::Broker(format!("waiting for ack on {subject}: {err}"));
+                if err.kind() == PublishErrorKind::StreamNotFound {
+                    PublishFailure::NoStream(error)
+                } else {
+                    PublishFailure::Other(error)
+                }
+            })
+        };
+        tokio::time::timeout(self.timeout, publish)
+            .await
+            .map_err(|_| PublishFailure::Other(Error::Timeout("jetstream publish")))?
+    }
+}
+
+enum PublishFailure {
+    /// No stream captures the subject: the broker lost (or never had) the stream.
+    NoStream(Error),
+    Other(Error),
+}
+
+impl From<PublishFailure> for Error {
+    fn from(failure: PublishFailure) -> Self {
+        match failure {
+            PublishFailure::NoStream(error) | PublishFailure::Other(error) => error,
+        }
+    }
+}
+
+/// Ensures the streams each time the client's connection count grows (a reconnect), so a
+/// broker that came back empty has its streams before anything is published or consumed.
+async fn watch_reconnects(
+    context: jetstream::Context,
+    settings: StreamSettings,
+    ensured_at: Arc<AtomicU64>,
+) {
+    let statistics = context.client().statistics();
+    let mut interval = tokio::time::interval(RECONNECT_POLL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let connects = statistics.connects.load(Ordering::Acquire);
+        if connects == ensured_at.load(Ordering::Acquire) {
+            continue;
+        }
+        match ensure_streams(&context, &settings, DEFAULT_BROKER_TIMEOUT).await {
+            Ok(()) => {
+                tracing::info!("NATS reconnected; JetStream streams ensured");
+                ensured_at.store(connects, Ordering::Release);
+            }
+            // Retried on the next tick (and by the next publish).
+            Err(error) => tracing::warn!(%error, "NATS reconnected; ensuring the streams failed"),
+        }
     }
 }
 
@@ -97,22 +221,16 @@ impl Publisher for JetStreamPublisher {
                 self.settings.namespace.subject_prefix()
             )));
         }
-        let message = PublishMessage::build()
-            .payload(event.payload.clone())
-            .message_id(&event.id);
-        let publish = async {
-            let ack_future = self
-                .context
-                .send_publish(subject.to_owned(), message)
-                .await
-                .map_err(|err| Error::Broker(format!("publishing to {subject}: {err}")))?;
-            ack_future
-                .await
-                .map_err(|err| Error::Broker(format!("waiting for ack on {subject}: {err}")))
+        self.ensure_after_reconnect().await?;
+        let ack = match self.publish_once(subject, event).await {
+            Ok(ack) => ack,
+            Err(PublishFailure::NoStream(error)) => {
+                tracing::warn!(%subject, %error, "no JetStream stream for the subject; recreating the streams and retrying");
+                self.ensure_streams().await?;
+                self.publish_once(subject, event).await?
+            }
+            Err(PublishFailure::Other(error)) => return Err(error),
         };
-        let ack = tokio::time::timeout(self.timeout, publish)
-            .await
-            .map_err(|_| Error::Timeout("jetstream publish"))??;
         if ack.duplicate {
             tracing::debug!(event_id = %event.id, %subject, "jetstream dropped a duplicate publish");
         }

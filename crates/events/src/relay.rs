@@ -315,3 +315,37 @@ impl RelayHandle {
         drop(self.cancel.disarm());
     }
 }
+
+/// How far the relay is behind on one store: rows not yet published and how old the oldest is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxBacklog {
+    /// Outbox rows not yet published.
+    pub rows: u64,
+    /// Age of the oldest unpublished row at the time asked; `None` when there is none.
+    pub oldest_age: Option<Duration>,
+}
+
+/// The outbox backlog of `store` at `now`, for metrics and readiness: a relay that cannot
+/// publish (broker down, streams missing) shows as a growing count and age.
+pub async fn outbox_backlog(
+    store: &Store,
+    now: time::OffsetDateTime,
+) -> Result<OutboxBacklog, Error> {
+    use sqlx::Row;
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS pending, MIN(occurred_at) AS oldest FROM outbox WHERE published_at IS NULL",
+    )
+    .fetch_one(store.pool())
+    .await
+    .map_err(souk_store::map_sqlx_error)?;
+    let rows: i64 = row.try_get("pending").map_err(souk_store::map_sqlx_error)?;
+    let oldest: Option<i64> = row.try_get("oldest").map_err(souk_store::map_sqlx_error)?;
+    let oldest_age = oldest.map(|millis| {
+        let age = now - souk_core::clock::from_unix_millis(millis);
+        Duration::try_from(age).unwrap_or(Duration::ZERO)
+    });
+    Ok(OutboxBacklog {
+        rows: u64::try_from(rows).unwrap_or(0),
+        oldest_age,
+    })
+}

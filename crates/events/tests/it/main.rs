@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod broker_loss;
 mod bus;
 mod consumer;
 mod outbox;
