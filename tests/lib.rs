@@ -199,33 +199,3 @@ pub async fn grpc_health(grpc_url: &str, service: &str) -> anyhow::Result<i32> {
         .await?;
     Ok(response.into_inner().status)
 }
-
-/// The services the server lists through gRPC reflection (v1), as `grpcurl list` would.
-pub async fn reflected_services(grpc_url: &str) -> anyhow::Result<Vec<String>> {
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-
-    let channel = tonic::transport::Endpoint::from_shared(grpc_url.to_owned())?
-        .connect()
-        .await?;
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = ServerReflectionClient::new(channel)
-        .server_reflection_info(tokio_stream::once(request))
-        .await?
-        .into_inner();
-    let response = responses
-        .message()
-        .await?
-        .context("the reflection stream ended without an answer")?;
-    match response.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            Ok(list.service.into_iter().map(|s| s.name).collect())
-        }
-        other => bail!("unexpected reflection answer: {other:?}"),
-    }
-}

@@ -1,6 +1,7 @@
 //! `souk dev --emulate-aws`, driven as a newcomer following the README would.
 
-use souk_e2e::{SoukProcess, grpc_health, http_get, reflected_services, souk};
+use souk_e2e::{SoukProcess, grpc_health, http_get, souk};
+use souk_testkit::reflection::{reflected_services, reflected_services_v1alpha};
 
 async fn start_dev(data_dir: &str) -> SoukProcess {
     SoukProcess::start(
@@ -55,6 +56,22 @@ async fn quick_start_with_emulated_aws() {
         [
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
+            "souk.entitlement.v1.EntitlementService",
+            "souk.events.v1.EventService",
+            "souk.integration.v1.IntegrationService",
+            "souk.metering.v1.MeteringService",
+            "souk.offer.v1.OfferService",
+            "souk.reporting.v1.ReportingService",
+        ]
+    );
+    // The same services through reflection v1alpha, with its own reflection service.
+    let mut services_v1alpha = reflected_services_v1alpha(&grpc).await.unwrap();
+    services_v1alpha.sort();
+    assert_eq!(
+        services_v1alpha,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1alpha.ServerReflection",
             "souk.entitlement.v1.EntitlementService",
             "souk.events.v1.EventService",
             "souk.integration.v1.IntegrationService",

@@ -23,8 +23,6 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use rand::Rng;
-use rand::distr::Alphanumeric;
 use souk_core::{SharedClock, SystemClock};
 use time::OffsetDateTime;
 
@@ -34,17 +32,6 @@ pub const MARKETPLACE_HOME_REGION: &str = "us-east-1";
 
 /// Prefix of every STS role session name Souk uses, so sellers can find Souk in CloudTrail.
 pub const SESSION_NAME_PREFIX: &str = "souk-";
-
-/// A fresh ExternalId for a new integration: `souk-` and 43 base62 characters from the
-/// thread-local CSPRNG (48 characters, within STS's `[\w+=,.@:/-]{2,1224}`).
-pub fn generate_external_id() -> String {
-    let random: String = rand::rng()
-        .sample_iter(Alphanumeric)
-        .take(43)
-        .map(char::from)
-        .collect();
-    format!("souk-{random}")
-}
 
 /// What went wrong talking to AWS, in the terms a seller can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -536,32 +523,11 @@ impl AwsClients {
     }
 }
 
-/// The region of an AWS SQS queue URL, if it is one.
-pub fn queue_region(queue_url: &str) -> Option<&str> {
-    let rest = queue_url.strip_prefix("https://")?;
-    let host = rest.split('/').next()?;
-    let mut labels = host.split('.');
-    match (labels.next(), labels.next()) {
-        (Some("sqs"), Some(region)) if region.contains('-') => Some(region),
-        (Some(region), Some("queue")) if region.contains('-') => Some(region),
-        _ => None,
-    }
-}
+pub use souk_core::validate::queue_region;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn external_ids_are_long_random_and_sts_safe() {
-        let a = generate_external_id();
-        assert!(a.len() >= 32 && a.len() <= 1224);
-        assert!(
-            a.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c))
-        );
-        assert_ne!(a, generate_external_id());
-    }
 
     #[test]
     fn session_names_identify_souk_and_the_integration() {

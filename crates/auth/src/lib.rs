@@ -22,7 +22,9 @@ pub use authenticator::{
 };
 pub use aws::{
     AwsClients, AwsError, IntegrationRole, RoleAssumer, RoleAssumerOptions, classify_sdk_error,
+};
+pub use keys::{
+    ApiKeySecret, Caller, CallerExt, KeyHash, Permission, Scope, authorized, caller,
     generate_external_id,
 };
-pub use keys::{ApiKeySecret, Caller, CallerExt, KeyHash, Permission, Scope, caller};
 pub use layer::{AuthLayer, AuthService, EXEMPT_PATH_PREFIXES};

@@ -1,5 +1,8 @@
 //! Configuration: built-in defaults, then a TOML file, then `SOUK_*` environment variables.
-//! Validated before any port is bound; secrets (database passwords) never reach a log line.
+//! Process-wide settings sit at the top level; each service has its own section (`[metering]`,
+//! `SOUK_METERING__<KEY>`) read by the service kit. Validated before any port is bound; unknown
+//! keys fail start-up, unknown `SOUK_*` variables are reported; secrets (database passwords)
+//! never reach a log line.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -17,6 +20,40 @@ pub enum LogFormat {
     /// One JSON object per line (production).
     Json,
 }
+
+/// The sections of the services, by name.
+pub const SECTIONS: [&str; 5] = [
+    "integration",
+    "entitlement",
+    "metering",
+    "offer",
+    "reporting",
+];
+
+/// Variables read by the command-line flags rather than the configuration.
+const FLAG_VARIABLES: [&str; 7] = [
+    "SOUK_CONFIG",
+    "SOUK_DATA_DIR",
+    "SOUK_EMULATOR_ADDR",
+    "SOUK_SERVER",
+    "SOUK_API_KEY",
+    "SOUK_GRPC_ADDR",
+    "SOUK_HTTP_ADDR",
+];
+
+/// Top-level variables of [`Config::apply_env`].
+const CONFIG_VARIABLES: [&str; 10] = [
+    "SOUK_GRPC_ADDR",
+    "SOUK_HTTP_ADDR",
+    "SOUK_DATABASE_URL",
+    "SOUK_DATABASE_MAX_CONNECTIONS",
+    "SOUK_NATS_URL",
+    "SOUK_AWS_ENDPOINT_URL",
+    "SOUK_AWS_REGION",
+    "SOUK_PRINCIPAL_ARN",
+    "SOUK_LOG_FORMAT",
+    "SOUK_LOG_LEVEL",
+];
 
 /// Everything a Souk process can be configured with.
 #[derive(Clone, Deserialize)]
@@ -43,6 +80,21 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter, `tracing_subscriber::EnvFilter` syntax.
     pub log_level: String,
+    /// `[integration]`.
+    #[serde(skip)]
+    pub integration: souk_integration::IntegrationConfig,
+    /// `[entitlement]`.
+    #[serde(skip)]
+    pub entitlement: souk_entitlement::EntitlementConfig,
+    /// `[metering]`.
+    #[serde(skip)]
+    pub metering: souk_metering::MeteringConfig,
+    /// `[offer]`.
+    #[serde(skip)]
+    pub offer: souk_offer::OfferConfig,
+    /// `[reporting]`.
+    #[serde(skip)]
+    pub reporting: souk_reporting::ReportingConfig,
 }
 
 impl Default for Config {
@@ -58,6 +110,11 @@ impl Default for Config {
             souk_principal_arn: String::new(),
             log_format: LogFormat::Text,
             log_level: "info".to_owned(),
+            integration: souk_integration::IntegrationConfig::default(),
+            entitlement: souk_entitlement::EntitlementConfig::default(),
+            metering: souk_metering::MeteringConfig::default(),
+            offer: souk_offer::OfferConfig::default(),
+            reporting: souk_reporting::ReportingConfig::default(),
         }
     }
 }
@@ -78,24 +135,72 @@ impl std::fmt::Debug for Config {
             .field("souk_principal_arn", &self.souk_principal_arn)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
-            .finish()
+            .field("integration", &self.integration)
+            .finish_non_exhaustive()
     }
 }
 
 impl Config {
     /// Loads defaults, then `file` (when given), then the process environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        let mut config = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read config file {}", path.display()))?;
-                toml::from_str(&text)
-                    .with_context(|| format!("invalid config file {}", path.display()))?
-            }
-            None => Self::default(),
+        let text = match file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?,
+            None => String::new(),
         };
-        config.apply_env(|name| std::env::var(name).ok())?;
+        let vars: Vec<(String, String)> = std::env::vars()
+            .filter(|(name, _)| name.starts_with("SOUK_"))
+            .collect();
+        let config = Self::from_sources(&text, &vars).with_context(|| match file {
+            Some(path) => format!("invalid configuration ({})", path.display()),
+            None => "invalid configuration".to_owned(),
+        })?;
+        // Logging starts after the configuration is read, so this goes to stderr directly.
+        for unknown in unknown_variables(&vars) {
+            eprintln!(
+                "warning: {unknown} is not a Souk setting and is ignored (settings: deploy/config/souk.example.toml)"
+            );
+        }
         Ok(config)
+    }
+
+    /// The configuration from the TOML `text` and the `SOUK_*` variables `vars`.
+    pub fn from_sources(text: &str, vars: &[(String, String)]) -> anyhow::Result<Self> {
+        let mut table: toml::Table = toml::from_str(text)?;
+        let mut sections: std::collections::HashMap<&str, toml::Table> =
+            std::collections::HashMap::new();
+        for name in SECTIONS {
+            match table.remove(name) {
+                Some(toml::Value::Table(section)) => {
+                    sections.insert(name, section);
+                }
+                Some(_) => bail!("[{name}] must be a table"),
+                None => {}
+            }
+        }
+        let mut config: Self = toml::Value::Table(table).try_into()?;
+        config.apply_env(|name| {
+            vars.iter()
+                .find(|(var, _)| var == name)
+                .map(|(_, value)| value.clone())
+        })?;
+        let mut section = |name: &str| sections.remove(name);
+        config.integration =
+            souk_service::config::section("integration", section("integration"), vars)?;
+        config.entitlement =
+            souk_service::config::section("entitlement", section("entitlement"), vars)?;
+        config.metering = souk_service::config::section("metering", section("metering"), vars)?;
+        config.offer = souk_service::config::section("offer", section("offer"), vars)?;
+        config.reporting = souk_service::config::section("reporting", section("reporting"), vars)?;
+        Ok(config)
+    }
+
+    /// The integration service's settings, with the process-wide trusted principal.
+    pub fn integration_config(&self) -> souk_integration::IntegrationConfig {
+        souk_integration::IntegrationConfig {
+            souk_principal_arn: self.souk_principal_arn.clone(),
+            ..self.integration.clone()
+        }
     }
 
     /// Overrides fields from `SOUK_*` variables read through `var`.
@@ -157,6 +262,21 @@ impl Config {
     }
 }
 
+/// The `SOUK_*` variables in `vars` that no setting, section or flag reads.
+pub fn unknown_variables(vars: &[(String, String)]) -> Vec<String> {
+    vars.iter()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            !CONFIG_VARIABLES.contains(&name.as_str())
+                && !FLAG_VARIABLES.contains(&name.as_str())
+                && !SECTIONS
+                    .iter()
+                    .any(|section| name.starts_with(&souk_service::config::env_prefix(section)))
+        })
+        .cloned()
+        .collect()
+}
+
 /// `scheme://user:secret@host/…` with the secret replaced, for logs.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -198,6 +318,41 @@ mod tests {
         assert!(
             err.to_string().contains("unknown field `unknown_key`"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn service_sections_come_from_the_file_and_the_environment() {
+        let vars = vec![
+            (
+                "SOUK_INTEGRATION__PROBE_TIMEOUT".to_owned(),
+                "2s".to_owned(),
+            ),
+            ("SOUK_PRINCIPAL_ARN".to_owned(), "111122223333".to_owned()),
+            ("SOUK_TRUSTED_PRINCIPAL_ARN".to_owned(), "x".to_owned()),
+        ];
+        let config = Config::from_sources(
+            "log_level = \"debug\"\n[integration]\nsns_webhook_url = \"https://souk.example.com/sns\"\n",
+            &vars,
+        )
+        .unwrap();
+        let integration = config.integration_config();
+        assert_eq!(integration.probe_timeout, std::time::Duration::from_secs(2));
+        assert_eq!(
+            integration.sns_webhook_url.as_deref(),
+            Some("https://souk.example.com/sns")
+        );
+        assert_eq!(integration.souk_principal_arn, "111122223333");
+        assert_eq!(config.log_level, "debug");
+        assert_eq!(
+            unknown_variables(&vars),
+            vec!["SOUK_TRUSTED_PRINCIPAL_ARN".to_owned()]
+        );
+
+        let err = Config::from_sources("[metering]\nbatch = 1\n", &[]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unknown field `batch`"),
+            "{err:#}"
         );
     }
 

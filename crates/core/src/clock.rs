@@ -64,6 +64,19 @@ impl Clock for ManualClock {
     }
 }
 
+/// A clock truncated to whole milliseconds, the precision of stored instants: what a service
+/// hands out is exactly what a later read returns.
+#[derive(Debug)]
+pub struct MillisClock(pub SharedClock);
+
+impl Clock for MillisClock {
+    fn now(&self) -> OffsetDateTime {
+        let now = self.0.now();
+        now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
+            .unwrap_or(now)
+    }
+}
+
 /// Milliseconds since the Unix epoch: the portable way instants are stored in SQL.
 pub fn to_unix_millis(at: OffsetDateTime) -> i64 {
     let nanos = at.unix_timestamp_nanos() / 1_000_000;

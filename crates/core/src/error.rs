@@ -16,6 +16,8 @@ pub enum ErrorCode {
     Conflict,
     /// The system is not in a state that allows the operation.
     FailedPrecondition,
+    /// A concurrent request won; retrying will see its result.
+    Aborted,
     /// No valid credentials were presented.
     Unauthenticated,
     /// The credentials do not allow the operation.

@@ -10,20 +10,17 @@
 //! Delivery is at least once end to end; consumers must be idempotent on the event id.
 //!
 //! ```ignore
-//! // wiring (app.rs): one relay per store, to JetStream (or an `InProcessBus` in `souk dev`)
+//! // wiring: one relay per store, to JetStream (or an `InProcessBus` in `souk dev`); it wakes
+//! // on the store's outbox waker
 //! let publisher = JetStreamPublisher::start(nats_client, StreamSettings::default()).await?;
-//! let waker = OutboxWaker::new();
-//! let relay = OutboxRelay::new(store.clone(), publisher.clone(), RelayConfig::default())
-//!     .with_waker(waker.clone())
-//!     .start();
+//! let relay = OutboxRelay::new(store.clone(), publisher.clone(), RelayConfig::default()).start();
 //!
-//! // a service: the state change and its event in one transaction, then wake the relay
-//! let event = event_with(&*clock, "subscription.cancel_pending", &org, payload)?;
-//! let mut tx = store.begin_write().await?;
-//! /* ... update the subscription ... */
-//! souk_store::outbox::append(&mut tx, &outbox_record(&Namespace::default(), &event)?).await?;
-//! tx.commit().await.map_err(souk_store::map_sqlx_error)?;
-//! waker.wake();
+//! // a service: the state change and its event in one unit of work; the commit wakes the relay
+//! let events = EventFactory::new(clock, Namespace::default());
+//! let Begun::Fresh(mut work) = store.unit_of_work(&org, idempotency.as_ref()).await? else { .. };
+//! /* ... update the subscription with work.tx() ... */
+//! work.emit(events.record("subscription.cancel_pending", &org, &integration, payload)?);
+//! work.commit(|| response.encode_to_vec(), clock.now()).await?;
 //!
 //! // a consumer: durable, explicit acks, dead letters in the store
 //! let config = ConsumerConfig::new("metering-subscriptions", Area::Subscription);
@@ -44,6 +41,7 @@ pub mod consumer;
 pub mod dead_letter;
 pub mod envelope;
 mod error;
+pub mod factory;
 pub mod jetstream;
 pub mod publisher;
 pub mod relay;
@@ -59,6 +57,7 @@ pub use consumer::{
 pub use dead_letter::DeadLetterSink;
 pub use envelope::{event_with, new_event, outbox_record};
 pub use error::Error;
+pub use factory::EventFactory;
 pub use jetstream::JetStreamPublisher;
 pub use publisher::{OutgoingEvent, PublishReceipt, Publisher};
 pub use relay::{OutboxRelay, OutboxWaker, RelayConfig, RelayHandle, RelayPass};

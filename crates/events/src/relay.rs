@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use souk_core::{SharedClock, SystemClock};
 use souk_store::{Store, outbox};
-use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -47,41 +46,7 @@ impl Default for RelayConfig {
     }
 }
 
-/// Wakes the relay and the `WatchEvents` streams right after a transaction with outbox rows
-/// commits. Cheap to clone; a wake while the relay is busy is remembered, so none is lost.
-#[derive(Debug, Clone)]
-pub struct OutboxWaker {
-    relay: Arc<Notify>,
-    watchers: Arc<watch::Sender<u64>>,
-}
-
-impl Default for OutboxWaker {
-    fn default() -> Self {
-        Self {
-            relay: Arc::new(Notify::new()),
-            watchers: Arc::new(watch::Sender::new(0)),
-        }
-    }
-}
-
-impl OutboxWaker {
-    /// A waker not yet attached to a relay.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Tells the relay and the watchers that new rows are committed.
-    pub fn wake(&self) {
-        self.relay.notify_one();
-        self.watchers
-            .send_modify(|commits| *commits = commits.wrapping_add(1));
-    }
-
-    /// A receiver that changes on every [`wake`](Self::wake), for readers following the outbox.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.watchers.subscribe()
-    }
-}
+pub use souk_store::OutboxWaker;
 
 /// What one relay pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -122,12 +87,13 @@ impl<P> std::fmt::Debug for OutboxRelay<P> {
 impl<P: Publisher> OutboxRelay<P> {
     /// A relay from the outbox of `store` to `publisher`.
     pub fn new(store: Store, publisher: P, config: RelayConfig) -> Self {
+        let waker = store.outbox_waker().clone();
         Self {
             store,
             publisher,
             config,
             clock: Arc::new(SystemClock),
-            waker: OutboxWaker::new(),
+            waker,
             poisoned: Mutex::new(HashMap::new()),
         }
     }
@@ -188,7 +154,7 @@ impl<P: Publisher> OutboxRelay<P> {
             };
             tokio::select! {
                 () = cancel.cancelled() => break,
-                () = self.waker.relay.notified() => {}
+                () = self.waker.woken() => {}
                 () = tokio::time::sleep(pause) => {}
             }
         }

@@ -70,16 +70,17 @@ impl<F: OrgResolver<WatchEventsRequest>> WatchEventsService<F> {
     /// A service reading the outbox of `store`, with `org_of` telling which organisation a
     /// request may see.
     pub fn new(store: Store, org_of: F, config: WatchConfig) -> Self {
+        let waker = Some(store.outbox_waker().clone());
         Self {
             store,
             org_of,
             config,
-            waker: None,
+            waker,
             shutdown: CancellationToken::new(),
         }
     }
 
-    /// Follows commits promptly through `waker` instead of only polling.
+    /// Follows commits through `waker` instead of the store's own outbox waker.
     pub fn with_waker(mut self, waker: OutboxWaker) -> Self {
         self.waker = Some(waker);
         self

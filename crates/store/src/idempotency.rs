@@ -19,7 +19,6 @@
 //! tx.commit().await.map_err(souk_store::map_sqlx_error)?;
 //! ```
 
-use sha2::{Digest, Sha256};
 use souk_core::clock::to_unix_millis;
 use souk_core::{Error, ErrorCode};
 use sqlx::{Any, Executor, Row};
@@ -43,9 +42,7 @@ pub struct IdempotencyKey<'a> {
 pub const REUSED_MESSAGE: &str = "idempotency key reused with a different request";
 
 /// Hex SHA-256 of the encoded request (without its idempotency key or other volatile fields).
-pub fn request_hash(request: &[u8]) -> String {
-    hex::encode(Sha256::digest(request))
-}
+pub use souk_core::idempotency::request_hash;
 
 /// The stored response for `key`, if the request was seen before.
 ///

@@ -3,6 +3,10 @@
 //! `sqlx::Error` to [`souk_core::Error`], and the tables every service shares: the transactional
 //! [`outbox`], the [`dead_letter`] queue and the [`idempotency`] keys.
 //!
+//! A service writes through a [`UnitOfWork`]: the state change, its outbox events and the
+//! idempotency record of the request commit together, and a retried request gets the first
+//! response back. Reads are confined to one organisation with the helpers of [`tenant`].
+//!
 //! This crate knows nothing about gRPC, NATS or any service's domain: it depends only on
 //! `souk-core` and sqlx. Services keep their SQL in their own `store/` module.
 //!
@@ -28,12 +32,17 @@ pub mod migrate;
 pub mod outbox;
 pub mod retry;
 mod store;
+pub mod tenant;
+mod unit_of_work;
+mod waker;
 
 pub use config::{Backend, StoreConfig};
 pub use error::{constraint_name, is_retryable, map_sqlx_error};
 pub use migrate::{Migration, MigrationReport};
 pub use retry::{RetryPolicy, with_retries};
 pub use store::Store;
+pub use unit_of_work::{Begun, UnitOfWork};
+pub use waker::OutboxWaker;
 
 /// Results of store operations, failing with the shared error vocabulary.
 pub type Result<T, E = souk_core::Error> = std::result::Result<T, E>;

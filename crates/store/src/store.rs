@@ -7,6 +7,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use crate::config::{Backend, StoreConfig};
 use crate::error::map_sqlx_error;
 use crate::migrate::{self, Migration, MigrationReport};
+use crate::waker::OutboxWaker;
 use crate::{Result, Tx};
 
 /// One service's database: a pool plus what the code needs to know to speak its dialect.
@@ -17,6 +18,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     service: String,
+    waker: OutboxWaker,
 }
 
 impl std::fmt::Debug for Store {
@@ -101,7 +103,14 @@ impl Store {
             pool,
             backend,
             service,
+            waker: OutboxWaker::new(),
         })
+    }
+
+    /// Rings after every [`UnitOfWork`](crate::UnitOfWork) that appended outbox rows commits;
+    /// the relay and the `WatchEvents` streams of this store listen to it.
+    pub fn outbox_waker(&self) -> &OutboxWaker {
+        &self.waker
     }
 
     /// The database engine.

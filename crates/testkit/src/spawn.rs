@@ -1,27 +1,40 @@
 //! Spawning Souk services and the AWS Marketplace emulator on `127.0.0.1:0` for tests.
 //!
-//! Service crates build their tonic routes; [`grpc`] serves them behind the real
-//! authentication layer with `grpc.health.v1`, on a fresh port, until the returned guard drops.
-//! [`emulator`] starts the emulator the same way. Whole processes (`souk dev`, `souk serve`) are
-//! spawned by the end-to-end tests in `tests/`.
+//! [`grpc`] serves services through the same server stack as `souk dev` and `souk serve`
+//! (tracing, metrics, authentication, health, reflection) on a fresh port until the returned
+//! guard drops. [`service`] serves one service behind an in-memory key store with one
+//! organisation, so a service's tests need not boot the integration service. [`emulator`]
+//! starts the emulator. Whole processes (`souk dev`, `souk serve`) are spawned by the
+//! end-to-end tests in `tests/`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use souk_emulator::{EmulatorConfig, RunningEmulator};
+use souk_service::ServiceParts;
+use souk_service::metrics::Metrics;
+use souk_service::server::GrpcServer;
 use tokio::sync::oneshot;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::service::Routes;
+
+pub use crate::keys::MemoryKeyStore;
 
 /// A gRPC server on a loopback port; shuts down when dropped.
-#[derive(Debug)]
 pub struct SpawnedServer {
     /// The bound address.
     pub addr: SocketAddr,
     /// `http://<addr>`, for tonic clients.
     pub url: String,
-    /// Marks services SERVING / NOT_SERVING.
-    pub health: tonic_health::server::HealthReporter,
+    /// The server's metrics.
+    pub metrics: Arc<Metrics>,
     shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl std::fmt::Debug for SpawnedServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpawnedServer")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for SpawnedServer {
@@ -41,33 +54,50 @@ impl SpawnedServer {
     }
 }
 
-/// Serves `routes` (plus `grpc.health.v1`, with the whole server SERVING) behind `auth` on
-/// `127.0.0.1:0`.
-pub async fn grpc(routes: Routes, auth: souk_auth::AuthLayer) -> anyhow::Result<SpawnedServer> {
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
+/// Serves `services` through the shared server stack behind `auth` on `127.0.0.1:0`, every
+/// service SERVING.
+pub async fn grpc(
+    services: Vec<ServiceParts>,
+    auth: souk_auth::AuthLayer,
+) -> anyhow::Result<SpawnedServer> {
+    let served = souk_service::parts::combine(services);
+    let (server, health) = GrpcServer::new(served.routes, served.names)?;
+    health.serving().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let server = tonic::transport::Server::builder()
-        .layer(auth)
-        .add_routes(routes.add_service(health_service))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-            let _ = rx.await;
-        });
+    let metrics = Arc::new(Metrics::new());
+    let serving = server.serve(listener, auth, Arc::clone(&metrics), async {
+        let _ = rx.await;
+    });
     tokio::spawn(async move {
-        if let Err(error) = server.await {
+        if let Err(error) = serving.await {
             eprintln!("test gRPC server failed: {error}");
         }
     });
     Ok(SpawnedServer {
         addr,
         url: format!("http://{addr}"),
-        health,
+        metrics,
         shutdown: Some(tx),
     })
+}
+
+/// One service with its own keys: the server and an in-memory key store holding one
+/// organisation (add keys with [`MemoryKeyStore::add_key`]).
+pub struct SpawnedService {
+    /// The server.
+    pub server: SpawnedServer,
+    /// The keys it accepts.
+    pub keys: MemoryKeyStore,
+}
+
+/// Serves `parts` behind an in-memory key store on `127.0.0.1:0`.
+pub async fn service(parts: ServiceParts) -> anyhow::Result<SpawnedService> {
+    let keys = MemoryKeyStore::default();
+    let authenticator = souk_auth::Authenticator::new(Arc::new(keys.clone()));
+    let server = grpc(vec![parts], authenticator.layer()).await?;
+    Ok(SpawnedService { server, keys })
 }
 
 /// The AWS Marketplace emulator with default settings on `127.0.0.1:0`.

@@ -9,10 +9,11 @@ use aws_sdk_marketplaceagreement::types::Filter as AgreementFilter;
 // Every SDK's error types are the shared smithy ones; SQS's re-exports name them.
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::QueueAttributeName;
-use souk_auth::{AwsClients, AwsError, RoleAssumer, classify_sdk_error};
+use souk_auth::{AwsClients, AwsError, IntegrationRole, RoleAssumer, classify_sdk_error};
 use souk_core::SharedClock;
 
-use crate::domain::verify::{self, ProbeOutcome, Verifier};
+use crate::domain::ports::Verifier;
+use crate::domain::verify::{self, ProbeOutcome};
 use crate::domain::{CheckStatus, Integration, PermissionCheck, VerificationReport};
 
 /// Token sent to ResolveCustomer: AWS answers InvalidTokenException when the call is allowed.
@@ -177,10 +178,27 @@ impl AwsVerifier {
     }
 }
 
+/// The role Souk assumes for `integration`, if one is set.
+fn role_of(integration: &Integration) -> Option<IntegrationRole> {
+    (!integration.role_arn.is_empty()).then(|| IntegrationRole {
+        integration_id: integration.id.to_string(),
+        role_arn: integration.role_arn.clone(),
+        external_id: integration.external_id.clone(),
+        region: integration.region.clone(),
+    })
+}
+
 #[async_trait]
 impl Verifier for AwsVerifier {
+    fn forget(&self, integration: &Integration) {
+        if let Some(role) = role_of(integration) {
+            self.assumer.forget(&role);
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(organization_id = %integration.organization_id, integration_id = %integration.id))]
     async fn verify(&self, integration: &Integration) -> VerificationReport {
-        let Some(role) = integration.role() else {
+        let Some(role) = role_of(integration) else {
             return verify::role_not_assumed(
                 self.clock.now(),
                 "the integration has no role_arn".into(),

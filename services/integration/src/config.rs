@@ -1,22 +1,30 @@
-//! Settings of the integration service.
+//! Settings of the integration service: the `[integration]` section of the configuration file,
+//! `SOUK_INTEGRATION__<KEY>` in the environment.
 
 use std::time::Duration;
+
+use serde::Deserialize;
 
 use crate::domain::template::{DEFAULT_MARKETPLACE_TOPIC_ACCOUNT, TemplateSettings};
 
 /// What the integration service needs besides its store and the role assumer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct IntegrationConfig {
     /// The AWS principal seller roles trust (the onboarding template's `SoukPrincipalArn`):
     /// Souk's IAM role or user ARN, an account root ARN, or a bare 12-digit account id. The
     /// principal whose base credentials the role assumer uses must be covered by it. Empty until
-    /// configured: GetOnboardingTemplate then fails with FAILED_PRECONDITION.
+    /// configured: GetOnboardingTemplate then fails with FAILED_PRECONDITION. Set process-wide
+    /// as `souk_principal_arn` / `SOUK_PRINCIPAL_ARN`, not in this section.
+    #[serde(skip)]
     pub souk_principal_arn: String,
     /// Owner account of the AWS Marketplace SNS topics (default `287250355862`).
     pub marketplace_topic_account: String,
     /// Public HTTPS URL of Souk's SNS webhook, for integrations with `sns_https`.
     pub sns_webhook_url: Option<String>,
-    /// Time limit of each VerifyIntegration probe (AssumeRole and each API call); default 15 s.
+    /// Time limit of each VerifyIntegration probe (AssumeRole and each API call); default 15 s
+    /// (`"15s"`, `"500ms"`, `"2m"`).
+    #[serde(deserialize_with = "souk_service::config::duration")]
     pub probe_timeout: Duration,
 }
 
@@ -118,5 +126,26 @@ mod tests {
             "souk_principal_arn"
         );
         assert!(IntegrationConfig::default().template_settings().is_none());
+    }
+
+    #[test]
+    fn the_section_reads_from_toml_and_environment() {
+        let file: toml::Table =
+            toml::from_str("sns_webhook_url = \"https://souk.example.com/sns\"").unwrap();
+        let vars = vec![(
+            "SOUK_INTEGRATION__PROBE_TIMEOUT".to_owned(),
+            "3s".to_owned(),
+        )];
+        let config: IntegrationConfig =
+            souk_service::config::section("integration", Some(file), &vars).unwrap();
+        assert_eq!(config.probe_timeout, Duration::from_secs(3));
+        assert_eq!(
+            config.sns_webhook_url.as_deref(),
+            Some("https://souk.example.com/sns")
+        );
+        assert_eq!(
+            config.marketplace_topic_account,
+            DEFAULT_MARKETPLACE_TOPIC_ACCOUNT
+        );
     }
 }

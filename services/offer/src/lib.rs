@@ -1,10 +1,21 @@
 //! The offer service of Souk: private offers and resale authorisations through the Catalog API.
 //!
-//! Draft: the gRPC contract `souk.offer.v1.OfferService` is served (so clients, reflection and
-//! health see it), and every RPC answers UNIMPLEMENTED until the service's own issue implements it.
-//! Must not depend on other services' crates.
+//! Draft: the gRPC contract `souk.offer.v1.OfferService` is served through the service kit (so
+//! clients, reflection and health see it), and every RPC answers UNIMPLEMENTED until the
+//! service's own issue implements it. Must not depend on other services' crates.
 
+use serde::Deserialize;
 use souk_proto::offer::offer_service_server::{OfferService, OfferServiceServer};
+use souk_service::ServiceParts;
+
+/// The store name (PostgreSQL schema, SQLite file stem) of this service.
+pub const STORE_NAME: &str = "offer";
+
+/// The `[offer]` configuration section (`SOUK_OFFER__<KEY>` in the environment); no
+/// settings yet, so any key is reported as unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OfferConfig {}
 
 /// The gRPC adapter of the offer service.
 #[derive(Debug, Default, Clone, Copy)]
@@ -12,10 +23,7 @@ pub struct OfferApi;
 
 impl OfferService for OfferApi {}
 
-/// The tonic server for this service, ready to add to a router.
-pub fn server() -> OfferServiceServer<OfferApi> {
-    OfferServiceServer::new(OfferApi)
+/// What the binary serves for this service.
+pub fn parts(_config: &OfferConfig) -> ServiceParts {
+    ServiceParts::new(OfferServiceServer::new(OfferApi))
 }
-
-/// The fully qualified gRPC service name, for health reporting.
-pub const SERVICE_NAME: &str = "souk.offer.v1.OfferService";

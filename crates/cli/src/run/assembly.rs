@@ -1,18 +1,18 @@
-//! What `souk dev` and `souk serve` share: opening each service's store, the outbox relays, the
-//! integration service (which owns API keys, so every process authenticates through it), and
-//! the gRPC routes.
+//! What `souk dev` and `souk serve` share: opening each service's store, building the services
+//! from their [`ServiceParts`] in one loop, the outbox relays, and the integration service
+//! (which owns API keys, so every process authenticates through it).
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use souk_auth::{Authenticator, Caller, RoleAssumer, RoleAssumerOptions};
 use souk_events::{
-    OutboxRelay, OutboxWaker, Publisher, RelayConfig, RelayHandle, WatchConfig, WatchEventsService,
+    OutboxRelay, Publisher, RelayConfig, RelayHandle, WatchConfig, WatchEventsService,
 };
-use souk_integration::{IntegrationApp, IntegrationConfig};
+use souk_integration::IntegrationApp;
 use souk_proto::events::event_service_server::EventServiceServer;
+use souk_service::ServiceParts;
 use souk_store::{Store, StoreConfig};
-use tonic::service::Routes;
 
 use crate::args::ServiceName;
 use crate::config::Config;
@@ -45,10 +45,8 @@ impl Databases {
 
 /// The running pieces of one process, torn down in order on shutdown.
 pub struct Assembly {
-    /// Every gRPC service of the process (health and reflection are added by the server).
-    pub routes: Routes,
-    /// Fully qualified names of the served services, for health.
-    pub names: Vec<&'static str>,
+    /// Every service of the process (health and reflection are added by the server).
+    pub services: Vec<ServiceParts>,
     /// Authenticates every RPC against the integration service's API keys.
     pub authenticator: Authenticator,
     /// The integration service.
@@ -74,10 +72,10 @@ pub async fn role_assumer(config: &Config, emulated: bool) -> RoleAssumer {
     }
 }
 
-/// Opens the stores, starts the relays and builds the services `serve` asks for (all of them
-/// for `souk dev`). The integration store is always opened: API keys live there. Its outbox is
-/// relayed to `publisher` only by a process that serves the integration service; without a
-/// publisher (`souk bootstrap`) events stay in the outbox for that process to publish.
+/// Opens the stores, builds the services `serve` asks for (all of them for `souk dev`) and
+/// relays the outbox of each served service's store to `publisher`. The integration store is
+/// always opened: API keys live there. Without a publisher (`souk bootstrap`) events stay in
+/// the outbox for a serving process to publish.
 pub async fn assemble(
     config: &Config,
     databases: &Databases,
@@ -87,57 +85,40 @@ pub async fn assemble(
 ) -> anyhow::Result<Assembly> {
     let integration_store = databases
         .open(
-            souk_integration::SERVICE_NAME,
+            souk_integration::STORE_NAME,
             config.database_max_connections,
         )
         .await?;
-    let relay = publisher
-        .filter(|_| serve.contains(&ServiceName::Integration))
-        .map(|publisher| {
-            OutboxRelay::new(integration_store.clone(), publisher, RelayConfig::default())
-        });
-    let waker = relay
-        .as_ref()
-        .map_or_else(OutboxWaker::new, OutboxRelay::waker);
-    let integration_config = IntegrationConfig {
-        souk_principal_arn: config.souk_principal_arn.clone(),
-        ..IntegrationConfig::default()
-    };
     let integration = IntegrationApp::new(
         integration_store.clone(),
         assumer,
-        integration_config,
-        Some(waker.clone()),
+        config.integration_config(),
     )
     .await
     .context("cannot start the integration service")?;
-    let relays = relay.into_iter().map(OutboxRelay::start).collect();
     let authenticator = integration.authenticator();
 
-    let mut routes = Routes::default();
-    let mut names = Vec::new();
+    let mut services = Vec::new();
     for service in serve {
-        match service {
-            ServiceName::Integration => {
-                routes = routes.add_service(integration.server());
-                names.push(souk_proto_names::INTEGRATION);
-            }
-            ServiceName::Entitlement => {
-                routes = routes.add_service(souk_entitlement::server());
-                names.push(souk_entitlement::SERVICE_NAME);
-            }
-            ServiceName::Metering => {
-                routes = routes.add_service(souk_metering::server());
-                names.push(souk_metering::SERVICE_NAME);
-            }
-            ServiceName::Offer => {
-                routes = routes.add_service(souk_offer::server());
-                names.push(souk_offer::SERVICE_NAME);
-            }
-            ServiceName::Reporting => {
-                routes = routes.add_service(souk_reporting::server());
-                names.push(souk_reporting::SERVICE_NAME);
-            }
+        services.push(match service {
+            ServiceName::Integration => integration.parts(),
+            ServiceName::Entitlement => souk_entitlement::parts(&config.entitlement),
+            ServiceName::Metering => souk_metering::parts(&config.metering),
+            ServiceName::Offer => souk_offer::parts(&config.offer),
+            ServiceName::Reporting => souk_reporting::parts(&config.reporting),
+        });
+    }
+    let mut relays = Vec::new();
+    let mut stores = vec![integration_store.clone()];
+    for store in services.iter().filter_map(|parts| parts.store.clone()) {
+        if let Some(publisher) = &publisher {
+            relays.push(
+                OutboxRelay::new(store.clone(), Arc::clone(publisher), RelayConfig::default())
+                    .start(),
+            );
+        }
+        if !stores.iter().any(|s| s.service() == store.service()) {
+            stores.push(store);
         }
     }
     // WatchEvents streams the integration service's outbox (the only service with events so
@@ -146,26 +127,22 @@ pub async fn assemble(
         integration_store.clone(),
         org_of_reader,
         WatchConfig::default(),
-    )
-    .with_waker(waker);
-    routes = routes.add_service(EventServiceServer::new(watch));
-    names.push(souk_proto_names::EVENTS);
+    );
+    services.push(ServiceParts::new(EventServiceServer::new(watch)));
 
     Ok(Assembly {
-        routes,
-        names,
+        services,
         authenticator,
         integration,
         relays,
-        stores: vec![integration_store],
+        stores,
     })
 }
 
 fn org_of_reader(
     request: &tonic::Request<souk_proto::events::WatchEventsRequest>,
 ) -> Result<String, tonic::Status> {
-    let caller: &Caller = souk_auth::caller(request)?;
-    caller.require_status(souk_auth::Permission::Read)?;
+    let caller: &Caller = souk_auth::authorized(request, souk_auth::Permission::Read)?;
     Ok(caller.organization_id.to_string())
 }
 
@@ -179,10 +156,4 @@ impl Assembly {
             store.close().await;
         }
     }
-}
-
-/// Fully qualified names of services whose crates do not export one.
-mod souk_proto_names {
-    pub const INTEGRATION: &str = "souk.integration.v1.IntegrationService";
-    pub const EVENTS: &str = "souk.events.v1.EventService";
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use souk_emulator::market::{Dimension, DimensionKind, NewProduct, ProductKind};
 use souk_emulator::{Emulator, EmulatorConfig};
 use souk_integration::IntegrationApp;
-use souk_integration::app::DemoIntegration;
+use souk_integration::domain::DemoIntegration;
 
 use super::shutdown::Shutdown;
 
@@ -87,6 +87,7 @@ pub async fn seed(integration: &IntegrationApp, running: &DevEmulator) -> anyhow
         })?;
     }
     let demo = integration
+        .integrations()
         .ensure_demo_integration(DemoIntegration {
             name: "demo".into(),
             role_arn: DEMO_ROLE_ARN.into(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use souk_events::InProcessBus;
 
 use super::assembly::{Databases, assemble, role_assumer};
-use super::{demo, grpc, http, servers, shutdown};
+use super::{demo, http, servers, shutdown};
 use crate::args::{DevArgs, ServiceName};
 use crate::client::DEV_KEY_FILE;
 use crate::config::Config;
@@ -31,7 +31,7 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     let data_dir = super::data_dir::DataDir::open(&args.data_dir)?;
 
     // Bind every port first: a busy port fails start-up before anything is written.
-    let (grpc_listener, grpc_addr) = grpc::bind(config.grpc_addr).await?;
+    let (grpc_listener, grpc_addr) = souk_service::server::bind(config.grpc_addr).await?;
     let http_listener = http::bind(config.http_addr).await?;
     let http_addr = http_listener.local_addr()?;
     let (trigger, shutdown) = shutdown::channel();
@@ -52,7 +52,7 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     let databases = Databases::SqliteDir(args.data_dir.clone());
     let assumer = role_assumer(&config, args.emulate_aws).await;
     let bus = InProcessBus::default();
-    let assembly = assemble(
+    let mut assembly = assemble(
         &config,
         &databases,
         &ALL_SERVICES,
@@ -64,19 +64,20 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     data_dir.restrict_files()?;
     let first_key = assembly
         .integration
-        .bootstrap_default_organization("default")
+        .integrations()
+        .bootstrap_first_organization("default")
         .await
-        .map_err(|error| anyhow::anyhow!("cannot create the default organisation: {error}"))?;
-    if let Some((organization, secret)) = &first_key {
+        .map_err(|error| anyhow::anyhow!("cannot create the default organisation: {error}"))?
+        .map(|created| created.first_key.secret.expose().to_owned());
+    if let Some(secret) = &first_key {
         data_dir.write_private(DEV_KEY_FILE, &format!("{secret}\n"))?;
-        tracing::info!(organization_id = %organization.id, "created the default organisation");
     }
     if let Some(running) = &emulator {
         demo::seed(&assembly.integration, running).await?;
     }
 
     let servers = servers::start(
-        &assembly,
+        &mut assembly,
         grpc_listener,
         http_listener,
         (trigger, shutdown),
@@ -88,7 +89,7 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
         grpc_addr,
         http_addr,
         emulator.as_ref().map(|e| e.url.as_str()),
-        first_key.as_ref().map(|(_, s)| s.as_str()),
+        first_key.as_deref(),
     );
 
     let stopped = servers.run_until_stopped().await;

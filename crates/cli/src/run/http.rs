@@ -11,8 +11,8 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::metrics::Metrics;
 use super::shutdown::Shutdown;
+use souk_service::metrics::Metrics;
 
 /// What the HTTP handlers share.
 #[derive(Clone)]

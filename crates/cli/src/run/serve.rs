@@ -7,7 +7,7 @@ use anyhow::Context;
 use souk_events::{JetStreamPublisher, StreamSettings};
 
 use super::assembly::{Databases, assemble, role_assumer};
-use super::{grpc, http, servers, shutdown};
+use super::{http, servers, shutdown};
 use crate::args::{ServeArgs, ServiceName};
 use crate::config::{Config, redact_url};
 
@@ -20,7 +20,7 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         config.http_addr = addr;
     }
     let database_url = config.require_database_url()?.to_owned();
-    let (grpc_listener, grpc_addr) = grpc::bind(config.grpc_addr).await?;
+    let (grpc_listener, grpc_addr) = souk_service::server::bind(config.grpc_addr).await?;
     let http_listener = http::bind(config.http_addr).await?;
     let http_addr = http_listener.local_addr()?;
 
@@ -30,7 +30,7 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|error| anyhow::anyhow!("cannot set up the JetStream streams: {error}"))?;
     let databases = Databases::Postgres(database_url);
     let assumer = role_assumer(&config, false).await;
-    let assembly = assemble(
+    let mut assembly = assemble(
         &config,
         &databases,
         &[args.service],
@@ -40,7 +40,7 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     .await?;
 
     let servers = servers::start(
-        &assembly,
+        &mut assembly,
         grpc_listener,
         http_listener,
         shutdown::channel(),
@@ -74,17 +74,22 @@ pub async fn bootstrap(config: Config, name: &str) -> anyhow::Result<()> {
     .await?;
     let created = assembly
         .integration
-        .bootstrap_default_organization(name)
+        .integrations()
+        .bootstrap_first_organization(name)
         .await
         .map_err(|error| anyhow::anyhow!("cannot create the organisation: {error}"))?;
     assembly.shutdown().await;
     match created {
-        Some((organization, secret)) => {
+        Some(created) => {
+            let organization = &created.organization;
             println!(
                 "created organisation {:?} ({})",
                 organization.name, organization.id
             );
-            println!("admin API key (shown once): {secret}");
+            println!(
+                "admin API key (shown once): {}",
+                created.first_key.secret.expose()
+            );
             Ok(())
         }
         None => anyhow::bail!(

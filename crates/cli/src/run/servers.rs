@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use souk_service::metrics::Metrics;
+use souk_service::server::{GrpcServer, Health};
+
 use super::assembly::Assembly;
-use super::grpc::{self, Health};
 use super::http::{self, HttpState};
-use super::metrics::Metrics;
 use super::shutdown::{self, Shutdown, ShutdownTrigger};
 
 /// Background tasks of a process; each ends with its outcome.
@@ -26,9 +27,9 @@ pub struct Servers {
 }
 
 /// Starts both servers on their (already bound) listeners next to `tasks`, then reports the
-/// process SERVING and ready.
+/// process SERVING and ready. The services' parts are taken out of `assembly`.
 pub async fn start(
-    assembly: &Assembly,
+    assembly: &mut Assembly,
     grpc_listener: TcpListener,
     http_listener: TcpListener,
     (trigger, shutdown): (ShutdownTrigger, Shutdown),
@@ -40,18 +41,17 @@ pub async fn start(
         ready: Arc::clone(&ready),
         metrics: Arc::clone(&metrics),
     };
-    let (routes, health) =
-        grpc::with_health_and_reflection(assembly.routes.clone(), assembly.names.clone())?;
-    tasks.spawn(grpc::serve(
+    let served = souk_service::parts::combine(std::mem::take(&mut assembly.services));
+    let (server, health) = GrpcServer::new(served.routes, served.names)?;
+    tasks.spawn(server.serve(
         grpc_listener,
-        routes,
         assembly.authenticator.layer(),
         metrics,
-        shutdown.clone(),
+        shutdown.clone().wait(),
     ));
     tasks.spawn(http::serve_listener(
         http_listener,
-        http::router(http_state),
+        http::router(http_state).merge(served.http),
         shutdown,
     ));
     health.serving().await;

@@ -1,162 +1,29 @@
-//! Proto messages to validated domain values (collecting every field violation) and back.
+//! Proto requests to validated domain values, collecting every field violation so that one
+//! reply names every bad field. Replies are built by `crate::proto`.
 
 use std::collections::HashSet;
 
-use souk_auth::Scope;
+use souk_core::access::Scope;
 use souk_core::error::Violations;
 use souk_core::{Id, PageRequest};
 use souk_proto::common::{LicensingModel, ProductType as PbProductType};
 use souk_proto::integration as pb;
+use souk_service::convert::{finish, id};
 use time::OffsetDateTime;
 
 use crate::domain::validate;
 use crate::domain::{
-    ApiKey, CheckStatus, DEFAULT_REGION, Error, Integration, IntegrationPatch, IntegrationState,
-    Licensing, NewApiKey, NewIntegration, Notifications, Organization, PermissionCheck, Product,
-    ProductType, VerificationReport,
+    DEFAULT_REGION, Error, IntegrationPatch, Licensing, NewApiKey, NewIntegration, Notifications,
+    Product, ProductType,
 };
-
-// ----- domain -> proto -----
-
-/// An instant as a protobuf timestamp.
-pub fn timestamp(at: OffsetDateTime) -> prost_types::Timestamp {
-    souk_events::envelope::to_timestamp(at)
-}
-
-/// Organisation.
-pub fn organization(o: &Organization) -> pb::Organization {
-    pb::Organization {
-        id: o.id.to_string(),
-        name: o.name.clone(),
-        create_time: Some(timestamp(o.created_at)),
-    }
-}
-
-/// Integration state.
-pub fn state(s: IntegrationState) -> pb::IntegrationState {
-    match s {
-        IntegrationState::PendingVerification => pb::IntegrationState::PendingVerification,
-        IntegrationState::Verified => pb::IntegrationState::Verified,
-        IntegrationState::VerificationFailed => pb::IntegrationState::VerificationFailed,
-    }
-}
-
-fn product(p: &Product) -> pb::Product {
-    pb::Product {
-        product_code: p.product_code.clone(),
-        product_id: p.product_id.clone(),
-        r#type: match p.product_type {
-            ProductType::Saas => PbProductType::Saas,
-            ProductType::Ami => PbProductType::Ami,
-            ProductType::Container => PbProductType::Container,
-            ProductType::ProfessionalServices => PbProductType::ProfessionalServices,
-            ProductType::Data => PbProductType::Data,
-        }
-        .into(),
-        licensing: match p.licensing {
-            Licensing::ProductCode => LicensingModel::ProductCode,
-            Licensing::LicenseArn => LicensingModel::LicenseArn,
-        }
-        .into(),
-    }
-}
-
-fn check(c: &PermissionCheck) -> pb::PermissionCheck {
-    pb::PermissionCheck {
-        action: c.action.clone(),
-        api: c.api.clone(),
-        status: match c.status {
-            CheckStatus::Ok => pb::CheckStatus::Ok,
-            CheckStatus::Denied => pb::CheckStatus::Denied,
-            CheckStatus::Unreachable => pb::CheckStatus::Unreachable,
-        }
-        .into(),
-        detail: c.detail.clone(),
-        remedy: c.remedy.clone(),
-    }
-}
-
-/// Verification report.
-pub fn report(r: &VerificationReport) -> pb::VerificationReport {
-    pb::VerificationReport {
-        verify_time: Some(timestamp(r.verified_at)),
-        role_assumed: r.role_assumed,
-        role_error: r.role_error.clone(),
-        checks: r.checks.iter().map(check).collect(),
-    }
-}
-
-/// Integration.
-pub fn integration(i: &Integration) -> pb::Integration {
-    pb::Integration {
-        id: i.id.to_string(),
-        organization_id: i.organization_id.to_string(),
-        name: i.name.clone(),
-        role_arn: i.role_arn.clone(),
-        aws_account_id: i.aws_account_id.clone(),
-        external_id: i.external_id.clone(),
-        region: i.region.clone(),
-        products: i.products.iter().map(product).collect(),
-        notifications: Some(pb::NotificationConfig {
-            sqs_queue_urls: i.notifications.sqs_queue_urls.clone(),
-            sns_https: i.notifications.sns_https,
-            eventbridge: i.notifications.eventbridge,
-        }),
-        data_feed_bucket: i.data_feed_bucket.clone(),
-        state: state(i.state).into(),
-        last_verification: i.last_verification.as_ref().map(report),
-        create_time: Some(timestamp(i.created_at)),
-        update_time: Some(timestamp(i.updated_at)),
-    }
-}
-
-/// Scope.
-pub fn scope(s: Scope) -> pb::Scope {
-    match s {
-        Scope::Admin => pb::Scope::Admin,
-        Scope::Full => pb::Scope::Full,
-        Scope::ReadOnly => pb::Scope::ReadOnly,
-        Scope::Metering => pb::Scope::Metering,
-    }
-}
-
-/// API key metadata.
-pub fn api_key(k: &ApiKey) -> pb::ApiKey {
-    pb::ApiKey {
-        id: k.id.to_string(),
-        name: k.name.clone(),
-        prefix: k.prefix.clone(),
-        scopes: k.scopes.iter().map(|s| scope(*s).into()).collect(),
-        create_time: Some(timestamp(k.created_at)),
-        last_used_time: k.last_used_at.map(timestamp),
-        revoke_time: k.revoked_at.map(timestamp),
-        expire_time: k.expires_at.map(timestamp),
-    }
-}
-
-// ----- proto -> domain -----
-
-fn finish<T>(violations: Violations, value: T) -> Result<T, Error> {
-    violations.finish().map_err(Error::from)?;
-    Ok(value)
-}
-
-/// Parses an id with `prefix` in `field`, recording a violation.
-fn id(v: &mut Violations, field: &str, prefix: &str, raw: &str) -> Id {
-    match Id::parse(prefix, raw) {
-        Ok(id) => id,
-        Err(reason) => {
-            v.add(field, reason);
-            Id::from_trusted(String::new())
-        }
-    }
-}
 
 /// A required `int_…` id.
 pub fn integration_id(raw: &str) -> Result<Id, Error> {
-    let mut v = Violations::new();
-    let id = id(&mut v, "integration_id", "int", raw);
-    finish(v, id)
+    Ok(souk_service::convert::required_id(
+        "integration_id",
+        "int",
+        raw,
+    )?)
 }
 
 /// An id plus an idempotency key (VerifyIntegration, DeleteIntegration, RevokeApiKey).
@@ -172,7 +39,7 @@ pub fn id_and_key(
         "idempotency_key",
         validate::idempotency_key(idempotency_key),
     );
-    finish(v, id)
+    Ok(finish(v, id)?)
 }
 
 /// An optional `org_…` id (empty: the caller's).
@@ -182,7 +49,7 @@ pub fn organization_id(raw: &str) -> Result<Option<Id>, Error> {
     }
     let mut v = Violations::new();
     let id = id(&mut v, "organization_id", "org", raw);
-    finish(v, Some(id))
+    Ok(finish(v, Some(id))?)
 }
 
 /// CreateOrganization: the name.
@@ -193,13 +60,12 @@ pub fn create_organization(req: &pb::CreateOrganizationRequest) -> Result<String
         "idempotency_key",
         validate::idempotency_key(&req.idempotency_key),
     );
-    finish(v, req.name.trim().to_owned())
+    Ok(finish(v, req.name.trim().to_owned())?)
 }
 
 /// Page size and token.
 pub fn page(page_size: i32, page_token: &str) -> Result<PageRequest, Error> {
-    PageRequest::parse(page_size, page_token)
-        .map_err(|(field, reason)| Error::invalid(field, reason))
+    Ok(souk_service::convert::page(page_size, page_token)?)
 }
 
 fn region(v: &mut Violations, field: &str, raw: &str) -> String {
@@ -331,7 +197,7 @@ pub fn create_integration(req: &pb::CreateIntegrationRequest) -> Result<NewInteg
         "idempotency_key",
         validate::idempotency_key(&req.idempotency_key),
     );
-    finish(
+    Ok(finish(
         v,
         NewIntegration {
             name: req.name.trim().to_owned(),
@@ -341,7 +207,7 @@ pub fn create_integration(req: &pb::CreateIntegrationRequest) -> Result<NewInteg
             notifications,
             data_feed_bucket,
         },
-    )
+    )?)
 }
 
 /// The update-mask paths UpdateIntegration accepts.
@@ -416,7 +282,7 @@ pub fn update_integration(
         "idempotency_key",
         validate::idempotency_key(&req.idempotency_key),
     );
-    finish(v, (integration_id, patch))
+    Ok(finish(v, (integration_id, patch))?)
 }
 
 /// GetOnboardingTemplate: the id.
@@ -459,22 +325,22 @@ pub fn create_api_key(
     }
     let mut expires_at = None;
     if let Some(ts) = &req.expire_time {
-        match souk_events::envelope::from_timestamp(ts) {
+        match souk_service::convert::instant(ts) {
             Ok(at) if at > now => expires_at = Some(at),
             Ok(_) => v.add("expire_time", "must be in the future"),
-            Err(_) => v.add("expire_time", "is not a valid timestamp"),
+            Err(reason) => v.add("expire_time", reason),
         }
     }
     v.check(
         "idempotency_key",
         validate::idempotency_key(&req.idempotency_key),
     );
-    finish(
+    Ok(finish(
         v,
         NewApiKey {
             name: req.name.trim().to_owned(),
             scopes,
             expires_at,
         },
-    )
+    )?)
 }

@@ -1,7 +1,7 @@
-//! The gRPC adapter: `souk.integration.v1.IntegrationService` over the domain and the store.
+//! The gRPC adapter: `souk.integration.v1.IntegrationService` over the domain's use cases.
 
 pub mod convert;
 mod error;
 mod service;
 
-pub use service::IntegrationGrpc;
+pub use service::IntegrationApi;

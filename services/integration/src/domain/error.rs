@@ -53,17 +53,12 @@ impl From<souk_core::Error> for Error {
             ErrorCode::NotFound => Error::NotFound(error.message),
             ErrorCode::Conflict => Error::Conflict(error.message),
             ErrorCode::FailedPrecondition => Error::FailedPrecondition(error.message),
+            ErrorCode::Aborted => Error::Aborted(error.message),
             ErrorCode::Unauthenticated | ErrorCode::PermissionDenied => {
                 Error::PermissionDenied(error.message)
             }
             ErrorCode::Unavailable => Error::Unavailable(error.message),
             ErrorCode::Internal => Error::Internal(error.message),
         }
-    }
-}
-
-impl From<souk_events::Error> for Error {
-    fn from(error: souk_events::Error) -> Self {
-        Error::Internal(format!("building event: {error}"))
     }
 }

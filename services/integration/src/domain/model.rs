@@ -1,7 +1,7 @@
 //! Organisations, integrations, API keys and verification reports as the domain sees them.
 
-use souk_auth::{ApiKeySecret, Scope};
 use souk_core::Id;
+use souk_core::access::{ApiKeySecret, Scope};
 use time::OffsetDateTime;
 
 /// Region used when a request leaves the region empty.
@@ -362,16 +362,6 @@ impl Integration {
         self.last_verification = Some(report);
         self.updated_at = now;
     }
-
-    /// The role Souk assumes for this integration, if one is set.
-    pub fn role(&self) -> Option<souk_auth::IntegrationRole> {
-        (!self.role_arn.is_empty()).then(|| souk_auth::IntegrationRole {
-            integration_id: self.id.to_string(),
-            role_arn: self.role_arn.clone(),
-            external_id: self.external_id.clone(),
-            region: self.region.clone(),
-        })
-    }
 }
 
 fn account_of(role_arn: &str) -> String {
@@ -432,6 +422,24 @@ impl NewApiKey {
         };
         (key, secret)
     }
+}
+
+/// A key just issued, with its secret (shown to the caller once, never stored).
+#[derive(Debug, Clone)]
+pub struct IssuedKey {
+    /// The key's metadata.
+    pub key: ApiKey,
+    /// The secret.
+    pub secret: ApiKeySecret,
+}
+
+/// A new organisation with its first key.
+#[derive(Debug, Clone)]
+pub struct NewOrganization {
+    /// The organisation.
+    pub organization: Organization,
+    /// Its first key.
+    pub first_key: IssuedKey,
 }
 
 /// Whether a key holding `held` may create a key with `requested`: ADMIN only from ADMIN; FULL

@@ -1,17 +1,7 @@
-//! Verifying an integration: the port the AWS adapter implements and the rules that turn AWS
-//! answers into permission checks.
-
-use async_trait::async_trait;
+//! Verifying an integration: the rules that turn AWS answers into permission checks (the AWS
+//! adapter implements the [`Verifier`](super::ports::Verifier) port with them).
 
 use super::model::{CheckStatus, Integration, PermissionCheck, VerificationReport};
-
-/// Probes the permissions of an integration's role.
-#[async_trait]
-pub trait Verifier: Send + Sync + 'static {
-    /// Assumes the role afresh and probes every permission Souk needs. Never fails: every
-    /// problem is reported in the result.
-    async fn verify(&self, integration: &Integration) -> VerificationReport;
-}
 
 /// What one probe found, before it becomes a [`PermissionCheck`].
 #[derive(Debug, Clone, PartialEq, Eq)]

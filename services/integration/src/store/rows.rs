@@ -1,12 +1,13 @@
 //! Rows to domain types and back. Products, notifications and reports are stored as JSON text.
 
 use serde::{Deserialize, Serialize};
-use souk_auth::Scope;
 use souk_core::Id;
+use souk_core::access::Scope;
 use souk_core::clock::{from_unix_millis, to_unix_millis};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::db;
 use crate::domain::{
     ApiKey, CheckStatus, Error, Integration, IntegrationState, Licensing, Notifications,
     Organization, PermissionCheck, Product, ProductType, VerificationReport,
@@ -14,10 +15,6 @@ use crate::domain::{
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> Error {
     Error::Internal(format!("stored {what} is unreadable: {detail}"))
-}
-
-fn db(err: sqlx::Error) -> Error {
-    souk_store::map_sqlx_error(err).into()
 }
 
 #[derive(Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use souk_auth::{RoleAssumer, RoleAssumerOptions};
 use souk_emulator::RunningEmulator;
-use souk_integration::{IntegrationApp, IntegrationConfig, SERVICE_NAME};
+use souk_integration::{IntegrationApp, IntegrationConfig, STORE_NAME};
 use souk_proto::integration as pb;
 use souk_proto::integration::integration_service_client::IntegrationServiceClient;
 use souk_store::Store;
@@ -43,7 +43,7 @@ impl Harness {
         let emulator = souk_testkit::spawn::emulator()
             .await
             .expect("emulator starts");
-        let store = db.store(SERVICE_NAME).await.expect("store connects");
+        let store = db.store(STORE_NAME).await.expect("store connects");
         let options = RoleAssumerOptions {
             endpoint_url: Some(emulator.url.clone()),
             max_attempts: 1,
@@ -57,27 +57,30 @@ impl Harness {
             sns_webhook_url: Some("https://souk.example.com/webhooks/sns".into()),
             ..IntegrationConfig::default()
         };
-        let app = IntegrationApp::new(store.clone(), assumer, config, None)
+        let app = IntegrationApp::new(store.clone(), assumer, config)
             .await
             .expect("app starts");
-        let (_org, admin) = app
-            .bootstrap_default_organization("default")
+        let admin = app
+            .integrations()
+            .bootstrap_first_organization("default")
             .await
             .expect("bootstrap")
-            .expect("first organization");
+            .expect("first organization")
+            .first_key
+            .secret
+            .expose()
+            .to_owned();
         assert!(
-            app.bootstrap_default_organization("again")
+            app.integrations()
+                .bootstrap_first_organization("again")
                 .await
                 .expect("bootstrap")
                 .is_none()
         );
 
-        let server = souk_testkit::spawn::grpc(
-            tonic::service::Routes::new(app.server()),
-            app.authenticator().layer(),
-        )
-        .await
-        .expect("server starts");
+        let server = souk_testkit::spawn::grpc(vec![app.parts()], app.authenticator().layer())
+            .await
+            .expect("server starts");
         let channel = server.channel().await.expect("connect");
         let addr = server.addr;
         Harness {

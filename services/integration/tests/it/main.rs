@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers fail loudly
 
 mod auth;
+mod concurrent_retries;
 mod harness;
 mod idempotency;
 mod lifecycle;

@@ -1,5 +1,9 @@
 //! Prometheus metrics for the gRPC surface: requests by method and status, and latency.
+//!
+//! Series are labelled only with methods the server serves; every other path counts as
+//! `unknown`, so junk requests cannot grow the exposition without bound.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -67,16 +71,70 @@ impl Default for Metrics {
     }
 }
 
+/// The label of a path that is not a served method.
+pub const UNKNOWN_METHOD: &str = "unknown";
+
+/// The `/package.Service/Method` paths a server serves.
+#[derive(Debug, Clone, Default)]
+pub struct KnownMethods(Arc<HashSet<String>>);
+
+impl KnownMethods {
+    /// Every method of `services` (fully qualified names) found in the encoded descriptor sets.
+    pub fn of(services: &[&str], descriptor_sets: &[&[u8]]) -> Self {
+        use prost::Message;
+        let mut methods = HashSet::new();
+        for encoded in descriptor_sets {
+            let Ok(set) = prost_types::FileDescriptorSet::decode(*encoded) else {
+                continue;
+            };
+            for file in &set.file {
+                let package = file.package();
+                for service in &file.service {
+                    let name = if package.is_empty() {
+                        service.name().to_owned()
+                    } else {
+                        format!("{package}.{}", service.name())
+                    };
+                    if services.contains(&name.as_str()) {
+                        methods.extend(
+                            service
+                                .method
+                                .iter()
+                                .map(|m| format!("/{name}/{}", m.name())),
+                        );
+                    }
+                }
+            }
+        }
+        Self(Arc::new(methods))
+    }
+
+    /// Adds `paths` (served by services without a descriptor here).
+    pub fn add(&mut self, paths: impl IntoIterator<Item = String>) {
+        Arc::make_mut(&mut self.0).extend(paths);
+    }
+
+    /// The metric label of `path`: itself when served, [`UNKNOWN_METHOD`] otherwise.
+    pub fn label(&self, path: &str) -> String {
+        if self.0.contains(path) {
+            path.to_owned()
+        } else {
+            UNKNOWN_METHOD.to_owned()
+        }
+    }
+}
+
 /// A tower layer recording every gRPC request.
 #[derive(Clone)]
 pub struct MetricsLayer {
     metrics: Arc<Metrics>,
+    methods: KnownMethods,
 }
 
 impl MetricsLayer {
-    /// Records into `metrics`.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
+    /// Records into `metrics`, labelling by `methods`.
+    pub fn new(metrics: Arc<Metrics>, methods: KnownMethods) -> Self {
+        Self { metrics, methods }
     }
 }
 
@@ -87,6 +145,7 @@ impl<S> tower::Layer<S> for MetricsLayer {
         MetricsService {
             inner,
             metrics: self.metrics.clone(),
+            methods: self.methods.clone(),
         }
     }
 }
@@ -96,6 +155,7 @@ impl<S> tower::Layer<S> for MetricsLayer {
 pub struct MetricsService<S> {
     inner: S,
     metrics: Arc<Metrics>,
+    methods: KnownMethods,
 }
 
 impl<S, B, ResBody> tower::Service<http::Request<B>> for MetricsService<S>
@@ -113,7 +173,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let method = request.uri().path().to_owned();
+        let method = self.methods.label(request.uri().path());
         let metrics = self.metrics.clone();
         let started = Instant::now();
         let future = self.inner.call(request);
@@ -124,5 +184,30 @@ where
             metrics.observe(RpcLabels { method, code }, started.elapsed().as_secs_f64());
             Ok(response)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_served_methods_get_their_own_label() {
+        let methods = KnownMethods::of(
+            &["souk.integration.v1.IntegrationService"],
+            &[souk_proto::FILE_DESCRIPTOR_SET],
+        );
+        assert_eq!(
+            methods.label("/souk.integration.v1.IntegrationService/ListIntegrations"),
+            "/souk.integration.v1.IntegrationService/ListIntegrations"
+        );
+        assert_eq!(
+            methods.label("/souk.integration.v1.IntegrationService/Junk1"),
+            UNKNOWN_METHOD
+        );
+        assert_eq!(
+            methods.label("/souk.metering.v1.MeteringService/RecordUsage"),
+            UNKNOWN_METHOD
+        );
     }
 }

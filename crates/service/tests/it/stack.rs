@@ -1,0 +1,91 @@
+use souk_auth::Scope;
+use souk_proto::metering::GetUsageRequest;
+use souk_proto::metering::metering_service_client::MeteringServiceClient;
+use tonic::{Code, Request};
+
+fn authed<T>(secret: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {secret}").parse().expect("ascii header"),
+    );
+    request
+}
+
+#[tokio::test]
+async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
+    let spawned = souk_testkit::spawn::service(souk_metering::parts(&Default::default()))
+        .await
+        .expect("service starts");
+    let secret = spawned.keys.add_key(&[Scope::ReadOnly]);
+    let channel = spawned.server.channel().await.expect("connect");
+    let mut client = MeteringServiceClient::new(channel.clone());
+
+    let refused = client
+        .get_usage(GetUsageRequest::default())
+        .await
+        .expect_err("no key");
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    let draft = client
+        .get_usage(authed(&secret, GetUsageRequest::default()))
+        .await
+        .expect_err("draft");
+    assert_eq!(draft.code(), Code::Unimplemented);
+
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "souk.metering.v1.MeteringService".into(),
+        })
+        .await
+        .expect("health without a key")
+        .into_inner()
+        .status;
+    assert_eq!(status, 1, "SERVING");
+
+    let mut v1 = souk_testkit::reflection::reflected_services(&spawned.server.url)
+        .await
+        .expect("reflection v1");
+    v1.sort();
+    assert_eq!(
+        v1,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "souk.metering.v1.MeteringService"
+        ]
+    );
+    let mut v1alpha = souk_testkit::reflection::reflected_services_v1alpha(&spawned.server.url)
+        .await
+        .expect("reflection v1alpha");
+    v1alpha.sort();
+    assert_eq!(
+        v1alpha,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1alpha.ServerReflection",
+            "souk.metering.v1.MeteringService"
+        ]
+    );
+
+    // Junk method names share one `unknown` series instead of one series each.
+    for n in 0..50 {
+        let path = format!("/souk.metering.v1.MeteringService/Junk{n}");
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready().await.expect("ready");
+        let _ = grpc
+            .unary::<_, GetUsageRequest, _>(
+                authed(&secret, GetUsageRequest::default()),
+                path.parse().expect("path"),
+                tonic_prost::ProstCodec::<GetUsageRequest, GetUsageRequest>::default(),
+            )
+            .await;
+    }
+    let exposition = spawned.server.metrics.encode().expect("metrics");
+    assert!(!exposition.contains("Junk"), "{exposition}");
+    assert!(exposition.contains("method=\"unknown\""), "{exposition}");
+    assert!(
+        exposition.contains("method=\"/souk.metering.v1.MeteringService/GetUsage\""),
+        "{exposition}"
+    );
+}
