@@ -17,6 +17,7 @@
 //! minute) per key and process, not on every call; a failure to write it is logged, never fatal.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -84,6 +85,18 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// A short stable name of the reason, for logs and metric labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "missing",
+            AuthError::Malformed => "malformed",
+            AuthError::Unknown => "unknown",
+            AuthError::Revoked => "revoked",
+            AuthError::Expired => "expired",
+            AuthError::Unavailable(_) => "unavailable",
+        }
+    }
+
     /// The gRPC status for this failure.
     pub fn to_status(&self) -> tonic::Status {
         match self {
@@ -138,10 +151,83 @@ impl Cache {
     }
 }
 
+/// How many requests failed authentication since start, by reason: a rising `unknown` count is
+/// someone guessing keys, `revoked` a client still using a withdrawn key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuthFailureCounts {
+    /// No `authorization` header.
+    pub missing: u64,
+    /// Not `Bearer souk_…`.
+    pub malformed: u64,
+    /// No such key.
+    pub unknown: u64,
+    /// A revoked key.
+    pub revoked: u64,
+    /// An expired key.
+    pub expired: u64,
+    /// The key store could not be read.
+    pub unavailable: u64,
+}
+
+impl AuthFailureCounts {
+    /// Every failure.
+    pub fn total(&self) -> u64 {
+        self.missing
+            + self.malformed
+            + self.unknown
+            + self.revoked
+            + self.expired
+            + self.unavailable
+    }
+
+    /// `(reason, count)` pairs, reasons as [`AuthError::reason`] names them.
+    pub fn by_reason(&self) -> [(&'static str, u64); 6] {
+        [
+            ("missing", self.missing),
+            ("malformed", self.malformed),
+            ("unknown", self.unknown),
+            ("revoked", self.revoked),
+            ("expired", self.expired),
+            ("unavailable", self.unavailable),
+        ]
+    }
+}
+
+#[derive(Default)]
+struct FailureCounters {
+    by_reason: [AtomicU64; 6],
+}
+
+impl FailureCounters {
+    fn index(error: &AuthError) -> usize {
+        match error {
+            AuthError::Missing => 0,
+            AuthError::Malformed => 1,
+            AuthError::Unknown => 2,
+            AuthError::Revoked => 3,
+            AuthError::Expired => 4,
+            AuthError::Unavailable(_) => 5,
+        }
+    }
+
+    fn snapshot(&self) -> AuthFailureCounts {
+        let get = |i: usize| self.by_reason[i].load(Ordering::Relaxed);
+        AuthFailureCounts {
+            missing: get(0),
+            malformed: get(1),
+            unknown: get(2),
+            revoked: get(3),
+            expired: get(4),
+            unavailable: get(5),
+        }
+    }
+}
+
 struct Inner {
     store: Arc<dyn KeyStore>,
     options: AuthOptions,
     cache: Mutex<Cache>,
+    failures: FailureCounters,
 }
 
 impl Inner {
@@ -180,6 +266,7 @@ impl Authenticator {
             store,
             options,
             cache: Mutex::new(Cache::default()),
+            failures: FailureCounters::default(),
         });
         if let Some(revocations) = revocations {
             revocations.subscribe(&inner);
@@ -190,6 +277,19 @@ impl Authenticator {
     /// The tower layer that authenticates every gRPC request with this authenticator.
     pub fn layer(&self) -> crate::AuthLayer {
         crate::AuthLayer::new(self.clone())
+    }
+
+    /// Counts a failed authentication and logs it with `path`, never the presented key (the
+    /// reasons carry none of it). Called by the [`AuthLayer`](crate::AuthLayer).
+    pub fn record_failure(&self, error: &AuthError, path: &str) {
+        self.inner.failures.by_reason[FailureCounters::index(error)]
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(path, reason = error.reason(), "request not authenticated");
+    }
+
+    /// Failed authentications since start, by reason (see [`Authenticator::record_failure`]).
+    pub fn failure_counts(&self) -> AuthFailureCounts {
+        self.inner.failures.snapshot()
     }
 
     /// Drops `key_id` from the cache so the next request reads it again.

@@ -85,7 +85,7 @@ where
                     inner.call(request).await
                 }
                 Err(error) => {
-                    tracing::debug!(path, %error, "request not authenticated");
+                    authenticator.record_failure(&error, path);
                     Ok(error.to_status().into_http())
                 }
             }

@@ -155,3 +155,115 @@ async fn layer_authenticates_refuses_and_exempts_health() {
     assert_eq!(code, "16");
     assert_eq!(message, "api key revoked");
 }
+
+/// Collects every event's message and fields as one line, for asserting on logs.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<String>>>);
+
+struct LineVisitor<'a>(&'a mut String);
+
+impl tracing::field::Visit for LineVisitor<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!(" {}={value:?}", field.name()));
+    }
+}
+
+impl tracing::Subscriber for Captured {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut line = event.metadata().level().to_string();
+        event.record(&mut LineVisitor(&mut line));
+        self.0.lock().unwrap().push(line);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test]
+async fn failed_authentications_are_logged_without_the_key_and_counted() {
+    let keys = Arc::new(Keys::default());
+    let revoked = ApiKeySecret::generate();
+    keys.keys.lock().unwrap().insert(
+        revoked.hash(),
+        StoredKey {
+            key_id: Id::generate("key"),
+            organization_id: Id::generate("org"),
+            scopes: vec![Scope::Full],
+            expires_at: None,
+            revoked_at: Some(OffsetDateTime::now_utc()),
+        },
+    );
+    let auth = Authenticator::new(keys);
+    let service = auth.layer().layer(echo_caller());
+    let path = "/souk.integration.v1.IntegrationService/ListIntegrations";
+    let guessed = ApiKeySecret::generate();
+    let captured = Captured::default();
+    let _guard = tracing::subscriber::set_default(captured.clone());
+
+    for header in [
+        None,
+        Some("Basic dXNlcjpwYXNz".to_owned()),
+        Some(format!("Bearer {}", guessed.expose())),
+        Some(format!("Bearer {}", guessed.expose())),
+        Some(format!("Bearer {}", revoked.expose())),
+    ] {
+        let response = service
+            .clone()
+            .oneshot(request(path, header.as_deref()))
+            .await
+            .unwrap();
+        assert_eq!(grpc_status(&response).unwrap().0, "16");
+    }
+    let health = service
+        .clone()
+        .oneshot(request("/grpc.health.v1.Health/Check", None))
+        .await
+        .unwrap();
+    assert!(grpc_status(&health).is_none());
+
+    let counts = auth.failure_counts();
+    assert_eq!(
+        counts.by_reason(),
+        [
+            ("missing", 1),
+            ("malformed", 1),
+            ("unknown", 2),
+            ("revoked", 1),
+            ("expired", 0),
+            ("unavailable", 0),
+        ]
+    );
+    assert_eq!(counts.total(), 5);
+
+    let lines = captured.0.lock().unwrap().clone();
+    let failures: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("request not authenticated"))
+        .collect();
+    assert_eq!(failures.len(), 5, "{lines:#?}");
+    for line in &failures {
+        assert!(line.starts_with("WARN"), "{line}");
+        assert!(line.contains(path), "{line}");
+    }
+    assert!(failures.iter().any(|l| l.contains("reason=\"unknown\"")));
+    for secret in [&guessed, &revoked] {
+        let key = secret.expose();
+        assert!(
+            lines
+                .iter()
+                .all(|l| !l.contains(key) && !l.contains(&key[5..15])),
+            "a log line carries the key: {lines:#?}"
+        );
+    }
+    assert!(
+        lines.iter().all(|l| !l.contains("dXNlcjpwYXNz")),
+        "{lines:#?}"
+    );
+}
