@@ -437,4 +437,10 @@ async fn serve_on_an_empty_database_hints_at_bootstrap_and_logs_plainly() {
         stderr.contains("INFO"),
         "logs at INFO were expected: {stderr}"
     );
+    // `souk serve` logs JSON lines (for log collectors) unless configured otherwise.
+    for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        let parsed: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(parsed.get("level").is_some(), "{line}");
+    }
 }

@@ -288,6 +288,7 @@ impl RoleAssumer {
 
     /// The account of the base credentials (STS GetCallerIdentity): what seller roles must
     /// trust when no explicit principal is configured.
+    #[tracing::instrument(name = "sts.get_caller_identity", skip_all)]
     pub async fn base_account_id(&self) -> Result<String, AwsError> {
         let output = self
             .inner
@@ -415,6 +416,7 @@ impl Inner {
         }
     }
 
+    #[tracing::instrument(name = "sts.assume_role", skip_all, fields(integration_id = %role.integration_id, role_arn = %role.role_arn))]
     async fn assume(
         &self,
         role: &IntegrationRole,

@@ -77,7 +77,7 @@ pub struct Config {
     /// Empty until configured; the onboarding template needs it.
     pub souk_principal_arn: String,
     /// Log format.
-    pub log_format: LogFormat,
+    pub log_format: Option<LogFormat>,
     /// Log filter, `tracing_subscriber::EnvFilter` syntax.
     pub log_level: String,
     /// `[integration]`.
@@ -108,7 +108,7 @@ impl Default for Config {
             aws_endpoint_url: None,
             aws_region: "us-east-1".to_owned(),
             souk_principal_arn: String::new(),
-            log_format: LogFormat::Text,
+            log_format: None,
             log_level: "info".to_owned(),
             integration: souk_integration::IntegrationConfig::default(),
             entitlement: souk_entitlement::EntitlementConfig::default(),
@@ -237,8 +237,8 @@ impl Config {
         }
         if let Some(v) = var("SOUK_LOG_FORMAT") {
             self.log_format = match v.as_str() {
-                "text" => LogFormat::Text,
-                "json" => LogFormat::Json,
+                "text" => Some(LogFormat::Text),
+                "json" => Some(LogFormat::Json),
                 other => bail!("SOUK_LOG_FORMAT={other:?} must be \"text\" or \"json\""),
             };
         }

@@ -13,6 +13,7 @@ use clap::Parser;
 
 use anyhow::Context;
 use args::{Cli, Command, OutputFormat};
+use config::LogFormat;
 
 fn main() -> std::process::ExitCode {
     // Clap exits 2 on a bad command line itself (`exit::Kind::Usage`).
@@ -44,19 +45,19 @@ fn main() -> std::process::ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dev(args) => {
-            let config = load_config(&cli.config)?;
+            let config = load_config(&cli.config, LogFormat::Text)?;
             run::dev::run(config, args).await
         }
         Command::Serve(args) => {
-            let config = load_config(&cli.config)?;
+            let config = load_config(&cli.config, LogFormat::Json)?;
             run::serve::run(config, args).await
         }
         Command::Emulator(args) => {
-            let config = load_config(&cli.config)?;
+            let config = load_config(&cli.config, LogFormat::Text)?;
             run::emulator::run(args, config.log_level.as_str()).await
         }
         Command::Bootstrap { org_name } => {
-            let config = load_config(&cli.config)?;
+            let config = load_config(&cli.config, LogFormat::Json)?;
             run::serve::bootstrap(config, &org_name).await
         }
         Command::Org(command) => client::org::run(command).await,
@@ -65,10 +66,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Loads the configuration and starts logging with it; errors name the bad setting.
-fn load_config(file: &Option<std::path::PathBuf>) -> anyhow::Result<config::Config> {
+/// Loads the configuration and starts logging with it (in `default_format` unless configured:
+/// text for `souk dev`, JSON lines for the production commands); errors name the bad setting.
+fn load_config(
+    file: &Option<std::path::PathBuf>,
+    default_format: LogFormat,
+) -> anyhow::Result<config::Config> {
     let config = config::Config::load(file.as_deref())
         .map_err(|error| exit::Failure::new(exit::Kind::Usage, format!("{error:#}")))?;
-    logging::init(config.log_format, &config.log_level);
+    logging::init(
+        config.log_format.unwrap_or(default_format),
+        &config.log_level,
+    );
     Ok(config)
 }

@@ -41,7 +41,12 @@ impl AwsVerifier {
 
     /// The outcome of one AWS call made to probe a permission: its error classified, or
     /// unreachable without an answer within the timeout.
-    async fn probe<T, E>(&self, call: impl Future<Output = Result<T, SdkError<E>>>) -> ProbeOutcome
+    #[tracing::instrument(name = "aws.probe", skip_all, fields(api = api))]
+    async fn probe<T, E>(
+        &self,
+        api: &'static str,
+        call: impl Future<Output = Result<T, SdkError<E>>>,
+    ) -> ProbeOutcome
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
@@ -72,7 +77,7 @@ impl AwsVerifier {
             .map(|p| p.product_code.clone())
             .unwrap_or_else(|| PROBE_PRODUCT.into());
 
-        let metering = self.probe(async {
+        let metering = self.probe("metering.ResolveCustomer", async {
             clients
                 .metering
                 .resolve_customer()
@@ -80,7 +85,7 @@ impl AwsVerifier {
                 .send()
                 .await
         });
-        let entitlement = self.probe(async {
+        let entitlement = self.probe("entitlement.GetEntitlements", async {
             clients
                 .entitlement
                 .get_entitlements()
@@ -89,7 +94,7 @@ impl AwsVerifier {
                 .send()
                 .await
         });
-        let catalog = self.probe(async {
+        let catalog = self.probe("catalog.ListEntities", async {
             clients
                 .catalog
                 .list_entities()
@@ -99,7 +104,7 @@ impl AwsVerifier {
                 .send()
                 .await
         });
-        let agreement = self.probe(async {
+        let agreement = self.probe("agreement.SearchAgreements", async {
             let party = AgreementFilter::builder()
                 .name("PartyType")
                 .values("Proposer")
@@ -163,7 +168,7 @@ impl AwsVerifier {
                         .into(),
                 },
                 Ok(result) => {
-                    let outcome = self.probe(async { result }).await;
+                    let outcome = self.probe("sqs.GetQueueAttributes", async { result }).await;
                     verify::check("sqs:GetQueueAttributes", &api, outcome)
                 }
                 Err(_) => verify::check(

@@ -42,6 +42,11 @@ pub fn id_and_key(
     Ok(finish(v, id)?)
 }
 
+/// The integration a VerifyIntegration or DeleteIntegration names, and its idempotency key.
+pub fn integration_target(integration_id: &str, idempotency_key: &str) -> Result<Id, Error> {
+    id_and_key("integration_id", "int", integration_id, idempotency_key)
+}
+
 /// An optional `org_…` id (empty: the caller's).
 pub fn organization_id(raw: &str) -> Result<Option<Id>, Error> {
     if raw.is_empty() {

@@ -168,12 +168,7 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::VerifyIntegrationRequest>,
     ) -> Result<Response<pb::VerifyIntegrationResponse>, Status> {
         let (caller, req) = authorize(request, Permission::Write)?;
-        let id = convert::id_and_key(
-            "integration_id",
-            "int",
-            &req.integration_id,
-            &req.idempotency_key,
-        )?;
+        let id = convert::integration_target(&req.integration_id, &req.idempotency_key)?;
         let idem = idempotency(rpc!("VerifyIntegration"), &req, |r| &mut r.idempotency_key);
         let outcome = self
             .integrations
@@ -189,12 +184,7 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::DeleteIntegrationRequest>,
     ) -> Result<Response<pb::DeleteIntegrationResponse>, Status> {
         let (caller, req) = authorize(request, Permission::Write)?;
-        let id = convert::id_and_key(
-            "integration_id",
-            "int",
-            &req.integration_id,
-            &req.idempotency_key,
-        )?;
+        let id = convert::integration_target(&req.integration_id, &req.idempotency_key)?;
         let idem = idempotency(rpc!("DeleteIntegration"), &req, |r| &mut r.idempotency_key);
         let outcome = self
             .integrations
