@@ -17,6 +17,10 @@ use serde_json::json;
 
 const PRODUCT: &str = "bench-product";
 const CUSTOMERS: u64 = 500;
+/// Metered dimensions: with 500 customers and 5 hours, 500,000 distinct customer/dimension/hour
+/// keys, so every call bills 25 new records (and writes them to the state file) for as long as
+/// a phase lasts, instead of re-sending billed hours that change nothing.
+const DIMENSIONS: u64 = 200;
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -46,19 +50,19 @@ fn account(i: u64) -> String {
     format!("{:012}", 200_000_000_000 + i)
 }
 
+fn dimension(d: u64) -> String {
+    format!("d{d:03}")
+}
+
 /// 25 records for call number `n`: distinct customer/dimension/hour keys for as long as possible.
 fn records(n: u64, now: i64) -> Vec<UsageRecord> {
     (0..25)
         .filter_map(|i| {
             let k = n * 25 + i;
-            let hour = i64::try_from((k / (CUSTOMERS * 2)) % 5).unwrap_or(0);
+            let hour = i64::try_from((k / (CUSTOMERS * DIMENSIONS)) % 5).unwrap_or(0);
             UsageRecord::builder()
                 .customer_aws_account_id(account(k % CUSTOMERS))
-                .dimension(if (k / CUSTOMERS).is_multiple_of(2) {
-                    "users"
-                } else {
-                    "gb"
-                })
+                .dimension(dimension((k / CUSTOMERS) % DIMENSIONS))
                 .quantity(1)
                 .timestamp(DateTime::from_secs(now - 60 - hour * 3600))
                 .build()
@@ -67,26 +71,46 @@ fn records(n: u64, now: i64) -> Vec<UsageRecord> {
         .collect()
 }
 
-async fn run(url: &str, seconds: u64, concurrency: u64, now: i64) -> f64 {
+/// Calls/s over `seconds`; call numbers (hence usage keys) continue from `next`, so a
+/// measurement after a warm-up bills new hours too.
+async fn run(url: &str, seconds: u64, concurrency: u64, now: i64, next: &Arc<AtomicU64>) -> f64 {
     let client = client(url);
     let calls = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
+    let not_billed = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, calls, errors) = (client.clone(), calls.clone(), errors.clone());
+        let (client, calls, errors, not_billed, next) = (
+            client.clone(),
+            calls.clone(),
+            errors.clone(),
+            not_billed.clone(),
+            next.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
-                let n = calls.fetch_add(1, Ordering::Relaxed);
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                calls.fetch_add(1, Ordering::Relaxed);
                 let result = client
                     .batch_meter_usage()
                     .product_code(PRODUCT)
                     .set_usage_records(Some(records(n, now)))
                     .send()
                     .await;
-                if result.is_err() {
-                    errors.fetch_add(1, Ordering::Relaxed);
+                match result {
+                    Ok(out) => {
+                        let failed = out
+                            .results()
+                            .iter()
+                            .filter(|r| r.status().is_none_or(|s| s.as_str() != "Success"))
+                            .count();
+                        not_billed.fetch_add(failed as u64, Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
         }));
@@ -98,6 +122,10 @@ async fn run(url: &str, seconds: u64, concurrency: u64, now: i64) -> f64 {
     let errors = errors.load(Ordering::Relaxed);
     if errors > 0 {
         eprintln!("  {errors} calls failed");
+    }
+    let not_billed = not_billed.load(Ordering::Relaxed);
+    if not_billed > 0 {
+        eprintln!("  {not_billed} records not Success");
     }
     calls.load(Ordering::Relaxed) as f64 / elapsed
 }
@@ -150,10 +178,9 @@ async fn emulator(
         let config = emulator.emulator.config().clone();
         let product = souk_emulator::market::NewProduct {
             product_code: Some(PRODUCT.to_owned()),
-            dimensions: ["users", "gb"]
-                .into_iter()
-                .map(|name| souk_emulator::market::Dimension {
-                    name: name.to_owned(),
+            dimensions: (0..DIMENSIONS)
+                .map(|d| souk_emulator::market::Dimension {
+                    name: dimension(d),
                     kind: souk_emulator::market::DimensionKind::Metered,
                     description: String::new(),
                 })
@@ -173,8 +200,7 @@ async fn emulator(
                 .map_err(std::io::Error::other)?;
         }
         world.notify.pending.clear();
-        // One filler entry is about 330 bytes of JSON.
-        for i in 0..state_bytes / 330 {
+        let filler = |i: usize| {
             let entry = souk_emulator::metering::LedgerEntry {
                 metering_record_id: uuid::Uuid::new_v4().to_string(),
                 source: "BatchMeterUsage".to_owned(),
@@ -190,10 +216,15 @@ async fn emulator(
                 allocations: Vec::new(),
                 recorded_at: 1_700_000_000,
             };
-            world
-                .metering
-                .ledger
-                .insert(format!("filler-product|-|{i}|users|0"), entry);
+            (format!("filler-product|-|{i}|users|0"), entry)
+        };
+        // Size one entry as the state file stores it (key, value, separators).
+        let (key, entry) = filler(0);
+        let per_entry = serde_json::to_vec(&entry).map_or(500, |v| v.len()) + key.len() + 4;
+        let base = serde_json::to_vec(&*world).map_or(0, |v| v.len());
+        for i in 0..state_bytes.saturating_sub(base) / per_entry {
+            let (key, entry) = filler(i);
+            world.metering.ledger.insert(key, entry);
         }
     }
     let Some(_) = state else {
@@ -218,8 +249,9 @@ async fn main() -> std::io::Result<()> {
     println!(
         "BatchMeterUsage, 25 records/call, {concurrency} in flight, {seconds}s per phase, official Rust SDK over loopback"
     );
-    let _warm = run(&floor_url, 1, concurrency, now_secs()).await;
-    let floor = run(&floor_url, seconds, concurrency, now_secs()).await;
+    let floor_calls = Arc::new(AtomicU64::new(0));
+    let _warm = run(&floor_url, 1, concurrency, now_secs(), &floor_calls).await;
+    let floor = run(&floor_url, seconds, concurrency, now_secs(), &floor_calls).await;
     println!(
         "floor (bare axum, canned response):     {floor:>8.0} calls/s  {:>8.0} records/s",
         floor * 25.0
@@ -237,8 +269,9 @@ async fn main() -> std::io::Result<()> {
             .map(|m| m.len())
             .unwrap_or(0);
         let now = emulator.emulator.clock().now().unix_timestamp();
-        let _warm = run(&emulator.url, 1, concurrency, now).await;
-        let emu = run(&emulator.url, seconds, concurrency, now).await;
+        let next = Arc::new(AtomicU64::new(0));
+        let _warm = run(&emulator.url, 1, concurrency, now, &next).await;
+        let emu = run(&emulator.url, seconds, concurrency, now, &next).await;
         if size.is_none() {
             no_state = emu;
         }
