@@ -1,6 +1,4 @@
 //! Emulator configuration.
-//!
-//! Owner: emulator core.
 
 use std::time::Duration;
 

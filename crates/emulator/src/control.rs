@@ -1,8 +1,8 @@
 //! The control API (`/_souk/...`, HTTP/JSON): products, buyers, contracts, STS roles, the
 //! clock, injected faults, the metering ledger, reset. Documented in `docs/emulator.md`.
 //!
-//! Owner: emulator core; catalog/agreement and notification owners add their own routes through
-//! their modules' `control_router()`. Errors are `{"Message": ...}` with `x-amzn-ErrorType`
+//! Catalog, agreement, notification and feed routes live with their modules
+//! (`control_router()`). Errors are `{"Message": ...}` with `x-amzn-ErrorType`
 //! (`NotFound` 404, `InvalidArgument` 400, `Conflict` 409), also for bodies that are not the
 //! expected JSON (see [`ControlJson`]).
 

@@ -3,7 +3,7 @@
 //! `POST /service/AWSMPEntitlementService/operation/GetEntitlements`). Both decode to the same
 //! JSON input and run the same code, so they return the same entitlements.
 //!
-//! Owner: emulator core. Filters are unioned within a key and intersected across keys;
+//! Filters are unioned within a key and intersected across keys;
 //! `CUSTOMER_IDENTIFIER` and `CUSTOMER_AWS_ACCOUNT_ID` are mutually exclusive; `MaxResults`
 //! is 1..=25 (default 25); `NextToken` is opaque and bound to the request's filters. Every
 //! invalid input is `InvalidParameterException` (the service's only client error besides

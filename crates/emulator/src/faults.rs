@@ -1,7 +1,7 @@
 //! Injected faults (throttling, 5xx, latency, dropped responses) and per-role action denials,
 //! applied per operation name for every protocol.
 //!
-//! Owner: emulator core. Protocol handlers never look at faults themselves: the dispatcher in
+//! Protocol handlers never look at faults themselves: the dispatcher in
 //! [`crate::server`] wraps every AWS operation in [`guarded`], and routers of other modules
 //! (catalog, agreement, SQS) do the same with their own [`CallContext`].
 

@@ -2,7 +2,7 @@
 //! unsubscribe-pending → unsubscribe-success hour), contract entitlements and registration
 //! tokens.
 //!
-//! Owner: emulator core. Every function is pure on `&mut World` / `&MarketState` plus the
+//! Every function is pure on `&mut World` / `&MarketState` plus the
 //! emulator's `now` (epoch seconds), so the control API, the catalog/agreement emulation (a buyer
 //! accepting a private offer) and tests drive the same rules. Lifecycle notifications are queued
 //! with `world.notify.emit(..)`.

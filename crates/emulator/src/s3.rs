@@ -1,7 +1,7 @@
 //! A minimal S3-compatible read API over the generated data feed files, path style:
 //! `GET /` (ListBuckets), `GET /<bucket>?list-type=2&prefix=…` (ListObjectsV2, also v1
 //! without `list-type`), `GET|HEAD /<bucket>/<key>` (GetObject / HeadObject), with S3's XML
-//! bodies and errors (`NoSuchBucket`, `NoSuchKey`). Owner: notifications engineer.
+//! bodies and errors (`NoSuchBucket`, `NoSuchKey`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, StatusCode, header};
 
 use crate::Emulator;
-use crate::sqs::md5;
-use crate::sqs::query::escape;
+use crate::support::md5;
+use crate::wire::query::escape_text as escape;
 
 const XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
@@ -22,7 +22,7 @@ pub fn handle(emu: &Emulator, method: &Method, path: &str, query: Option<&str>) 
     let params: HashMap<String, String> = query
         .and_then(|q| serde_urlencoded::from_str(q).ok())
         .unwrap_or_default();
-    let bucket_name = emu.world().notify.feeds.settings.bucket.clone();
+    let bucket_name = emu.world().feeds.settings.bucket.clone();
     let trimmed = path.trim_start_matches('/');
     let (bucket, key) = match trimmed.split_once('/') {
         Some((bucket, key)) => (percent_decode(bucket), percent_decode(key)),
@@ -335,7 +335,7 @@ fn error(
 }
 
 fn iso_millis(at: time::OffsetDateTime) -> String {
-    crate::catalog::format::iso_millis(at)
+    crate::support::format::iso_millis(at)
 }
 
 fn http_date(at: time::OffsetDateTime) -> String {

@@ -1,4 +1,4 @@
-//! The HTTP listener and protocol dispatch. Owner: emulator core.
+//! The HTTP listener and protocol dispatch.
 //!
 //! One listener serves every protocol:
 //!

@@ -1,7 +1,7 @@
 //! STS (awsQuery): `AssumeRole` with trust and ExternalId checks, `GetCallerIdentity`, and the
 //! registry of roles, sessions and known access keys that also drives per-role action denials.
 //!
-//! Owner: emulator core. Callers are identified by the access key id of their SigV4
+//! Callers are identified by the access key id of their SigV4
 //! `Authorization` header: a session issued here (its role), an access key registered through
 //! the control API (its account and ARN), or otherwise the default principal
 //! `arn:aws:iam::<caller_account_id>:user/souk-emulator`.

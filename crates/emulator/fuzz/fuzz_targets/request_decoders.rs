@@ -14,5 +14,5 @@ fn emulator() -> &'static Emulator {
 }
 
 fuzz_target!(|data: &[u8]| {
-    souk_emulator::wire::exercise_decoders(emulator(), data);
+    souk_emulator::fuzz::exercise_decoders(emulator(), data);
 });

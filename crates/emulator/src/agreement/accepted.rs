@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::model::Agreement;
-use crate::catalog::format::{end_of, parse_date, start_of};
+use crate::support::format::{end_of, parse_date, start_of};
 
 fn s(term: &Value, key: &str) -> Value {
     term.get(key).cloned().unwrap_or(Value::Null)

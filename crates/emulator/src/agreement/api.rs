@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::accepted::accepted_terms;
 use super::model::{Agreement, AgreementStatus};
 use crate::World;
-use crate::catalog::format::format_micros;
+use crate::support::format::format_micros;
 use crate::wire::ApiError;
 
 fn not_found(id: &str) -> ApiError {
@@ -142,7 +142,7 @@ fn max_results(body: &Value, default: usize) -> Result<usize, ApiError> {
 fn next_token(body: &Value) -> Result<usize, ApiError> {
     match body.get("nextToken") {
         None | Some(Value::Null) => Ok(0),
-        Some(Value::String(t)) => crate::catalog::paging::decode(t)
+        Some(Value::String(t)) => crate::support::paging::decode(t)
             .ok_or_else(|| invalid("INVALID_NEXT_TOKEN", "nextToken", "nextToken is invalid.")),
         Some(_) => Err(ApiError::serialization("nextToken must be a string.")),
     }
@@ -158,7 +158,7 @@ pub fn terms(world: &World, seller: &str, body: &Value) -> Result<Value, ApiErro
     let page: Vec<Value> = all.iter().skip(start).take(max).cloned().collect();
     let mut out = json!({ "acceptedTerms": page });
     if start.saturating_add(max) < all.len() {
-        out["nextToken"] = json!(crate::catalog::paging::token(start.saturating_add(max)));
+        out["nextToken"] = json!(crate::support::paging::token(start.saturating_add(max)));
     }
     Ok(out)
 }
@@ -291,7 +291,7 @@ pub fn search(world: &World, seller: &str, body: &Value) -> Result<Value, ApiErr
                     .parse::<i64>()
                     .ok()
                     .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
-                    .or_else(|| crate::catalog::format::parse_datetime(&raw));
+                    .or_else(|| crate::support::format::parse_datetime(&raw));
                 parsed.map(Some).ok_or_else(|| {
                     invalid(
                         "INVALID_FILTER_VALUES",
@@ -371,7 +371,7 @@ pub fn search(world: &World, seller: &str, body: &Value) -> Result<Value, ApiErr
         .collect();
     let mut out = json!({ "agreementViewSummaries": page });
     if start.saturating_add(max) < found.len() {
-        out["nextToken"] = json!(crate::catalog::paging::token(start.saturating_add(max)));
+        out["nextToken"] = json!(crate::support::paging::token(start.saturating_add(max)));
     }
     Ok(out)
 }

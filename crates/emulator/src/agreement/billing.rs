@@ -5,8 +5,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::model::{DimensionQuantity, Invoice, InvoiceKind};
-use crate::catalog::doc::str_at;
-use crate::catalog::format::{IsoDuration, end_of, new_id, parse_date, parse_micros, start_of};
+use crate::support::format::{IsoDuration, end_of, new_id, parse_date, parse_micros, start_of};
+use crate::support::json::str_at;
 
 /// The priced outcome of accepting an offer's terms.
 #[derive(Debug, Clone, Default)]

@@ -39,7 +39,7 @@ fn emit(world: &mut World, agreement: &Agreement, name: &str, detail: Value) {
 }
 
 fn rfc3339(at: time::OffsetDateTime) -> String {
-    crate::catalog::format::iso_seconds(at)
+    crate::support::format::iso_seconds(at)
 }
 
 /// `Purchase Agreement Created` (intent NEW, RENEW or REPLACE).

@@ -1,7 +1,7 @@
 //! Marketplace Agreement API (awsJson1_0, target prefix `AWSMPCommerceService_v20200301`):
 //! DescribeAgreement, GetAgreementTerms and SearchAgreements over the agreements the emulator
 //! created when buyers accepted offers (see [`lifecycle`]), plus the invoice ledger those
-//! acceptances produced ([`Invoice`]) for the seller data feeds. Owner: catalog engineer.
+//! acceptances produced ([`Invoice`]) for the seller data feeds.
 
 pub mod accepted;
 pub mod api;

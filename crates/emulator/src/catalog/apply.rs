@@ -41,9 +41,9 @@ pub fn run(changes: &mut [Change], ws: &mut Workspace, ctx: &Ctx<'_>) -> bool {
     for (index, change) in changes.iter_mut().enumerate() {
         let id = if is_create(&change.entity_type, &change.change_type) {
             let id = if change.entity_type == RESALE {
-                super::format::new_id("resaleauthz-", 13)
+                crate::support::format::new_id("resaleauthz-", 13)
             } else {
-                super::format::new_id("offer-", 13)
+                crate::support::format::new_id("offer-", 13)
             };
             if let Some(name) = &change.change_name {
                 created.insert(name.clone(), id.clone());

@@ -7,11 +7,11 @@ use time::{Duration, OffsetDateTime};
 
 use super::apply::{self, Ctx, Workspace};
 use super::error::{CatalogError, CatalogResult};
-use super::format::new_id;
 use super::model::{ChangeSet, ChangeSetStatus, OfferState};
 use super::validate::{OFFER, RESALE, StartRequest, is_create};
 use crate::World;
 use crate::notify::Notification;
+use crate::support::format::new_id;
 
 /// Who the catalog acts for.
 #[derive(Debug, Clone)]
@@ -82,8 +82,8 @@ pub fn start(
     }
     let settings = &world.catalog.settings;
     let millis = |ms: u64| Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX));
-    let applying_at = super::format::add(now, millis(settings.preparing_millis));
-    let finish_at = super::format::add(applying_at, millis(settings.applying_millis));
+    let applying_at = crate::support::format::add(now, millis(settings.preparing_millis));
+    let finish_at = crate::support::format::add(applying_at, millis(settings.applying_millis));
     let id = new_id("", 25);
     let change_set = ChangeSet {
         id: id.clone(),
@@ -296,8 +296,8 @@ fn emit_events(
         "Catalog": "AWSMarketplace",
         "ChangeSetId": change_set.id,
         "ChangeSetName": change_set.name,
-        "StartTime": super::format::iso_seconds(change_set.start_time),
-        "EndTime": change_set.end_time.map(super::format::iso_seconds),
+        "StartTime": crate::support::format::iso_seconds(change_set.start_time),
+        "EndTime": change_set.end_time.map(crate::support::format::iso_seconds),
     });
     if let Some(code) = &change_set.failure_code {
         detail["FailureCode"] = json!(code);

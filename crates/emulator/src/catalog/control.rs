@@ -99,7 +99,7 @@ async fn add_product(State(emu): State<Emulator>, body: Bytes) -> Response {
         let now = emu.clock().now();
         let id = new
             .product_id
-            .unwrap_or_else(|| super::format::new_id("prod-", 13));
+            .unwrap_or_else(|| crate::support::format::new_id("prod-", 13));
         let product = CatalogProduct {
             id: id.clone(),
             entity_type: super::products::entity_type_for(new.kind.as_deref().unwrap_or("saas"))
@@ -107,7 +107,7 @@ async fn add_product(State(emu): State<Emulator>, body: Bytes) -> Response {
             title: new.title,
             product_code: new
                 .product_code
-                .unwrap_or_else(|| super::format::new_id("", 25)),
+                .unwrap_or_else(|| crate::support::format::new_id("", 25)),
             visibility: new.visibility.unwrap_or_else(|| "Public".to_owned()),
             seller_account_id: new
                 .seller_account_id

@@ -3,13 +3,13 @@
 
 use serde_json::{Map, Value};
 
-use super::doc::{
+use super::error::{CatalogError, CatalogResult};
+use super::members::{
     object, opt_array, opt_int, opt_len, opt_str, req_array, req_len, req_str, safe_text,
     string_list,
 };
-use super::error::{CatalogError, CatalogResult};
-use super::format::{IsoDuration, is_account_id, parse_date, parse_micros};
 use super::validate::{OFFER_PRICING_TERMS, RESALE_PRICING_TERMS};
+use crate::support::format::{IsoDuration, is_account_id, parse_date, parse_micros};
 
 fn terms<'a>(
     doc: &'a Map<String, Value>,

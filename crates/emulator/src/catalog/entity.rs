@@ -7,12 +7,12 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use super::change_set::{Account, entity_id};
-use super::doc::{object, opt_array, opt_int, opt_str, req_str, str_at, string_list};
 use super::error::{CatalogError, CatalogResult};
-use super::format::{end_of, iso_seconds, parse_datetime};
+use super::members::{object, opt_array, opt_int, opt_str, req_str, str_at, string_list};
 use super::model::{CatalogProduct, OfferState};
 use super::{offer, resale};
 use crate::World;
+use crate::support::format::{end_of, iso_seconds, parse_datetime};
 
 /// One entity, flattened for description and listing.
 #[derive(Debug, Clone)]
@@ -234,7 +234,8 @@ fn describe_view(view: &EntityView, account: &Account) -> Value {
 /// BatchDescribeEntities.
 pub fn batch_describe(world: &World, account: &Account, body: &Value) -> CatalogResult<Value> {
     let map = object(body, "request")?;
-    let requests = super::doc::req_array(map, "EntityRequestList", "BatchDescribeEntitiesRequest")?;
+    let requests =
+        super::members::req_array(map, "EntityRequestList", "BatchDescribeEntitiesRequest")?;
     if requests.is_empty() || requests.len() > 20 {
         return Err(CatalogError::validation(
             "EntityRequestList must contain between 1 and 20 entries.",
@@ -381,7 +382,7 @@ pub fn list(world: &World, account: &Account, body: &Value) -> CatalogResult<Val
             let f = object(f, "FilterList")?;
             let name = req_str(f, "Name", "FilterList")?;
             let values = string_list(
-                super::doc::req_array(f, "ValueList", "FilterList")?,
+                super::members::req_array(f, "ValueList", "FilterList")?,
                 "FilterList.ValueList",
             )?;
             predicates.push((name.to_owned(), Predicate::OneOf(values)));

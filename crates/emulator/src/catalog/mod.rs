@@ -1,6 +1,6 @@
 //! Marketplace Catalog API (restJson1, service `AWSMPSeymour`): asynchronous change sets over
 //! offers and resale authorizations, and the entities (offers, resale authorizations, products)
-//! they produce. Owner: catalog engineer.
+//! they produce.
 //!
 //! A change set is validated synchronously (schema, references, existence, locks, quota: HTTP
 //! errors), then stays `PREPARING` for [`CatalogSettings::preparing_millis`] and `APPLYING` for
@@ -16,11 +16,10 @@ pub mod apply;
 pub mod change_set;
 pub mod control;
 pub mod details;
-pub mod doc;
 pub mod entity;
 pub mod error;
-pub mod format;
 pub mod market_link;
+pub mod members;
 pub mod model;
 pub mod offer;
 pub mod paging;

@@ -220,7 +220,7 @@ impl Offer {
     /// Whether the offer has expired at `now`.
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         self.availability_end_date
-            .is_some_and(|d| super::format::end_of(d) < now)
+            .is_some_and(|d| crate::support::format::end_of(d) < now)
     }
 }
 

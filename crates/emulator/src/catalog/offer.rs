@@ -4,11 +4,11 @@
 use serde_json::{Value, json};
 
 use super::apply::{Ctx, Workspace};
-use super::doc::str_at;
-use super::format::{end_of, parse_date};
+use super::members::str_at;
 use super::model::{Change, ErrorDetail, Offer, OfferState, ResaleStatus, Targeting};
 use super::terms;
 use crate::agreement::AgreementStatus;
+use crate::support::format::{end_of, parse_date};
 
 const AFTER_RELEASE: &str = "The requested change can't be performed after the offer is released.";
 const AFTER_EXPIRY: &str = "The requested change can't be performed after the offer is expired.";
@@ -370,10 +370,10 @@ pub fn details_document(offer: &Offer) -> Value {
         rules.push(rule);
     }
     if let Some(d) = offer.availability_end_date {
-        rules.push(json!({ "Type": "AvailabilityRule", "AvailabilityEndDate": super::format::iso_millis(end_of(d)) }));
+        rules.push(json!({ "Type": "AvailabilityRule", "AvailabilityEndDate": crate::support::format::iso_millis(end_of(d)) }));
     }
     let terms: Vec<Value> = offer.terms.iter().map(describe_term).collect();
-    super::doc::without_nulls(json!({
+    super::members::without_nulls(json!({
         "Id": offer.id,
         "State": match offer.state { OfferState::Draft => "Draft", OfferState::Released => "Released" },
         "Name": offer.name,
@@ -400,7 +400,9 @@ fn describe_term(term: &Value) -> Value {
                 .and_then(Value::as_str)
                 .and_then(parse_date)
             {
-                item["ChargeDate"] = json!(super::format::iso_millis(super::format::start_of(d)));
+                item["ChargeDate"] = json!(crate::support::format::iso_millis(
+                    crate::support::format::start_of(d)
+                ));
             }
         }
     }

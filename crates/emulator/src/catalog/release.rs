@@ -2,11 +2,11 @@
 //! the publication rules `ReleaseOffer` enforces.
 
 use super::apply::{Ctx, Workspace};
-use super::doc::str_at;
-use super::format::{IsoDuration, end_of, parse_date, parse_micros, start_of};
+use super::members::str_at;
 use super::model::{ErrorDetail, Offer, OfferState};
 use super::terms::charge_dates;
 use super::validate::OFFER_PRICING_TERMS;
+use crate::support::format::{IsoDuration, end_of, parse_date, parse_micros, start_of};
 
 /// The errors `offer` has as a whole. `releasing`: a ReleaseOffer is part of the change set.
 pub fn consistency(

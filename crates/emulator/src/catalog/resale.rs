@@ -4,10 +4,10 @@
 use serde_json::{Value, json};
 
 use super::apply::{Ctx, Workspace};
-use super::doc::str_at;
-use super::format::{end_of, is_account_id, parse_date};
+use super::members::str_at;
 use super::model::{Change, ErrorDetail, ResaleAuthorization, ResaleStatus};
 use super::terms::{self, PRIVATE_CURRENCIES};
+use crate::support::format::{end_of, is_account_id, parse_date};
 
 const AFTER_RELEASE: &str =
     "The requested change can't be performed after the resale authorization is released.";
@@ -257,7 +257,7 @@ pub fn offer_pricing_compatible(doc: &Value, ra: &ResaleAuthorization) -> Vec<Er
 
 /// The authorization's `DetailsDocument` as DescribeEntity returns it.
 pub fn details_document(ra: &ResaleAuthorization) -> Value {
-    super::doc::without_nulls(json!({
+    super::members::without_nulls(json!({
         "Id": ra.id,
         "Name": ra.name,
         "Description": ra.description,
@@ -268,7 +268,7 @@ pub fn details_document(ra: &ResaleAuthorization) -> Value {
         "PreExistingBuyerAgreement": ra.pre_existing_buyer_agreement,
         "PricingModel": ra.pricing_model,
         "Terms": ra.terms,
-        "AvailabilityEndDate": ra.availability_end_date.map(|d| super::format::iso_millis(end_of(d))),
+        "AvailabilityEndDate": ra.availability_end_date.map(|d| crate::support::format::iso_millis(end_of(d))),
         "OffersMaxQuantity": ra.offers_max_quantity,
     }))
 }

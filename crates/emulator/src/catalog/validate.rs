@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use super::doc::{object, opt_array, opt_len, opt_str, req_array, req_len};
 use super::error::{CatalogError, CatalogResult};
+use super::members::{object, opt_array, opt_len, opt_str, req_array, req_len};
 use super::model::Change;
 
 /// `Offer@1.0`.

@@ -3,11 +3,11 @@
 use serde_json::{Map, Value, json};
 
 use super::change_set::Account;
-use super::doc::{object, opt_array, opt_int, opt_str, req_str, string_list};
 use super::error::{CatalogError, CatalogResult};
-use super::format::{iso_seconds, parse_datetime};
+use super::members::{object, opt_array, opt_int, opt_str, req_str, string_list};
 use super::model::{Change, ChangeSet};
 use crate::World;
+use crate::support::format::{iso_seconds, parse_datetime};
 
 fn change_summary(change: &Change) -> Value {
     let mut out = Map::new();
@@ -97,7 +97,7 @@ pub fn list(world: &World, account: &Account, body: &Value) -> CatalogResult<Val
                 )));
             }
             let values = string_list(
-                super::doc::req_array(f, "ValueList", "FilterList")?,
+                super::members::req_array(f, "ValueList", "FilterList")?,
                 "FilterList.ValueList",
             )?;
             if values.is_empty() || values.len() > 10 {

@@ -53,7 +53,7 @@ async fn disburse(State(emu): State<Emulator>) -> Response {
 }
 
 async fn list_disbursements(State(emu): State<Emulator>) -> Response {
-    let disbursements = emu.world().notify.feeds.disbursements.clone();
+    let disbursements = emu.world().feeds.disbursements.clone();
     Json(json!({ "disbursements": disbursements })).into_response()
 }
 
@@ -96,7 +96,7 @@ async fn refund(State(emu): State<Emulator>, body: axum::body::Bytes) -> Respons
 }
 
 async fn list_refunds(State(emu): State<Emulator>) -> Response {
-    let refunds = emu.world().notify.feeds.refunds.clone();
+    let refunds = emu.world().feeds.refunds.clone();
     Json(json!({ "refunds": refunds })).into_response()
 }
 
@@ -105,7 +105,7 @@ async fn billing_events(State(emu): State<Emulator>) -> Response {
 }
 
 async fn get_settings(State(emu): State<Emulator>) -> Response {
-    Json(emu.world().notify.feeds.settings.clone()).into_response()
+    Json(emu.world().feeds.settings.clone()).into_response()
 }
 
 async fn put_settings(State(emu): State<Emulator>, body: axum::body::Bytes) -> Response {
@@ -131,7 +131,7 @@ async fn put_settings(State(emu): State<Emulator>, body: axum::body::Bytes) -> R
             "usage price {bad:?} is not a decimal with at most eight decimals"
         ));
     }
-    emu.world().notify.feeds.settings = settings.clone();
+    emu.world().feeds.settings = settings.clone();
     Json(settings).into_response()
 }
 

@@ -4,9 +4,8 @@
 //! Written on demand (`POST /_souk/feeds/generate`) as
 //! `<dir>/<feed>_v1/year=YYYY/month=MM/data.csv` (RFC 4180, every field quoted, `\n`, ISO-8601
 //! UTC, currency before every money column, history columns first) and served by [`crate::s3`].
-//! Owner: notifications engineer.
 //!
-//! The state lives in `world.notify.feeds` (the notification engineer's part of the world).
+//! The state lives in `world.feeds`.
 
 pub mod billing;
 mod control;
@@ -78,13 +77,13 @@ pub struct FeedsState {
 
 /// ISO-8601 UTC with seconds (`2026-11-22T12:00:00Z`).
 pub fn iso(at: OffsetDateTime) -> String {
-    crate::catalog::format::iso_seconds(at)
+    crate::support::format::iso_seconds(at)
 }
 
 /// The directory feeds are written to.
 pub fn output_dir(emu: &Emulator) -> PathBuf {
     let mut world = emu.world();
-    let feeds = &mut world.notify.feeds;
+    let feeds = &mut world.feeds;
     if let Some(dir) = &feeds.settings.output_dir {
         return dir.clone();
     }
@@ -107,7 +106,7 @@ pub fn billing_events(emu: &Emulator) -> Vec<BillingEvent> {
 }
 
 fn events_in(world: &crate::World, emu: &Emulator, now: OffsetDateTime) -> Vec<BillingEvent> {
-    let feeds = &world.notify.feeds;
+    let feeds = &world.feeds;
     let charges = ledger::charges(world, &feeds.settings, &emu.config().seller_account_id, now);
     let parties = billing::Parties {
         aws_account: feeds.settings.aws_account_id.clone(),
@@ -134,7 +133,7 @@ pub fn disburse(emu: &Emulator) -> Vec<Disbursement> {
     let now = emu.clock().now();
     let mut world = emu.world();
     let events = events_in(&world, emu, now);
-    let pending = billing::disbursable(&events, &world.notify.feeds.disbursements);
+    let pending = billing::disbursable(&events, &world.feeds.disbursements);
     let made: Vec<Disbursement> = pending
         .into_iter()
         .filter(|(_, net, _)| *net > 0)
@@ -146,11 +145,7 @@ pub fn disburse(emu: &Emulator) -> Vec<Disbursement> {
             event_ids,
         })
         .collect();
-    world
-        .notify
-        .feeds
-        .disbursements
-        .extend(made.iter().cloned());
+    world.feeds.disbursements.extend(made.iter().cloned());
     made
 }
 
@@ -178,7 +173,6 @@ pub fn refund(
         ));
     }
     let refunded: i64 = world
-        .notify
         .feeds
         .refunds
         .iter()
@@ -199,7 +193,7 @@ pub fn refund(
         amount_micros: amount,
         at: now,
     };
-    world.notify.feeds.refunds.push(refund.clone());
+    world.feeds.refunds.push(refund.clone());
     Ok(refund)
 }
 
@@ -229,7 +223,7 @@ pub async fn generate(emu: &Emulator) -> Result<GenerateReport, String> {
     let now = emu.clock().now();
     let (tables, bucket) = {
         let world = emu.world();
-        let settings = &world.notify.feeds.settings;
+        let settings = &world.feeds.settings;
         let events = events_in(&world, emu, now);
         let mut tables = vec![billing::table(&events, &settings.broker_id)];
         tables.extend(tables::entity_tables(

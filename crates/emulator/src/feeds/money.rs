@@ -3,7 +3,7 @@
 
 /// Micros as a decimal with two to six decimals (`100.00`, `-0.20`, `0.0015`); the catalog formats
 /// prices the same way.
-pub use crate::catalog::format::format_micros;
+pub use crate::support::format::format_micros;
 
 /// Parses a non-negative decimal price with at most eight decimals into 1e-8 units.
 pub fn parse_price_e8(value: &str) -> Option<i128> {

@@ -1,6 +1,6 @@
 //! Lifecycle notifications: legacy SNS envelopes (signed for real, SignatureVersion 1 and 2) and
 //! EventBridge-shaped events, delivered to emulator SQS queues and/or HTTP endpoints.
-//! Owner: notifications engineer. Other modules only call [`NotifyState::emit`].
+//! Other modules only call [`NotifyState::emit`].
 //!
 //! Delivery model: `emit` queues a [`Notification`] in the world and wakes the background
 //! delivery task ([`start_delivery`], started by the server next to the listener). The task takes
@@ -162,9 +162,10 @@ pub struct NotifyState {
     pub deliveries: Vec<DeliveryRecord>,
     /// Delivery settings.
     pub settings: Settings,
-    /// Seller data feed settings, refunds and disbursements (kept here because the world has
-    /// no separate field for them).
-    pub feeds: crate::feeds::FeedsState,
+    /// Where state files written before the world had a `feeds` field kept the feeds state;
+    /// read once on load ([`crate::World::migrate`]), never written.
+    #[serde(rename = "feeds", skip_serializing)]
+    pub(crate) legacy_feeds: Option<crate::feeds::FeedsState>,
     /// Wakes the delivery task.
     #[serde(skip)]
     pub(crate) wake: Arc<tokio::sync::Notify>,

@@ -2,7 +2,7 @@
 //! ReceiveMessage (long polling up to 20 s), DeleteMessage, ChangeMessageVisibility,
 //! GetQueueAttributes, plus DeleteQueue, PurgeQueue and ListQueues. Spoken as awsJson1_0
 //! (`X-Amz-Target: AmazonSQS.<Op>`, what aws-sdk-sqs and boto3 send today) and as the legacy
-//! awsQuery form protocol (`Action=<Op>`). Owner: notifications engineer.
+//! awsQuery form protocol (`Action=<Op>`).
 //!
 //! Queue URLs are `<emulator URL>/<account>/<name>`; only the last two path segments are used to
 //! find a queue, so clients may rewrite the host. Visibility timeouts, delays and retention run on
@@ -11,7 +11,6 @@
 
 mod error;
 mod json;
-pub mod md5;
 mod ops;
 mod poll;
 pub(crate) mod query;

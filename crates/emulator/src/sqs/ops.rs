@@ -121,7 +121,7 @@ pub fn send_message(
         validate_message_attribute(name, attribute)?;
     }
     let md5_of_attributes = md5_of_attributes(&attributes);
-    let md5_of_body = super::md5::hex_digest(body.as_bytes());
+    let md5_of_body = crate::support::md5::hex_digest(body.as_bytes());
     let message = with_queue(emu, url, |queue, now| {
         queue.send(body, attributes, delay_seconds, now)
     })?;
@@ -306,7 +306,7 @@ fn describe(received: Received, plan: &ReceivePlan, sender: &str) -> ReceivedMes
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     ReceivedMessage {
-        md5_of_body: super::md5::hex_digest(message.body.as_bytes()),
+        md5_of_body: crate::support::md5::hex_digest(message.body.as_bytes()),
         md5_of_attributes: md5_of_attributes(&message.attributes)
             .filter(|_| !message_attributes.is_empty()),
         system_attributes,

@@ -243,11 +243,4 @@ fn render_receive(output: &ReceiveOutput, request_id: &str) -> String {
     )
 }
 
-/// Escapes text for XML element content and attribute values as [`wire::query::escape`] does,
-/// and also carriage returns (`&#xD;`), which XML parsers would otherwise normalise away from
-/// message bodies.
-///
-/// [`wire::query::escape`]: crate::wire::query::escape
-pub fn escape(text: &str) -> String {
-    crate::wire::query::escape(text).replace('\r', "&#xD;")
-}
+pub use crate::wire::query::escape_text as escape;

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::error::SqsError;
-use super::md5;
+use crate::support::md5;
 
 /// Attributes a queue accepts, with AWS's defaults and allowed ranges.
 const QUEUE_ATTRIBUTES: &[(&str, &str, i64, i64)] = &[

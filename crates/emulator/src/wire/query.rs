@@ -20,6 +20,12 @@ pub fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a st
         .map(|(_, value)| value.as_str())
 }
 
+/// Escapes text as [`escape`] does, and also carriage returns (`&#xD;`), which XML parsers
+/// would otherwise normalise away from element content (SQS message bodies, S3 keys).
+pub fn escape_text(text: &str) -> String {
+    escape(text).replace('\r', "&#xD;")
+}
+
 /// Escapes text for XML element content and attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -5,8 +5,8 @@
 use aws_sdk_marketplaceagreement::types::{AcceptedTerm, AgreementStatus, Filter, Sort, SortOrder};
 use serde_json::{Value, json};
 
-use crate::catalog_support::*;
-use crate::common::{BUYER, OTHER_BUYER, aws_json, control_ok, raw};
+use crate::support::catalog::*;
+use crate::support::{BUYER, OTHER_BUYER, aws_json, control_ok, raw};
 
 fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
@@ -111,7 +111,7 @@ async fn accepted_contract_offer_is_an_agreement() {
         let world = cat.env.emu.emulator.world();
         let subscription = world
             .market
-            .subscription(crate::common::PRODUCT, BUYER)
+            .subscription(crate::support::PRODUCT, BUYER)
             .cloned();
         assert!(
             subscription.is_some_and(
@@ -278,11 +278,12 @@ async fn agreement_errors() {
     let out = describe("agmt-foreign").await;
     assert!(crate::service_error!(out, 403).is_access_denied_exception());
 
-    crate::common::fault_once_in(cat.url(), "agreement", "DescribeAgreement", "throttle").await;
+    crate::support::fault_once_in(cat.url(), "agreement", "DescribeAgreement", "throttle").await;
     let out = describe(&id).await;
     let err = crate::service_error!(out, 429);
     assert!(err.is_throttling_exception(), "{err:?}");
-    crate::common::fault_once_in(cat.url(), "agreement", "GetAgreementTerms", "server_error").await;
+    crate::support::fault_once_in(cat.url(), "agreement", "GetAgreementTerms", "server_error")
+        .await;
     let out = terms(&id).await;
     assert!(crate::service_error!(out, 500).is_internal_server_exception());
 

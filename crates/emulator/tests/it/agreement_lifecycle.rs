@@ -5,8 +5,8 @@ use aws_sdk_marketplaceagreement::types::{AcceptedTerm, AgreementStatus};
 use aws_sdk_marketplacecatalog::types::ChangeStatus;
 use serde_json::{Value, json};
 
-use crate::catalog_support::*;
-use crate::common::{BUYER, control, control_ok};
+use crate::support::catalog::*;
+use crate::support::{BUYER, control, control_ok};
 
 async fn status(cat: &Cat, id: &str) -> Option<AgreementStatus> {
     let out = cat
@@ -110,7 +110,7 @@ async fn fps_offer_bills_installments_and_free_trial_is_visible() {
         .emulator
         .world()
         .market
-        .subscription(crate::common::PRODUCT, "555566667777")
+        .subscription(crate::support::PRODUCT, "555566667777")
         .cloned();
     assert!(subscription.is_some_and(|s| s.free_trial));
 }
@@ -271,7 +271,7 @@ async fn amend_renew_replace_and_cancel() {
         .emulator
         .world()
         .market
-        .subscription(crate::common::PRODUCT, BUYER)
+        .subscription(crate::support::PRODUCT, BUYER)
         .cloned();
     assert!(subscription.is_some_and(|s| matches!(
         s.status,

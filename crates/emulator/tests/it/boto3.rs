@@ -8,7 +8,7 @@ const INSTALL: &str = "python3 -m pip install -r crates/emulator/tests/boto3/req
 
 #[tokio::test(flavor = "multi_thread")]
 async fn boto3_drives_every_operation() {
-    let emulator = crate::sqs_support::spawn().await;
+    let emulator = crate::support::sqs::spawn().await;
     let harness = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("boto3");

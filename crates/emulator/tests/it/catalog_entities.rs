@@ -8,14 +8,14 @@ use aws_sdk_marketplacecatalog::types::{
 };
 use serde_json::json;
 
-use crate::catalog_support::*;
+use crate::support::catalog::*;
 
 #[tokio::test]
 async fn products_are_entities() {
     let cat = setup().await;
     let ami = catalog_product(&cat, json!({ "title": "Image", "kind": "ami" })).await;
     let doc = entity(&cat, &cat.saas).await;
-    assert_eq!(doc["ProductCode"], crate::common::PRODUCT);
+    assert_eq!(doc["ProductCode"], crate::support::PRODUCT);
     assert!(doc["Dimensions"].as_array().is_some_and(|d| {
         d.iter()
             .any(|x| x["Key"] == "seats" && x["Types"] == json!(["Entitled"]))
@@ -97,7 +97,7 @@ async fn list_offers_with_filters_sort_and_pages() {
         .cloned()
         .unwrap_or_else(|| panic!("no OfferSummary"));
     assert_eq!(summary.state(), Some(&OfferStateString::Released));
-    assert_eq!(summary.buyer_accounts(), [crate::common::BUYER.to_owned()]);
+    assert_eq!(summary.buyer_accounts(), [crate::support::BUYER.to_owned()]);
     assert_eq!(summary.product_id(), Some(cat.saas.as_str()));
     assert!(summary.release_date().is_some() && summary.availability_end_date().is_some());
     assert!(

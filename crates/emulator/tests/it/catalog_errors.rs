@@ -4,8 +4,8 @@
 use aws_sdk_marketplacecatalog::types::EntityRequest;
 use serde_json::{Value, json};
 
-use crate::catalog_support::*;
-use crate::common::{control_ok, raw};
+use crate::support::catalog::*;
+use crate::support::{control_ok, raw};
 
 async fn start_raw(
     cat: &Cat,
@@ -122,7 +122,7 @@ async fn access_denied_is_403() {
     let agreement = accept(
         &cat,
         &offer,
-        json!({ "buyer_account_id": crate::common::BUYER }),
+        json!({ "buyer_account_id": crate::support::BUYER }),
     )
     .await;
     let id = agreement["id"].as_str().unwrap_or_default().to_owned();
@@ -162,12 +162,12 @@ async fn service_quota_exceeded_is_402() {
 #[tokio::test]
 async fn throttling_and_internal_errors_are_injected_per_operation() {
     let cat = setup().await;
-    crate::common::fault_once_in(cat.url(), "catalog", "StartChangeSet", "throttle").await;
+    crate::support::fault_once_in(cat.url(), "catalog", "StartChangeSet", "throttle").await;
     let err = crate::service_error!(start_raw(&cat, json!([create_offer(&cat.saas)])).await, 429);
     assert!(err.is_throttling_exception(), "{err:?}");
     start(&cat, json!([create_offer(&cat.saas)])).await;
 
-    crate::common::fault_once_in(cat.url(), "catalog", "ListEntities", "server_error").await;
+    crate::support::fault_once_in(cat.url(), "catalog", "ListEntities", "server_error").await;
     let out = list_offers(&cat).send().await;
     assert!(crate::service_error!(out, 500).is_internal_service_exception());
 }

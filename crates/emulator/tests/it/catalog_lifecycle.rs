@@ -4,8 +4,8 @@
 use aws_sdk_marketplacecatalog::types::{ChangeStatus, FailureCode, Intent};
 use serde_json::json;
 
-use crate::catalog_support::*;
-use crate::common::BUYER;
+use crate::support::BUYER;
+use crate::support::catalog::*;
 
 #[tokio::test]
 async fn private_offer_change_set_goes_preparing_applying_succeeded() {
@@ -403,7 +403,7 @@ async fn details_string_form_is_accepted_and_echoed() {
 #[tokio::test]
 async fn preparing_and_applying_delays_are_configurable() {
     let cat = setup().await;
-    crate::common::control_ok(
+    crate::support::control_ok(
         cat.url(),
         "POST",
         "/_souk/catalog/settings",
@@ -422,7 +422,7 @@ async fn advancing_the_clock_completes_due_change_sets_without_a_read() {
     let cat = setup().await;
     let list = two_charge_offer(&cat);
     let id = start(&cat, list).await;
-    crate::common::advance(cat.url(), 60).await;
+    crate::support::advance(cat.url(), 60).await;
     let status = cat
         .env
         .emu

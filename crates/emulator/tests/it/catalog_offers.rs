@@ -5,8 +5,8 @@
 use aws_sdk_marketplacecatalog::types::ChangeStatus;
 use serde_json::{Value, json};
 
-use crate::catalog_support::*;
-use crate::common::BUYER;
+use crate::support::BUYER;
+use crate::support::catalog::*;
 
 /// Runs `list` and returns its (change type, error code) pairs, asserting it failed.
 async fn failure(cat: &Cat, list: Value) -> Vec<(String, String)> {

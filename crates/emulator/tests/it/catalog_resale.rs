@@ -4,8 +4,8 @@
 use aws_sdk_marketplacecatalog::types::ChangeStatus;
 use serde_json::{Value, json};
 
-use crate::catalog_support::*;
-use crate::common::{BUYER, control_ok};
+use crate::support::catalog::*;
+use crate::support::{BUYER, control_ok};
 
 const RA_REF: &str = "$CreateRA.Entity.Identifier";
 

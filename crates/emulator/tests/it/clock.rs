@@ -11,9 +11,9 @@ use souk_emulator::market::SubscriptionStatus;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::catalog_support::*;
-use crate::common::{self, BUYER, PRODUCT, control, control_ok};
 use crate::service_error;
+use crate::support::catalog::*;
+use crate::support::{self, BUYER, PRODUCT, control, control_ok};
 
 fn usage(account: &str, at: i64) -> UsageRecord {
     UsageRecord::builder()
@@ -140,8 +140,8 @@ async fn a_change_set_finishes_by_time_seen_through_any_protocol() {
 #[tokio::test]
 async fn unsubscribe_success_comes_after_the_final_hour() {
     let cat = setup().await;
-    common::subscribe(cat.url(), PRODUCT, BUYER).await;
-    common::unsubscribe(cat.url(), PRODUCT, BUYER).await;
+    support::subscribe(cat.url(), PRODUCT, BUYER).await;
+    support::unsubscribe(cat.url(), PRODUCT, BUYER).await;
     let state = |cat: &Cat| {
         cat.env
             .emu
@@ -173,7 +173,7 @@ async fn unsubscribe_success_comes_after_the_final_hour() {
 #[tokio::test]
 async fn registration_tokens_expire_by_time() {
     let cat = setup().await;
-    let sub = common::subscribe(cat.url(), PRODUCT, BUYER).await;
+    let sub = support::subscribe(cat.url(), PRODUCT, BUYER).await;
     let token = sub["registration_token"]
         .as_str()
         .unwrap_or_default()
@@ -223,7 +223,7 @@ async fn an_installment_is_invoiced_once_its_date_is_reached() {
 #[tokio::test]
 async fn clock_advance_is_bounded_and_never_breaks_the_emulator() {
     let cat = setup().await;
-    common::subscribe(cat.url(), PRODUCT, BUYER).await;
+    support::subscribe(cat.url(), PRODUCT, BUYER).await;
     let before = control_ok(cat.url(), "GET", "/_souk/clock", Value::Null).await;
     for body in [
         json!({ "hours": 70_000_000 }),

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use souk_emulator::EmulatorConfig;
 
-use crate::common::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn state_survives_a_restart_through_the_state_file() {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::*;
+use crate::support::*;
 
 /// Sends `body` (bytes as given) and asserts a JSON `{"Message"}` error with `status`.
 async fn assert_control_error(

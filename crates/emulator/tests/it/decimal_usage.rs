@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::*;
+use crate::support::*;
 
 async fn batch(env: &Env, records: Value) -> Raw {
     let body = json!({ "ProductCode": PRODUCT, "UsageRecords": records });

@@ -5,7 +5,7 @@ use aws_sdk_marketplaceentitlement::operation::get_entitlements::GetEntitlements
 use aws_sdk_marketplaceentitlement::types::GetEntitlementFilterName as F;
 use serde_json::{Value, json};
 
-use crate::common::*;
+use crate::support::*;
 use crate::{assert_transient_faults, service_error};
 
 async fn contracts() -> Env {

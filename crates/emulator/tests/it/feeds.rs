@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use aws_sdk_marketplacemetering::types::UsageRecord;
 use serde_json::{Value, json};
 
-use crate::catalog_support::{Cat, accept, contract_offer, released_offer, setup};
-use crate::common::{BUYER, PRODUCT, control_ok};
-use crate::sqs_support::http;
+use crate::support::catalog::{Cat, accept, contract_offer, released_offer, setup};
+use crate::support::sqs::http;
+use crate::support::{BUYER, PRODUCT, control_ok};
 
 /// Parses RFC 4180 CSV (quoted fields, doubled quotes, `\n` records).
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
@@ -312,7 +312,7 @@ async fn refunds_reverse_the_revenue_and_the_fee() {
     )
     .await;
     assert_eq!(refund["amount"], "50.00");
-    let (status, _) = crate::common::control(
+    let (status, _) = crate::support::control(
         &url,
         "POST",
         "/_souk/feeds/refunds",
@@ -320,7 +320,7 @@ async fn refunds_reverse_the_revenue_and_the_fee() {
     )
     .await;
     assert_eq!(status, 400, "more than invoiced");
-    let (status, _) = crate::common::control(
+    let (status, _) = crate::support::control(
         &url,
         "POST",
         "/_souk/feeds/refunds",

@@ -1,6 +1,6 @@
 //! Members and errors the newer AWS models declare, as the official SDK clients see them.
 
-use crate::common::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn resolve_customer_returns_the_agreement_id_in_metadata() {
@@ -35,9 +35,9 @@ mod catalog_and_agreement {
     use aws_sdk_marketplacemetering::operation::register_usage::RegisterUsageError;
     use serde_json::{Value, json};
 
-    use crate::catalog_support::*;
-    use crate::common::{BUYER, control_ok, raw};
     use crate::service_error;
+    use crate::support::catalog::*;
+    use crate::support::{BUYER, control_ok, raw};
 
     #[tokio::test]
     async fn agreement_errors_carry_their_modelled_members() {
@@ -379,7 +379,7 @@ mod catalog_and_agreement {
             ("CancelChangeSet", "throttle", 429),
             ("ListTagsForResource", "server_error", 500),
         ] {
-            crate::common::fault_once_in(cat.url(), "catalog", operation, kind).await;
+            crate::support::fault_once_in(cat.url(), "catalog", operation, kind).await;
             let code = match operation {
                 "DescribeEntity" => describe_entity(&cat, &offer).await.err().and_then(|e| {
                     e.raw_response().map(|r| r.status().as_u16())
@@ -463,7 +463,7 @@ mod catalog_and_agreement {
             .send()
             .await
             .unwrap_or_else(|err| panic!("{err:?}"));
-        let creds = crate::common::session_credentials(
+        let creds = crate::support::session_credentials(
             out.credentials()
                 .unwrap_or_else(|| panic!("no credentials")),
         );
@@ -497,7 +497,7 @@ mod catalog_and_agreement {
 
     #[tokio::test]
     async fn register_usage_in_a_disabled_home_region_is_disabled_api() {
-        let env = crate::common::env().await;
+        let env = crate::support::env().await;
         control_ok(
             &env.emu.url,
             "POST",
@@ -506,7 +506,7 @@ mod catalog_and_agreement {
                     "dimensions": [{"name": "hosts", "type": "metered"}] }),
         )
         .await;
-        crate::common::subscribe(&env.emu.url, "prod-ctr-dis", BUYER).await;
+        crate::support::subscribe(&env.emu.url, "prod-ctr-dis", BUYER).await;
         control_ok(
             &env.emu.url,
             "POST",

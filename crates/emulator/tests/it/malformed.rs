@@ -1,6 +1,6 @@
 //! Malformed requests get AWS's protocol errors, never a panic or a hang.
 
-use crate::common::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn json_protocol_errors() {

@@ -6,7 +6,7 @@ use aws_sdk_marketplacemetering::operation::register_usage::RegisterUsageError;
 use aws_smithy_types::DateTime;
 use serde_json::json;
 
-use crate::common::*;
+use crate::support::*;
 use crate::{assert_transient_faults, service_error};
 
 const AMI: &str = "prod-ami-1";

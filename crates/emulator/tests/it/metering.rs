@@ -10,7 +10,7 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::retry::RetryConfig;
 use serde_json::json;
 
-use crate::common::*;
+use crate::support::*;
 use crate::{assert_transient_faults, service_error};
 
 fn record(account: &str, dimension: &str, quantity: i32, ts: i64) -> UsageRecord {

@@ -11,7 +11,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use x509_cert::der::{DecodePem, Encode};
 
-use crate::sqs_support::{
+use crate::support::sqs::{
     Endpoint, RawResponse, TestEmulator, control, create_queue, http, spawn, sqs_client,
 };
 

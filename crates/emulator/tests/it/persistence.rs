@@ -10,7 +10,7 @@ use serde_json::Value;
 use souk_emulator::EmulatorConfig;
 use souk_emulator::metering::LedgerEntry;
 
-use crate::common::*;
+use crate::support::*;
 
 fn config(dir: &Path) -> EmulatorConfig {
     EmulatorConfig {

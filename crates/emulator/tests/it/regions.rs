@@ -10,7 +10,7 @@ use aws_sdk_sts::error::ProvideErrorMetadata as _;
 use aws_smithy_types::DateTime;
 use serde_json::json;
 
-use crate::common::*;
+use crate::support::*;
 use crate::{assert_transient_faults, service_error};
 
 const CONTAINER: &str = "prod-container-1";

@@ -6,7 +6,7 @@ use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 
 use crate::assert_service_error;
-use crate::sqs_support::{create_queue, http, spawn, sqs_client};
+use crate::support::sqs::{create_queue, http, spawn, sqs_client};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn send_receive_delete_round_trip() {

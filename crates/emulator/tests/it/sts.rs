@@ -3,8 +3,8 @@
 use aws_sdk_sts::error::ProvideErrorMetadata as _;
 use serde_json::json;
 
-use crate::common::*;
 use crate::service_error;
+use crate::support::*;
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/SoukIntegration";
 

@@ -7,9 +7,9 @@ use super::{AcceptRequest, conflict, not_found, released_offer, start_agreement}
 use crate::World;
 use crate::agreement::billing;
 use crate::agreement::model::{Agreement, AgreementStatus};
-use crate::catalog::format::new_id;
 use crate::catalog::model::Offer;
 use crate::config::EmulatorConfig;
+use crate::support::format::new_id;
 use crate::wire::ApiError;
 
 fn proposer_and_manufacturer(
@@ -46,7 +46,7 @@ pub fn accept(
     offer_id: &str,
     request: &AcceptRequest,
 ) -> Result<Agreement, ApiError> {
-    if !crate::catalog::format::is_account_id(&request.buyer_account_id) {
+    if !crate::support::format::is_account_id(&request.buyer_account_id) {
         return Err(ApiError::validation(
             "buyer_account_id must be a 12-digit AWS account id",
         ));

@@ -9,9 +9,9 @@ use crate::World;
 use crate::agreement::billing::{self, Priced};
 use crate::agreement::model::{Agreement, AgreementStatus};
 use crate::agreement::{events, market_link};
-use crate::catalog::doc::str_at;
-use crate::catalog::format::new_id;
 use crate::config::EmulatorConfig;
+use crate::support::format::new_id;
+use crate::support::json::str_at;
 use crate::wire::ApiError;
 
 /// Changes the quantities of an active contract (intent AMEND); bills the added units.
@@ -112,7 +112,7 @@ pub fn renew(
     let start = old.end_time.unwrap_or(now).max(now);
     let end = priced.duration.map(|d| d.add_to(start)).or_else(|| {
         old.end_time
-            .map(|e| crate::catalog::format::add(start, e - old.start_time))
+            .map(|e| crate::support::format::add(start, e - old.start_time))
     });
     let mut renewed = old.clone();
     renewed.id = new_id("agmt-", 25);

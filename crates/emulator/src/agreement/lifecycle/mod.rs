@@ -20,9 +20,9 @@ use super::model::{Agreement, AgreementStatus, DimensionQuantity};
 use super::{events, market_link};
 use crate::World;
 use crate::catalog::change_set::{self, Account};
-use crate::catalog::doc::str_at;
 use crate::catalog::model::{Offer, OfferState};
 use crate::config::EmulatorConfig;
+use crate::support::json::str_at;
 use crate::wire::ApiError;
 
 /// A buyer accepting an offer.

@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use super::terms_of;
-use crate::catalog::doc::str_at;
 use crate::catalog::model::ErrorDetail;
+use crate::support::json::str_at;
 
 /// UpdateLegalTerms rules.
 pub fn legal(doc: &Value) -> Vec<ErrorDetail> {

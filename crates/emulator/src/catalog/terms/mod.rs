@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::doc::{items_at, str_at};
-use super::format::parse_micros;
+use crate::support::format::parse_micros;
+use crate::support::json::{items_at, str_at};
 
 mod legal;
 mod net_payment;

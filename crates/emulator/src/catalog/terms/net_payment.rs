@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use super::terms_of;
-use crate::catalog::doc::str_at;
 use crate::catalog::model::{ErrorDetail, Offer, OfferState};
+use crate::support::json::str_at;
 
 /// UpdateNetPaymentTerms rules.
 pub fn net_payment(doc: &Value, offer: &Offer) -> Vec<ErrorDetail> {

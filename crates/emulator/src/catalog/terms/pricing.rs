@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use super::{PRIVATE_CURRENCIES, dimension_keys, duplicate_types, prices, terms_of};
-use crate::catalog::doc::str_at;
 use crate::catalog::model::{CatalogProduct, ErrorDetail, Offer, OfferState};
+use crate::support::json::str_at;
 
 /// UpdatePricingTerms rules.
 pub fn pricing(doc: &Value, offer: &Offer, product: Option<&CatalogProduct>) -> Vec<ErrorDetail> {

@@ -3,9 +3,9 @@
 use serde_json::Value;
 
 use super::terms_of;
-use crate::catalog::doc::str_at;
-use crate::catalog::format::{IsoDuration, parse_micros};
 use crate::catalog::model::{ErrorDetail, Offer, OfferState};
+use crate::support::format::{IsoDuration, parse_micros};
+use crate::support::json::str_at;
 
 /// UpdateRenewalTerms rules.
 pub fn renewal(doc: &Value, offer: &Offer) -> Vec<ErrorDetail> {

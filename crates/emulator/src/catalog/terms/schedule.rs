@@ -4,9 +4,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::{MAX_CHARGES, PRIVATE_CURRENCIES, terms_of};
-use crate::catalog::doc::str_at;
-use crate::catalog::format::{end_of, parse_date};
 use crate::catalog::model::{ErrorDetail, Offer, OfferState};
+use crate::support::format::{end_of, parse_date};
+use crate::support::json::str_at;
 
 /// UpdatePaymentScheduleTerms rules that depend only on the document and the clock.
 pub fn schedule(doc: &Value, offer: &Offer, now: OffsetDateTime) -> Vec<ErrorDetail> {

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use crate::catalog::format::is_account_id;
 use crate::catalog::model::{ErrorDetail, Offer, OfferState};
+use crate::support::format::is_account_id;
 
 /// UpdateTargeting rules.
 pub fn targeting(doc: &Value, offer: &Offer) -> Vec<ErrorDetail> {

@@ -4,9 +4,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::terms_of;
-use crate::catalog::doc::str_at;
-use crate::catalog::format::{IsoDuration, end_of, parse_date, start_of};
 use crate::catalog::model::{ErrorDetail, Offer, OfferState};
+use crate::support::format::{IsoDuration, end_of, parse_date, start_of};
+use crate::support::json::str_at;
 
 /// UpdateValidityTerms rules.
 pub fn validity(doc: &Value, offer: &Offer, now: OffsetDateTime) -> Vec<ErrorDetail> {

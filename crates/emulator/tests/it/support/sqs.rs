@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use souk_emulator::{Emulator, EmulatorConfig};
 
-use crate::common;
+use crate::support;
 
 /// A running emulator for one test.
 pub struct TestEmulator {
@@ -102,13 +102,13 @@ pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &str)
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
     let timeout = Duration::from_secs(120);
-    let raw = common::exchange(authority, method, path, headers, body.as_bytes(), timeout).await;
+    let raw = support::exchange(authority, method, path, headers, body.as_bytes(), timeout).await;
     assert!(raw.windows(4).any(|w| w == b"\r\n\r\n"), "header end");
-    let common::Raw {
+    let support::Raw {
         status,
         headers,
         body,
-    } = common::parse_response(&raw);
+    } = support::parse_response(&raw);
     assert_ne!(status, 0, "status");
     RawResponse {
         status,

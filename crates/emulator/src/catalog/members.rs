@@ -1,7 +1,9 @@
-//! Typed reads from JSON request documents, failing with `ValidationException` messages that
-//! name the offending field.
+//! Typed reads of Catalog request members, failing with `ValidationException` messages that
+//! name the offending field. (Plain JSON accessors live in [`crate::support::json`].)
 
 use serde_json::{Map, Value};
+
+pub use crate::support::json::{items_at, safe_text, str_at, without_nulls};
 
 use super::error::{CatalogError, CatalogResult};
 
@@ -113,34 +115,5 @@ pub fn opt_int(map: &Map<String, Value>, key: &str, field: &str) -> CatalogResul
             .as_i64()
             .map(Some)
             .ok_or_else(|| CatalogError::validation(format!("{field}.{key} must be an integer."))),
-    }
-}
-
-/// Whether `value` contains none of `\ < >`.
-pub fn safe_text(value: &str) -> bool {
-    !value.contains(['\\', '<', '>'])
-}
-
-/// The string at `key` in `value`, if present.
-pub fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value.get(key).and_then(Value::as_str)
-}
-
-/// The elements of the array at `key` in `value` (none when absent or not an array).
-pub fn items_at<'a>(value: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
-    value
-        .get(key)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-}
-
-/// `value` with its top-level `null` members removed (AWS omits unset members).
-pub fn without_nulls(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect())
-        }
-        other => other,
     }
 }

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod catalog;
+pub mod sqs;
+
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
@@ -372,9 +375,9 @@ pub async fn fault_once_in(url: &str, service: &str, operation: &str, kind: &str
 #[macro_export]
 macro_rules! assert_transient_faults {
     ($url:expr, $operation:expr, $call:expr, $error:ident) => {{
-        $crate::common::fault_once($url, $operation, "throttle").await;
+        $crate::support::fault_once($url, $operation, "throttle").await;
         $crate::service_error!($call, 400, $error::ThrottlingException(_));
-        $crate::common::fault_once($url, $operation, "server_error").await;
+        $crate::support::fault_once($url, $operation, "server_error").await;
         $crate::service_error!($call, 500, $error::InternalServiceErrorException(_))
     }};
 }

@@ -15,7 +15,7 @@ use aws_sdk_marketplacecatalog::types::{Change, ChangeStatus, Entity, Intent};
 use aws_smithy_types::{Document, Number};
 use serde_json::{Value, json};
 
-use crate::common::{self, BUYER, Env, control_ok, creds, no_retries};
+use crate::support::{self, BUYER, Env, control_ok, creds, no_retries};
 
 pub const CATALOG: &str = "AWSMarketplace";
 pub const RESELLER: &str = "444455556666";
@@ -95,11 +95,11 @@ async fn product_id(url: &str, code: &str) -> String {
 }
 
 pub async fn setup() -> Cat {
-    let env = common::env().await;
-    common::seed(&env.emu.url).await;
+    let env = support::env().await;
+    support::seed(&env.emu.url).await;
     listen(&env.emu.url).await;
-    let saas = product_id(&env.emu.url, common::PRODUCT).await;
-    let concurrent = product_id(&env.emu.url, common::LICENSED).await;
+    let saas = product_id(&env.emu.url, support::PRODUCT).await;
+    let concurrent = product_id(&env.emu.url, support::LICENSED).await;
     assert!(saas.starts_with("prod-"), "product id {saas}");
     let catalog = catalog_client(&env.emu.url);
     let agreement = agreement_client(&env.emu.url);
@@ -412,7 +412,7 @@ pub async fn accept(cat: &Cat, offer: &str, body: Value) -> Value {
 
 /// Asks the control API to accept `offer` with `body` and returns the HTTP status.
 pub async fn accept_status(cat: &Cat, offer: &str, body: Value) -> u16 {
-    let (status, _) = common::control(
+    let (status, _) = support::control(
         cat.url(),
         "POST",
         &format!("/_souk/offers/{offer}/accept"),
@@ -424,7 +424,7 @@ pub async fn accept_status(cat: &Cat, offer: &str, body: Value) -> u16 {
 
 /// Subscribes an SQS queue to every EventBridge event so tests can read what was emitted.
 async fn listen(url: &str) {
-    let queue = common::raw(
+    let queue = support::raw(
         url,
         "POST",
         "/",
