@@ -13,3 +13,15 @@ fi
 # Pinned versions; pip does nothing (and asks no index) when they are already installed.
 echo "==> Python test tools (scripts/requirements-test.txt)"
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+
+# Deploy checks (checkov, kubernetes-validate) in their own virtualenv: their pins conflict with
+# the tools above. Reinstalled only when scripts/requirements-deploy-checks.txt changes.
+DEPLOY_TOOLS="${SOUK_DEPLOY_TOOLS:-$HOME/.cache/souk/deploy-checks}"
+if ! cmp -s scripts/requirements-deploy-checks.txt "$DEPLOY_TOOLS/requirements.txt" 2>/dev/null \
+  || [ ! -x "$DEPLOY_TOOLS/bin/checkov" ]; then
+  echo "==> deploy check tools (scripts/requirements-deploy-checks.txt) into $DEPLOY_TOOLS"
+  python3 -m venv "$DEPLOY_TOOLS"
+  "$DEPLOY_TOOLS/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r scripts/requirements-deploy-checks.txt
+  cp scripts/requirements-deploy-checks.txt "$DEPLOY_TOOLS/requirements.txt"
+fi

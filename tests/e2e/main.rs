@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod deploy;
 mod dev;
 mod emulator;
 mod hardening;
