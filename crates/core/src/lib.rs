@@ -19,4 +19,4 @@ pub use error::{Error, ErrorCode, FieldViolation};
 pub use idempotency::{Idempotency, Outcome};
 pub use ids::Id;
 pub use money::{CurrencyCode, Money};
-pub use paging::{Page, PageRequest};
+pub use paging::{Page, PageRequest, PageScope};

@@ -1,8 +1,9 @@
 //! Conversions every service's `api/convert.rs` needs: ids, pages and timestamps, collecting
 //! field violations so that one reply names every bad field.
 
+use souk_core::access::Caller;
 use souk_core::error::Violations;
-use souk_core::{Id, PageRequest};
+use souk_core::{Id, PageRequest, PageScope};
 use time::OffsetDateTime;
 
 /// An instant as a protobuf timestamp.
@@ -38,9 +39,17 @@ pub fn required_id(field: &str, prefix: &str, raw: &str) -> Result<Id, souk_core
     finish(v, id)
 }
 
-/// The page size and token of a list request.
-pub fn page(page_size: i32, page_token: &str) -> Result<PageRequest, souk_core::Error> {
-    PageRequest::parse(page_size, page_token)
+/// The page size and token of a request to `list` (`/package.Service/Method` without the
+/// slash) by `caller`, with the request's `filters` (tokens are bound to all three).
+pub fn page(
+    list: &str,
+    caller: &Caller,
+    filters: &[&str],
+    page_size: i32,
+    page_token: &str,
+) -> Result<PageRequest, souk_core::Error> {
+    let scope = PageScope::new(list, caller.organization_id.as_str(), filters);
+    PageRequest::parse(page_size, page_token, scope)
         .map_err(|(field, reason)| souk_core::Error::invalid_field(field, reason))
 }
 
@@ -74,6 +83,11 @@ mod tests {
     fn ids_are_checked_with_their_prefix() {
         let err = required_id("integration_id", "int", "org_x").unwrap_err();
         assert_eq!(err.violations[0].field, "integration_id");
-        assert!(page(-1, "").is_err());
+        let caller = Caller {
+            organization_id: Id::generate("org"),
+            key_id: Id::generate("key"),
+            scopes: vec![],
+        };
+        assert!(page("ListThings", &caller, &[], -1, "").is_err());
     }
 }

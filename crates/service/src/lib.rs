@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod convert;
+pub mod decode_errors;
 pub mod metrics;
 pub mod parts;
 pub mod preamble;

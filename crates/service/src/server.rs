@@ -1,5 +1,6 @@
 //! The one gRPC server stack of Souk, used by `souk dev`, `souk serve` and the test kit alike:
-//! a tracing span per request, metrics, authentication, then the services, `grpc.health.v1`
+//! a tracing span per request, metrics, caller-fault decoding errors, authentication, then the
+//! services, `grpc.health.v1`
 //! and server reflection (`grpc.reflection.v1` and `v1alpha`: Python's reflection client and
 //! several GUI tools speak only the latter).
 
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 
+use crate::decode_errors::DecodeErrorsLayer;
 use crate::metrics::{KnownMethods, Metrics, MetricsLayer};
 
 /// Fully qualified names of the services every server adds itself.
@@ -92,6 +94,7 @@ impl GrpcServer {
         tonic::transport::Server::builder()
             .trace_fn(|request| tracing::info_span!("grpc", method = %request.uri().path()))
             .layer(MetricsLayer::new(metrics, self.methods))
+            .layer(DecodeErrorsLayer)
             .layer(auth)
             .add_routes(self.routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

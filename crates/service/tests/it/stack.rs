@@ -89,3 +89,82 @@ async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
         "{exposition}"
     );
 }
+
+/// Sends raw bytes as the request message, as a broken client would.
+#[derive(Debug, Clone, Default)]
+struct RawCodec;
+
+struct RawEncoder;
+struct RawDecoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Self::Item,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), Self::Error> {
+        use bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawDecoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Self::Item>, Self::Error> {
+        use bytes::Buf;
+        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+    }
+}
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawDecoder
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_request_message_is_invalid_argument() {
+    let spawned = souk_testkit::spawn::service(souk_metering::parts(&Default::default()))
+        .await
+        .expect("service starts");
+    let secret = spawned.keys.add_key(&[Scope::ReadOnly]);
+    let channel = spawned.server.channel().await.expect("connect");
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("ready");
+    // Field 1 with wire type 7, which does not exist: no protobuf message decodes from it.
+    let status = grpc
+        .unary::<Vec<u8>, Vec<u8>, _>(
+            authed(&secret, vec![0x0f, 0xff, 0xff]),
+            "/souk.metering.v1.MeteringService/GetUsage"
+                .parse()
+                .expect("path"),
+            RawCodec,
+        )
+        .await
+        .expect_err("malformed");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status
+            .message()
+            .starts_with("failed to decode Protobuf message"),
+        "{status:?}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use souk_core::access::Scope;
+use souk_core::access::{Caller, Scope};
 use souk_core::error::Violations;
 use souk_core::{Id, PageRequest};
 use souk_proto::common::{LicensingModel, ProductType as PbProductType};
@@ -68,9 +68,20 @@ pub fn create_organization(req: &pb::CreateOrganizationRequest) -> Result<String
     Ok(finish(v, req.name.trim().to_owned())?)
 }
 
-/// Page size and token.
-pub fn page(page_size: i32, page_token: &str) -> Result<PageRequest, Error> {
-    Ok(souk_service::convert::page(page_size, page_token)?)
+/// Page size and token of `list` for `caller` (no filters).
+pub fn page(
+    list: &str,
+    caller: &Caller,
+    page_size: i32,
+    page_token: &str,
+) -> Result<PageRequest, Error> {
+    Ok(souk_service::convert::page(
+        list,
+        caller,
+        &[],
+        page_size,
+        page_token,
+    )?)
 }
 
 fn region(v: &mut Violations, field: &str, raw: &str) -> String {

@@ -140,7 +140,12 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::ListIntegrationsRequest>,
     ) -> Result<Response<pb::ListIntegrationsResponse>, Status> {
         let (caller, req) = authorize(request, Permission::Read)?;
-        let page = convert::page(req.page_size, &req.page_token)?;
+        let page = convert::page(
+            rpc!("ListIntegrations"),
+            &caller,
+            req.page_size,
+            &req.page_token,
+        )?;
         let page = self.integrations.list_integrations(&caller, &page).await?;
         Ok(Response::new(pb::ListIntegrationsResponse {
             integrations: page.items.iter().map(proto::integration).collect(),
@@ -237,7 +242,7 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::ListApiKeysRequest>,
     ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
         let (caller, req) = authorize(request, Permission::Read)?;
-        let page = convert::page(req.page_size, &req.page_token)?;
+        let page = convert::page(rpc!("ListApiKeys"), &caller, req.page_size, &req.page_token)?;
         let page = self.integrations.list_api_keys(&caller, &page).await?;
         Ok(Response::new(pb::ListApiKeysResponse {
             api_keys: page.items.iter().map(proto::api_key).collect(),

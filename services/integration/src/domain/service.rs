@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use souk_core::access::{Caller, Permission, Scope, generate_external_id};
-use souk_core::{Id, Idempotency, Outcome, Page, PageRequest, SharedClock};
+use souk_core::{Id, Idempotency, Outcome, Page, PageRequest, PageScope, SharedClock};
 use time::OffsetDateTime;
 use tracing::instrument;
 
@@ -381,10 +381,10 @@ impl Integrations {
                 "no organisation exists yet: bootstrap one first",
             )
         })?;
-        let mut page = PageRequest {
-            size: souk_core::paging::MAX_PAGE_SIZE,
-            after: None,
-        };
+        let mut page = PageRequest::first(
+            souk_core::paging::MAX_PAGE_SIZE,
+            PageScope::internal("demo integration lookup"),
+        );
         loop {
             let found = self
                 .store

@@ -8,6 +8,7 @@ mod concurrent_retries;
 mod harness;
 mod idempotency;
 mod lifecycle;
+mod paging;
 mod template;
 mod tenancy;
 mod validation;
