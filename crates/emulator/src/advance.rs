@@ -47,3 +47,12 @@ pub fn advance(world: &mut World, config: &EmulatorConfig, now: OffsetDateTime) 
         }
     }
 }
+
+impl crate::Emulator {
+    /// Applies every transition due at the emulator clock's "now" ([`crate::advance::advance`]).
+    pub fn advance_world(&self) {
+        let now = self.clock().now();
+        let mut world = self.world();
+        advance(&mut world, self.config(), now);
+    }
+}

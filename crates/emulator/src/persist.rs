@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Emulator;
+use crate::config::EmulatorConfig;
 use crate::state::World;
 use crate::tracked::{Change, apply};
 
@@ -296,5 +297,33 @@ impl Journal {
         self.journal_bytes += line.len() as u64;
         self.offset = offset;
         Ok(())
+    }
+}
+
+impl Emulator {
+    /// An emulator restored from `config.state_file` (snapshot, journal and clock offset) when
+    /// the file exists, otherwise a fresh one; with a state file, its journal is open (and
+    /// compacted) on return.
+    pub fn load(config: EmulatorConfig) -> std::io::Result<Self> {
+        let Some(path) = config.state_file.clone() else {
+            return Ok(Self::new(config));
+        };
+        let (emulator, generation) = match restore(&path)? {
+            Some((mut world, offset, generation)) => {
+                world.migrate();
+                world.market.recompute_next_transition(i64::MIN);
+                let emulator = Self::with_world(config, world);
+                emulator.clock().set_offset_millis(offset);
+                (emulator, generation)
+            }
+            None => (Self::new(config), 0),
+        };
+        let journal = open(&emulator, &path, generation)?;
+        // Nobody else holds the emulator yet, so the lock is free (and `blocking_lock` would
+        // panic inside a runtime).
+        if let Ok(mut slot) = emulator.journal_slot().try_lock() {
+            *slot = Some(journal);
+        }
+        Ok(emulator)
     }
 }

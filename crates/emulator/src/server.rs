@@ -251,6 +251,44 @@ async fn dispatch_post(emulator: &Emulator, headers: &HeaderMap, body: Bytes) ->
     .await
 }
 
+impl Emulator {
+    /// The HTTP router serving every protocol and the control API.
+    pub fn router(&self) -> axum::Router {
+        router(self.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` completes, with the notification delivery task
+    /// running alongside; drains in-flight requests before returning.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let watcher = tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let mut delivery_stop = stop_rx.clone();
+        let delivery = crate::notify::start_delivery(self.clone(), async move {
+            let _ = delivery_stop.wait_for(|stop| *stop).await;
+        });
+        let mut server_stop = stop_rx;
+        let result = axum::serve(listener, self.router())
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|stop| *stop).await;
+            })
+            .await;
+        watcher.abort();
+        delivery.abort();
+        // Changes made outside requests (notification deliveries) since the last one.
+        if let Err(err) = crate::persist::save(&self).await {
+            tracing::error!(error = %err, "could not persist the emulator state");
+        }
+        result
+    }
+}
+
 /// An emulator serving on a loopback port, for tests; shuts down when dropped.
 #[derive(Debug)]
 pub struct RunningEmulator {

@@ -22,7 +22,7 @@ pub struct World {
     /// Catalog entities and change sets.
     pub catalog: Tracked<crate::catalog::CatalogState>,
     /// Agreements created when buyers accept offers or subscribe.
-    pub agreements: Tracked<crate::agreement::AgreementState>,
+    pub agreements: Tracked<crate::agreement::model::AgreementState>,
     /// SQS queues and messages.
     pub sqs: Tracked<crate::sqs::SqsState>,
     /// Notification subscriptions and the queue of notifications to deliver.
@@ -31,7 +31,7 @@ pub struct World {
     pub faults: Tracked<crate::faults::FaultState>,
     /// Seller data feed settings, refunds and disbursements.
     #[serde(default)]
-    pub feeds: Tracked<crate::feeds::FeedsState>,
+    pub feeds: Tracked<crate::feeds::model::FeedsState>,
 }
 
 impl World {

@@ -9,40 +9,14 @@
 //!   and one `DISBURSED DISBURSEMENT` row carrying the amount paid (positive, not balance
 //!   impacting), so `SUM(amount) WHERE balance_impacting = 1` is the pending balance.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::OffsetDateTime;
+
+pub use super::model::{Disbursement, Refund};
 
 use super::ids::{account_id, event_id};
 use super::ledger::Charge;
 use super::money::share_micros;
-
-/// A refund issued through the control API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Refund {
-    /// Refund (credit memo) id.
-    pub id: String,
-    /// The refunded invoice.
-    pub invoice_id: String,
-    /// Refunded amount in micros (positive).
-    pub amount_micros: i64,
-    /// When it was issued (emulator clock).
-    pub at: OffsetDateTime,
-}
-
-/// A disbursement issued through the control API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Disbursement {
-    /// Disbursement id.
-    pub id: String,
-    /// When it was paid (emulator clock).
-    pub at: OffsetDateTime,
-    /// Currency.
-    pub currency: String,
-    /// Net amount paid, micros.
-    pub amount_micros: i64,
-    /// The billing events it settles.
-    pub event_ids: Vec<String>,
-}
 
 /// One billing event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
