@@ -444,3 +444,29 @@ async fn serve_on_an_empty_database_hints_at_bootstrap_and_logs_plainly() {
         assert!(parsed.get("level").is_some(), "{line}");
     }
 }
+
+#[tokio::test]
+async fn start_up_failures_have_their_exit_codes() {
+    // PostgreSQL unreachable: unavailable (3), worth retrying.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let database_url = format!("postgres://postgres@127.0.0.1:{closed_port}/souk");
+    let nats_url = souk_testkit::nats::url();
+    let down = run(
+        &[
+            "serve",
+            "integration",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+        ],
+        &[
+            ("SOUK_DATABASE_URL", database_url.as_str()),
+            ("SOUK_NATS_URL", nats_url.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(down.code, Some(3), "{down:?}");
+}

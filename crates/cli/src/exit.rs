@@ -131,12 +131,54 @@ impl std::fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// The kind of `error`: the first [`Failure`] in its chain, else [`Kind::Failure`].
+/// The kind of `error`: from the first cause in its chain that tells (a [`Failure`], a store or
+/// service error, an I/O error such as a busy port or a refused connection), else
+/// [`Kind::Failure`].
 pub fn kind_of(error: &anyhow::Error) -> Kind {
     error
         .chain()
-        .find_map(|cause| cause.downcast_ref::<Failure>())
-        .map_or(Kind::Failure, |failure| failure.kind)
+        .find_map(|cause| {
+            if let Some(failure) = cause.downcast_ref::<Failure>() {
+                return Some(failure.kind);
+            }
+            if let Some(error) = cause.downcast_ref::<souk_core::Error>() {
+                return Some(of_core(error.code));
+            }
+            cause.downcast_ref::<std::io::Error>().and_then(of_io)
+        })
+        .unwrap_or(Kind::Failure)
+}
+
+fn of_core(code: souk_core::ErrorCode) -> Kind {
+    use souk_core::ErrorCode as C;
+    // An if-chain rather than a match: a code added later falls back to `Failure`.
+    if code == C::Unavailable {
+        Kind::Unavailable
+    } else if code == C::InvalidArgument {
+        Kind::Invalid
+    } else if code == C::NotFound {
+        Kind::NotFound
+    } else if matches!(code, C::Unauthenticated | C::PermissionDenied) {
+        Kind::Auth
+    } else if matches!(code, C::Conflict | C::FailedPrecondition | C::Aborted) {
+        Kind::Conflict
+    } else {
+        Kind::Failure
+    }
+}
+
+fn of_io(error: &std::io::Error) -> Option<Kind> {
+    use std::io::ErrorKind as K;
+    match error.kind() {
+        K::AddrInUse => Some(Kind::Conflict),
+        K::ConnectionRefused
+        | K::ConnectionReset
+        | K::ConnectionAborted
+        | K::TimedOut
+        | K::HostUnreachable
+        | K::NetworkUnreachable => Some(Kind::Unavailable),
+        _ => None,
+    }
 }
 
 /// Whether the command already printed its result (see [`Failure::reported`]).
@@ -251,5 +293,20 @@ mod tests {
             "cannot get int_1: NotFound: gone"
         );
         assert_eq!(kind_of(&anyhow::anyhow!("plain")), Kind::Failure);
+    }
+
+    #[test]
+    fn store_and_io_errors_have_their_kinds() {
+        let down = anyhow::Error::new(souk_core::Error::new(
+            souk_core::ErrorCode::Unavailable,
+            "cannot connect to postgres",
+        ))
+        .context("cannot open the integration store");
+        assert_eq!(kind_of(&down), Kind::Unavailable);
+        let busy = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::AddrInUse))
+            .context("cannot listen on 127.0.0.1:50051");
+        assert_eq!(kind_of(&busy), Kind::Conflict);
+        let denied = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        assert_eq!(kind_of(&denied), Kind::Failure);
     }
 }
