@@ -44,11 +44,14 @@ pub fn router(emulator: Emulator) -> Router {
             "/service/{service}/operation/{operation}",
             post(rpc_v2_cbor),
         )
-        .merge(crate::control::router())
+        // Every router of every service, side by side: the whole route tree is here.
         .merge(crate::catalog::router())
-        .merge(crate::catalog::control_router())
         .merge(crate::notify::router())
+        .merge(crate::control::router())
+        .merge(crate::catalog::control_router())
+        .merge(crate::agreement::control::router())
         .merge(crate::notify::control_router())
+        .merge(crate::feeds::control_router())
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(
             emulator.clone(),

@@ -5,8 +5,8 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use super::accepted::accepted_terms;
 use super::model::{Agreement, AgreementStatus};
+use super::terms_view::accepted_terms;
 use crate::World;
 use crate::support::format::format_micros;
 use crate::wire::ApiError;

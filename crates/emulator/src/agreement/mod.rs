@@ -3,14 +3,14 @@
 //! created when buyers accepted offers (see [`lifecycle`]), plus the invoice ledger those
 //! acceptances produced ([`Invoice`]) for the seller data feeds.
 
-pub mod accepted;
 pub mod api;
 pub mod billing;
 pub mod control;
 pub mod events;
 pub mod lifecycle;
-pub mod market_link;
+pub mod market_subscription;
 pub mod model;
+pub mod terms_view;
 
 use axum::body::Bytes;
 use axum::response::Response;

@@ -31,7 +31,6 @@ pub fn control_router() -> Router<Emulator> {
         .route("/_souk/catalog/products", post(add_product))
         .route("/_souk/catalog/tick", post(tick))
         .route("/_souk/catalog/offers/{id}", get(show_offer))
-        .merge(crate::agreement::control::router())
 }
 
 /// A product seeded directly into the catalog.

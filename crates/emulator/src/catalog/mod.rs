@@ -18,7 +18,7 @@ pub mod control;
 pub mod details;
 pub mod entity;
 pub mod error;
-pub mod market_link;
+pub mod market_products;
 pub mod members;
 pub mod model;
 pub mod offer;

@@ -10,7 +10,7 @@ use crate::World;
 /// Every product by id.
 pub fn directory(world: &World, seller_account_id: &str) -> BTreeMap<String, CatalogProduct> {
     let mut out = world.catalog.products.clone();
-    for product in super::market_link::market_products(world, seller_account_id) {
+    for product in super::market_products::market_products(world, seller_account_id) {
         out.entry(product.id.clone()).or_insert(product);
     }
     out

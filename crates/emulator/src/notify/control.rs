@@ -42,7 +42,6 @@ pub fn control_router() -> Router<Emulator> {
             "/_souk/notifications/settings",
             get(get_settings).put(put_settings),
         )
-        .merge(crate::feeds::control_router())
 }
 
 /// `POST /_souk/notifications/subscriptions` body.
@@ -119,7 +118,7 @@ async fn subscribe(
             .extend(subscriptions.iter().cloned());
         for (record, item) in confirmations {
             world.notify.deliveries.push(record);
-            world.notify.outbox.push(item);
+            world.notify.queued.push(item);
         }
         world.notify.wake.notify_one();
     }

@@ -72,15 +72,15 @@ pub async fn flush(emu: &Emulator) -> FlushSummary {
         let (records, outgoing) = build(emu, &notifications, &subscriptions).await;
         let mut world = emu.world();
         push_records(&mut world.notify.deliveries, records);
-        world.notify.outbox.extend(outgoing);
+        world.notify.queued.extend(outgoing);
     }
     let due = {
         let mut world = emu.world();
         let now = wall_ms();
-        let (due, later): (Vec<Outgoing>, Vec<Outgoing>) = std::mem::take(&mut world.notify.outbox)
+        let (due, later): (Vec<Outgoing>, Vec<Outgoing>) = std::mem::take(&mut world.notify.queued)
             .into_iter()
             .partition(|o| o.next_attempt_ms <= now);
-        world.notify.outbox = later;
+        world.notify.queued = later;
         due
     };
     let attempts = futures::future::join_all(due.into_iter().map(|item| attempt(emu, item))).await;
@@ -115,7 +115,7 @@ pub async fn flush(emu: &Emulator) -> FlushSummary {
                     let delay = settings.backoff_ms.saturating_mul(1u64 << exponent);
                     item.next_attempt_ms =
                         wall_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
-                    world.notify.outbox.push(item);
+                    world.notify.queued.push(item);
                 }
             }
         }

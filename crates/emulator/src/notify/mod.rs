@@ -157,7 +157,8 @@ pub struct NotifyState {
     /// Subscriptions.
     pub subscriptions: Vec<Subscription>,
     /// Deliveries waiting for an attempt.
-    pub outbox: Vec<Outgoing>,
+    #[serde(alias = "outbox")]
+    pub queued: Vec<Outgoing>,
     /// The most recent deliveries (bounded log).
     pub deliveries: Vec<DeliveryRecord>,
     /// Delivery settings.

@@ -8,7 +8,7 @@ use super::{
 use crate::World;
 use crate::agreement::billing::{self, Priced};
 use crate::agreement::model::{Agreement, AgreementStatus};
-use crate::agreement::{events, market_link};
+use crate::agreement::{events, market_subscription};
 use crate::config::EmulatorConfig;
 use crate::support::format::new_id;
 use crate::support::json::str_at;
@@ -75,7 +75,8 @@ pub fn amend(
     };
     let lines = billing::invoices(&party(&agreement, offer.as_ref()), &charge, now);
     world.agreements.invoices.extend(lines);
-    let license_sent = market_link::set_entitlements(world, config, &agreement, &new.entitlements);
+    let license_sent =
+        market_subscription::set_entitlements(world, config, &agreement, &new.entitlements);
     events::amended(world, &agreement);
     if !license_sent {
         events::license_updated(world, &agreement, None);

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use super::{EndRequest, active, not_found};
 use crate::World;
 use crate::agreement::model::{Agreement, AgreementStatus};
-use crate::agreement::{events, market_link};
+use crate::agreement::{events, market_subscription};
 use crate::config::EmulatorConfig;
 use crate::wire::ApiError;
 
@@ -59,7 +59,7 @@ pub(super) fn finish(
     let market_sent = if still_covered {
         false
     } else {
-        market_link::unsubscribe(world, config, &agreement, ended_at.unix_timestamp())
+        market_subscription::unsubscribe(world, config, &agreement, ended_at.unix_timestamp())
     };
     if !market_sent {
         events::ended(world, &agreement);

@@ -17,7 +17,7 @@ pub use end::end;
 
 use super::billing::{self, InvoiceParty, Priced};
 use super::model::{Agreement, AgreementStatus, DimensionQuantity};
-use super::{events, market_link};
+use super::{events, market_subscription};
 use crate::World;
 use crate::catalog::change_set::{self, Account};
 use crate::catalog::model::{Offer, OfferState};
@@ -126,7 +126,7 @@ pub(super) fn start_agreement(
         .agreements
         .agreements
         .insert(agreement.id.clone(), agreement.clone());
-    let outcome = market_link::subscribe(
+    let outcome = market_subscription::subscribe(
         world,
         config,
         &agreement,
