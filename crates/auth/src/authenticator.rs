@@ -193,9 +193,46 @@ impl AuthFailureCounts {
     }
 }
 
+/// Most failed authentications logged per second; the rest are counted and the next line logged
+/// says how many were left out, so a flood of junk requests cannot flood the logs.
+pub const MAX_FAILURE_LOGS_PER_SECOND: u32 = 20;
+
 #[derive(Default)]
 struct FailureCounters {
     by_reason: [AtomicU64; 6],
+    log_window: Mutex<LogWindow>,
+}
+
+#[derive(Default)]
+struct LogWindow {
+    started: Option<Instant>,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl FailureCounters {
+    /// `Some(failures left out since the last line)` when this failure may be logged.
+    fn may_log(&self) -> Option<u64> {
+        let mut window = self
+            .log_window
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        if window
+            .started
+            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
+        {
+            window.started = Some(now);
+            window.logged = 0;
+        }
+        if window.logged < MAX_FAILURE_LOGS_PER_SECOND {
+            window.logged += 1;
+            Some(std::mem::take(&mut window.suppressed))
+        } else {
+            window.suppressed += 1;
+            None
+        }
+    }
 }
 
 impl FailureCounters {
@@ -280,11 +317,20 @@ impl Authenticator {
     }
 
     /// Counts a failed authentication and logs it with `path`, never the presented key (the
-    /// reasons carry none of it). Called by the [`AuthLayer`](crate::AuthLayer).
+    /// reasons carry none of it); at most [`MAX_FAILURE_LOGS_PER_SECOND`] lines a second, each
+    /// with the number of failures left out since the previous one (`suppressed`). Called by
+    /// the [`AuthLayer`](crate::AuthLayer).
     pub fn record_failure(&self, error: &AuthError, path: &str) {
         self.inner.failures.by_reason[FailureCounters::index(error)]
             .fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(path, reason = error.reason(), "request not authenticated");
+        if let Some(suppressed) = self.inner.failures.may_log() {
+            tracing::warn!(
+                path,
+                reason = error.reason(),
+                suppressed,
+                "request not authenticated"
+            );
+        }
     }
 
     /// Failed authentications since start, by reason (see [`Authenticator::record_failure`]).

@@ -267,3 +267,49 @@ async fn failed_authentications_are_logged_without_the_key_and_counted() {
         "{lines:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_flood_of_failures_is_counted_in_full_but_logged_at_a_bounded_rate() {
+    let auth = Authenticator::new(Arc::new(Keys::default()));
+    let service = auth.layer().layer(echo_caller());
+    let path = "/souk.integration.v1.IntegrationService/ListIntegrations";
+    let captured = Captured::default();
+    let _guard = tracing::subscriber::set_default(captured.clone());
+    let junk = format!("Bearer {}", ApiKeySecret::generate().expose());
+    let start = std::time::Instant::now();
+    for _ in 0..100 {
+        let response = service
+            .clone()
+            .oneshot(request(path, Some(&junk)))
+            .await
+            .unwrap();
+        assert_eq!(grpc_status(&response).unwrap().0, "16");
+    }
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(1),
+        "too slow to test the rate"
+    );
+    assert_eq!(auth.failure_counts().unknown, 100);
+    let logged = |lines: &[String]| {
+        lines
+            .iter()
+            .filter(|l| l.contains("request not authenticated"))
+            .count()
+    };
+    assert_eq!(
+        logged(&captured.0.lock().unwrap()),
+        souk_auth::authenticator::MAX_FAILURE_LOGS_PER_SECOND as usize
+    );
+
+    // The next second's first line says how many were left out.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    service
+        .clone()
+        .oneshot(request(path, Some(&junk)))
+        .await
+        .unwrap();
+    let lines = captured.0.lock().unwrap().clone();
+    let last = lines.last().unwrap();
+    assert!(last.contains("suppressed=80"), "{last}");
+    assert_eq!(auth.failure_counts().unknown, 101);
+}
