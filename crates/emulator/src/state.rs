@@ -16,7 +16,7 @@ pub struct World {
     /// Products, dimensions, buyers, subscriptions, entitlements, registration tokens.
     pub market: Tracked<crate::market::MarketState>,
     /// The metering ledger (tracked per entry).
-    pub metering: crate::metering::MeteringState,
+    pub metering: crate::metering::ledger::MeteringState,
     /// STS roles and issued sessions.
     pub sts: Tracked<crate::sts::StsState>,
     /// Catalog entities and change sets.
@@ -28,7 +28,7 @@ pub struct World {
     /// Notification subscriptions and the queue of notifications to deliver.
     pub notify: Tracked<crate::notify::NotifyState>,
     /// Injected faults.
-    pub faults: Tracked<crate::faults::FaultState>,
+    pub faults: Tracked<crate::faults::rules::FaultState>,
     /// Seller data feed settings, refunds and disbursements.
     #[serde(default)]
     pub feeds: Tracked<crate::feeds::model::FeedsState>,

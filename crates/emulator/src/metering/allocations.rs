@@ -2,44 +2,12 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
+use super::ledger::Allocation;
+#[cfg(test)]
+use super::ledger::Tag;
 
 use super::quantity::{self, Quantity};
 use crate::wire::ApiError;
-
-/// A tag on an allocation.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Tag {
-    /// `Key` (1..100 characters).
-    #[serde(rename = "Key")]
-    pub key: Option<String>,
-    /// `Value` (1..256 characters).
-    #[serde(rename = "Value")]
-    pub value: Option<String>,
-}
-
-/// One `UsageAllocation`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Allocation {
-    /// `AllocatedUsageQuantity` (required, 0..=2^31-1).
-    #[serde(
-        rename = "AllocatedUsageQuantity",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub allocated_usage_quantity: Option<i64>,
-    /// `AllocatedUsageQuantityAsDecimal`: the same as a decimal string (records whose quantity
-    /// is a decimal allocate in decimals).
-    #[serde(
-        rename = "AllocatedUsageQuantityAsDecimal",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub allocated_usage_quantity_as_decimal: Option<String>,
-    /// `Tags` (1..5).
-    #[serde(rename = "Tags", default, skip_serializing_if = "Option::is_none")]
-    pub tags: Option<Vec<Tag>>,
-}
 
 fn tag_text_ok(text: &str, max: usize) -> bool {
     !text.is_empty()

@@ -5,7 +5,8 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::allocations::{self, Allocation};
+use super::allocations;
+use super::ledger::Allocation;
 use super::quantity::{self, Quantity};
 use super::{LedgerEntry, MeteringState, check_window, epoch_seconds, floor_hour, required};
 use crate::Emulator;

@@ -7,8 +7,7 @@
 
 use crate::wire::ApiError;
 
-/// Millionths per unit.
-pub const MICROS: i64 = 1_000_000;
+pub use super::ledger::MICROS;
 
 /// A validated usage quantity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
