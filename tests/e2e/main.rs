@@ -8,3 +8,4 @@ mod dev;
 mod emulator;
 mod hardening;
 mod serve;
+mod tls;

@@ -170,6 +170,15 @@ pub struct ClientArgs {
     /// API key (`souk_…`); defaults to the key `souk dev` saved in its data directory.
     #[arg(long, env = "SOUK_API_KEY", hide_env_values = true, global = true)]
     pub api_key: Option<String>,
+    /// Extra CA certificate (PEM) to trust for an `https://` server, besides the system's.
+    #[arg(long, env = "SOUK_CA_CERT", global = true)]
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) for a server that requires one (mTLS).
+    #[arg(long, env = "SOUK_CLIENT_CERT", global = true)]
+    pub client_cert: Option<PathBuf>,
+    /// Private key (PEM) of --client-cert.
+    #[arg(long, env = "SOUK_CLIENT_KEY", global = true)]
+    pub client_key: Option<PathBuf>,
     /// Where `souk dev` saved its first API key (used when --api-key is not given).
     #[arg(long, env = "SOUK_DATA_DIR", default_value = "./.souk", global = true)]
     pub data_dir: PathBuf,

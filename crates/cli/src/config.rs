@@ -31,7 +31,10 @@ pub const SECTIONS: [&str; 5] = [
 ];
 
 /// Variables read by the command-line flags rather than the configuration.
-const FLAG_VARIABLES: [&str; 7] = [
+const FLAG_VARIABLES: [&str; 10] = [
+    "SOUK_CA_CERT",
+    "SOUK_CLIENT_CERT",
+    "SOUK_CLIENT_KEY",
     "SOUK_CONFIG",
     "SOUK_DATA_DIR",
     "SOUK_EMULATOR_ADDR",
@@ -42,7 +45,10 @@ const FLAG_VARIABLES: [&str; 7] = [
 ];
 
 /// Top-level variables of [`Config::apply_env`].
-const CONFIG_VARIABLES: [&str; 10] = [
+const CONFIG_VARIABLES: [&str; 13] = [
+    "SOUK_TLS_CERT_FILE",
+    "SOUK_TLS_KEY_FILE",
+    "SOUK_TLS_CLIENT_CA_FILE",
     "SOUK_GRPC_ADDR",
     "SOUK_HTTP_ADDR",
     "SOUK_DATABASE_URL",
@@ -76,8 +82,14 @@ pub struct Config {
     /// The AWS principal (account root or role ARN) that seller roles trust: where Souk runs.
     /// Empty until configured; the onboarding template needs it.
     pub souk_principal_arn: String,
-    /// Log format.
+    /// Log format (default: text for `souk dev`, JSON for `souk serve` and `souk bootstrap`).
     pub log_format: Option<LogFormat>,
+    /// PEM certificate chain: with `tls_key_file`, gRPC and HTTP are served over TLS.
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<std::path::PathBuf>,
+    /// PEM CA certificates: when set, clients must present a certificate it signed (mTLS).
+    pub tls_client_ca_file: Option<std::path::PathBuf>,
     /// Log filter, `tracing_subscriber::EnvFilter` syntax.
     pub log_level: String,
     /// `[integration]`.
@@ -109,6 +121,9 @@ impl Default for Config {
             aws_region: "us-east-1".to_owned(),
             souk_principal_arn: String::new(),
             log_format: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_client_ca_file: None,
             log_level: "info".to_owned(),
             integration: souk_integration::IntegrationConfig::default(),
             entitlement: souk_entitlement::EntitlementConfig::default(),
@@ -135,6 +150,7 @@ impl std::fmt::Debug for Config {
             .field("souk_principal_arn", &self.souk_principal_arn)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
+            .field("tls_cert_file", &self.tls_cert_file)
             .field("integration", &self.integration)
             .finish_non_exhaustive()
     }
@@ -195,6 +211,26 @@ impl Config {
         Ok(config)
     }
 
+    /// The TLS material of the listeners, read and checked now; `None` for plaintext (TLS
+    /// terminated by a mesh sidecar, or `souk dev` on loopback).
+    pub fn tls(&self) -> anyhow::Result<Option<souk_service::tls::Tls>> {
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (None, None) if self.tls_client_ca_file.is_none() => Ok(None),
+            (Some(cert), Some(key)) => {
+                let files = souk_service::tls::TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    client_ca: self.tls_client_ca_file.clone(),
+                };
+                souk_service::tls::Tls::load(&files).map(Some)
+            }
+            _ => bail!(
+                "TLS needs both tls_cert_file and tls_key_file (SOUK_TLS_CERT_FILE, SOUK_TLS_KEY_FILE); \
+                 tls_client_ca_file needs them too"
+            ),
+        }
+    }
+
     /// The integration service's settings, with the process-wide trusted principal.
     pub fn integration_config(&self) -> souk_integration::IntegrationConfig {
         souk_integration::IntegrationConfig {
@@ -244,6 +280,18 @@ impl Config {
         }
         if let Some(v) = var("SOUK_LOG_LEVEL") {
             self.log_level = v;
+        }
+        if let Some(v) = var("SOUK_TLS_CERT_FILE") {
+            self.tls_cert_file =
+                Some(v.into()).filter(|p: &std::path::PathBuf| !p.as_os_str().is_empty());
+        }
+        if let Some(v) = var("SOUK_TLS_KEY_FILE") {
+            self.tls_key_file =
+                Some(v.into()).filter(|p: &std::path::PathBuf| !p.as_os_str().is_empty());
+        }
+        if let Some(v) = var("SOUK_TLS_CLIENT_CA_FILE") {
+            self.tls_client_ca_file =
+                Some(v.into()).filter(|p: &std::path::PathBuf| !p.as_os_str().is_empty());
         }
         Ok(())
     }

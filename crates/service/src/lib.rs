@@ -8,6 +8,7 @@
 //! * [`server`]: the one gRPC server stack (tracing, metrics, authentication, health,
 //!   reflection v1 and v1alpha) used by `souk dev`, `souk serve` and the test kit alike, and
 //!   [`metrics`] behind it.
+//! * [`tls`]: rustls for both listeners, optionally requiring client certificates.
 //! * [`parts`]: what a service hands the binary to be served ([`ServiceParts`]).
 //! * [`config`]: per-service configuration sections (`[metering]` in TOML,
 //!   `SOUK_METERING__<KEY>` in the environment).
@@ -22,6 +23,7 @@ pub mod parts;
 pub mod preamble;
 pub mod server;
 pub mod status;
+pub mod tls;
 
 pub use parts::ServiceParts;
 pub use preamble::{authenticated, authorize, idempotency, reply};

@@ -13,6 +13,7 @@ use tonic::service::Routes;
 
 use crate::decode_errors::DecodeErrorsLayer;
 use crate::metrics::{KnownMethods, Metrics, MetricsLayer};
+use crate::tls::Tls;
 
 /// Fully qualified names of the services every server adds itself.
 const HEALTH: &str = "grpc.health.v1.Health";
@@ -82,16 +83,21 @@ impl GrpcServer {
         Ok((server, Health { reporter, names }))
     }
 
-    /// Serves on `listener` until `shutdown` resolves, authenticating with `auth` and recording
-    /// into `metrics`.
+    /// Serves on `listener` until `shutdown` resolves, authenticating with `auth`, recording
+    /// into `metrics`, over TLS when `tls` is given.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         auth: souk_auth::AuthLayer,
         metrics: Arc<Metrics>,
+        tls: Option<Tls>,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
-        tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &tls {
+            builder = builder.tls_config(tls.tonic_config())?;
+        }
+        builder
             .trace_fn(|request| tracing::info_span!("grpc", method = %request.uri().path()))
             .layer(MetricsLayer::new(metrics, self.methods))
             .layer(DecodeErrorsLayer)

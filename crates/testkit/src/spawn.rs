@@ -67,7 +67,7 @@ pub async fn grpc(
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     let metrics = Arc::new(Metrics::new());
-    let serving = server.serve(listener, auth, Arc::clone(&metrics), async {
+    let serving = server.serve(listener, auth, Arc::clone(&metrics), None, async {
         let _ = rx.await;
     });
     tokio::spawn(async move {

@@ -30,6 +30,8 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
     // Owner-only and locked before anything else: a second `souk dev` fails here, clearly.
     let data_dir = super::data_dir::DataDir::open(&args.data_dir)?;
 
+    // TLS files are read and checked before anything is bound or written.
+    let tls = config.tls()?;
     // Bind every port first: a busy port fails start-up before anything is written.
     let (grpc_listener, grpc_addr) = souk_service::server::bind(config.grpc_addr).await?;
     let http_listener = http::bind(config.http_addr).await?;
@@ -81,11 +83,13 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
         grpc_listener,
         http_listener,
         (trigger, shutdown),
+        tls.clone(),
         tasks,
     )
     .await?;
     print_banner(
         &args,
+        tls.is_some(),
         grpc_addr,
         http_addr,
         emulator.as_ref().map(|e| e.url.as_str()),
@@ -101,14 +105,16 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
 
 fn print_banner(
     args: &DevArgs,
+    tls: bool,
     grpc_addr: std::net::SocketAddr,
     http_addr: std::net::SocketAddr,
     emulator_url: Option<&str>,
     first_key: Option<&str>,
 ) {
     println!("souk dev is running (Ctrl-C to stop)");
-    println!("  grpc      http://{grpc_addr}");
-    println!("  http      http://{http_addr}");
+    let scheme = if tls { "https" } else { "http" };
+    println!("  grpc      {scheme}://{grpc_addr}");
+    println!("  http      {scheme}://{http_addr}");
     if let Some(url) = emulator_url {
         println!("  emulator  {url}");
     }

@@ -65,14 +65,25 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
         .map_err(|error| anyhow::anyhow!("cannot listen for HTTP on {addr}: {error}"))
 }
 
-/// Serves `router` on `listener` until `shutdown`.
+/// Serves `router` on `listener` until `shutdown`, over TLS when `tls` is given.
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
     router: Router,
+    tls: Option<souk_service::tls::Tls>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.wait())
-        .await?;
+    match tls {
+        Some(tls) => {
+            let listener = souk_service::tls::TlsListener::new(listener, tls.rustls_config()?);
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown.wait())
+                .await?;
+        }
+        None => {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown.wait())
+                .await?;
+        }
+    }
     Ok(())
 }

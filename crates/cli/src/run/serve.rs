@@ -20,6 +20,8 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         config.http_addr = addr;
     }
     let database_url = config.require_database_url()?.to_owned();
+    // TLS files are read and checked before anything is bound.
+    let tls = config.tls()?;
     let (grpc_listener, grpc_addr) = souk_service::server::bind(config.grpc_addr).await?;
     let http_listener = http::bind(config.http_addr).await?;
     let http_addr = http_listener.local_addr()?;
@@ -44,13 +46,15 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         grpc_listener,
         http_listener,
         shutdown::channel(),
+        tls.clone(),
         tokio::task::JoinSet::new(),
     )
     .await?;
     tracing::info!(service = args.service.as_str(), %grpc_addr, %http_addr, "serving");
     println!("souk serve {} is running", args.service.as_str());
-    println!("  grpc      http://{grpc_addr}");
-    println!("  http      http://{http_addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("  grpc      {scheme}://{grpc_addr}");
+    println!("  http      {scheme}://{http_addr}");
     super::hints::bootstrap_if_empty(config.require_database_url()?).await;
     println!("ready");
 

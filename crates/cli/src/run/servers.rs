@@ -26,13 +26,15 @@ pub struct Servers {
     trigger: ShutdownTrigger,
 }
 
-/// Starts both servers on their (already bound) listeners next to `tasks`, then reports the
-/// process SERVING and ready. The services' parts are taken out of `assembly`.
+/// Starts both servers on their (already bound) listeners next to `tasks`, over TLS when `tls`
+/// is given, then reports the process SERVING and ready. The services' parts are taken out of
+/// `assembly`.
 pub async fn start(
     assembly: &mut Assembly,
     grpc_listener: TcpListener,
     http_listener: TcpListener,
     (trigger, shutdown): (ShutdownTrigger, Shutdown),
+    tls: Option<souk_service::tls::Tls>,
     mut tasks: Tasks,
 ) -> anyhow::Result<Servers> {
     let metrics = Arc::new(Metrics::new());
@@ -47,11 +49,13 @@ pub async fn start(
         grpc_listener,
         assembly.authenticator.layer(),
         metrics,
+        tls.clone(),
         shutdown.clone().wait(),
     ));
     tasks.spawn(http::serve_listener(
         http_listener,
         http::router(http_state).merge(served.http),
+        tls,
         shutdown,
     ));
     health.serving().await;
