@@ -18,13 +18,13 @@ pub struct World {
     /// The metering ledger (tracked per entry).
     pub metering: crate::metering::ledger::MeteringState,
     /// STS roles and issued sessions.
-    pub sts: Tracked<crate::sts::StsState>,
+    pub sts: Tracked<crate::sts::model::StsState>,
     /// Catalog entities and change sets.
     pub catalog: Tracked<crate::catalog::CatalogState>,
     /// Agreements created when buyers accept offers or subscribe.
     pub agreements: Tracked<crate::agreement::model::AgreementState>,
     /// SQS queues and messages.
-    pub sqs: Tracked<crate::sqs::SqsState>,
+    pub sqs: Tracked<crate::sqs::queue::SqsState>,
     /// Notification subscriptions and the queue of notifications to deliver.
     pub notify: Tracked<crate::notify::NotifyState>,
     /// Injected faults.

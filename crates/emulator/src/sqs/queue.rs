@@ -2,6 +2,7 @@
 //! delays, retention, receipt handles), independent of the wire protocol.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -436,6 +437,63 @@ pub fn md5_of_attributes(attributes: &BTreeMap<String, MessageAttribute>) -> Opt
         }
     }
     Some(md5::hex_digest(&buffer))
+}
+
+/// Queues and their messages.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct SqsState {
+    /// Queues by `<account>/<name>`.
+    pub queues: BTreeMap<String, Queue>,
+    /// Woken whenever a message is sent, so long polls re-check at once.
+    #[serde(skip)]
+    pub(crate) wake: Arc<tokio::sync::Notify>,
+}
+
+impl SqsState {
+    /// The queue a URL (`http://host/<account>/<name>`), an ARN (`arn:aws:sqs:<region>:<account>:<name>`)
+    /// or a `<account>/<name>` key names.
+    pub fn find_mut(&mut self, url_or_arn: &str) -> Option<&mut Queue> {
+        let key = queue_key(url_or_arn)?;
+        self.queues.get_mut(&key)
+    }
+
+    /// Sends `body` to the queue `url_or_arn` names (used by notification delivery).
+    pub fn send_internal(
+        &mut self,
+        url_or_arn: &str,
+        body: String,
+        now_ms: i64,
+    ) -> Result<String, SqsError> {
+        let queue = self
+            .find_mut(url_or_arn)
+            .ok_or(SqsError::QueueDoesNotExist)?;
+        let message = queue.send(body, BTreeMap::new(), None, now_ms)?;
+        self.wake.notify_waiters();
+        Ok(message.id)
+    }
+}
+
+/// `<account>/<name>` for a queue URL, ARN or key.
+pub fn queue_key(url_or_arn: &str) -> Option<String> {
+    if let Some(rest) = url_or_arn.strip_prefix("arn:") {
+        let parts: Vec<&str> = rest.split(':').collect();
+        return match parts.as_slice() {
+            [_, "sqs", _, account, name] if !account.is_empty() && !name.is_empty() => {
+                Some(format!("{account}/{name}"))
+            }
+            _ => None,
+        };
+    }
+    let path = match url_or_arn.split_once("://") {
+        Some((_, rest)) => rest.split_once('/').map(|(_, path)| path).unwrap_or(""),
+        None => url_or_arn,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        [.., account, name] => Some(format!("{account}/{name}")),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
