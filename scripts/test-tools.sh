@@ -16,7 +16,7 @@ PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version
 
 # Deploy checks (checkov, kubernetes-validate) in their own virtualenv: their pins conflict with
 # the tools above. Reinstalled only when scripts/requirements-deploy-checks.txt changes.
-DEPLOY_TOOLS="${SOUK_DEPLOY_TOOLS:-$HOME/.cache/souk/deploy-checks}"
+DEPLOY_TOOLS="${SOUK_DEPLOY_TOOLS:-${HOME:-/tmp}/.cache/souk/deploy-checks}"
 if ! cmp -s scripts/requirements-deploy-checks.txt "$DEPLOY_TOOLS/requirements.txt" 2>/dev/null \
   || [ ! -x "$DEPLOY_TOOLS/bin/checkov" ]; then
   echo "==> deploy check tools (scripts/requirements-deploy-checks.txt) into $DEPLOY_TOOLS"

@@ -21,13 +21,13 @@ fn repo_root() -> PathBuf {
 fn tool(name: &str) -> PathBuf {
     let venv = std::env::var_os("SOUK_DEPLOY_TOOLS")
         .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|home| PathBuf::from(home).join(".cache/souk/deploy-checks"))
+        .unwrap_or_else(|| {
+            // Where scripts/test-tools.sh installs them (HOME, else /tmp, as the script does).
+            let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
+            PathBuf::from(home).join(".cache/souk/deploy-checks")
         });
-    if let Some(path) = venv.map(|dir| dir.join("bin").join(name))
-        && path.exists()
-    {
+    let path = venv.join("bin").join(name);
+    if path.exists() {
         return path;
     }
     let on_path = Command::new(name).arg("--version").output();
