@@ -14,7 +14,7 @@ use crate::tracked::{Change, Tracked};
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct World {
     /// Products, dimensions, buyers, subscriptions, entitlements, registration tokens.
-    pub market: Tracked<crate::market::MarketState>,
+    pub market: Tracked<crate::market::model::MarketState>,
     /// The metering ledger (tracked per entry).
     pub metering: crate::metering::ledger::MeteringState,
     /// STS roles and issued sessions.
@@ -26,7 +26,7 @@ pub struct World {
     /// SQS queues and messages.
     pub sqs: Tracked<crate::sqs::queue::SqsState>,
     /// Notification subscriptions and the queue of notifications to deliver.
-    pub notify: Tracked<crate::notify::NotifyState>,
+    pub notify: Tracked<crate::notify::model::NotifyState>,
     /// Injected faults.
     pub faults: Tracked<crate::faults::rules::FaultState>,
     /// Seller data feed settings, refunds and disbursements.

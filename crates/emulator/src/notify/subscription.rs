@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Notification;
+use super::model::Notification;
 use super::signing::SignatureVersion;
 
 /// The two AWS Marketplace SNS topics of a product.
