@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 
-use crate::decode_errors::DecodeErrorsLayer;
+use crate::decode_errors;
 use crate::metrics::{KnownMethods, Metrics, MetricsLayer};
 use crate::tls::Tls;
 
@@ -100,7 +100,7 @@ impl GrpcServer {
         builder
             .trace_fn(|request| tracing::info_span!("grpc", method = %request.uri().path()))
             .layer(MetricsLayer::new(metrics, self.methods))
-            .layer(DecodeErrorsLayer)
+            .layer(decode_errors::layer::<tonic::body::Body>())
             .layer(auth)
             .add_routes(self.routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

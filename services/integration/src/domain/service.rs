@@ -214,6 +214,7 @@ impl Integrations {
             self.clock.now(),
         );
         tracing::Span::current().record("integration_id", integration.id.as_str());
+        check_partition(&integration)?;
         tx.insert_integration(&integration).await?;
         tx.emit(IntegrationEvent::Created(integration.clone()))?;
         let outcome = commit(tx, integration, encode).await?;
@@ -263,6 +264,7 @@ impl Integrations {
         let before = integration.clone();
         let paths = patch.paths.clone();
         let access_changed = integration.apply(patch, self.clock.now());
+        check_partition(&integration)?;
         tx.update_integration(&integration).await?;
         tx.emit(IntegrationEvent::Updated {
             integration: integration.clone(),
@@ -527,6 +529,16 @@ async fn insert_key(
     tx.insert_api_key(&key, &secret.hash()).await?;
     tx.emit(IntegrationEvent::ApiKeyCreated(key.clone()))?;
     Ok(IssuedKey { key, secret })
+}
+
+/// The role must live in the partition of the integration's region (an `arn:aws-cn` role with
+/// `us-east-1` can never be assumed).
+fn check_partition(integration: &Integration) -> Result<(), Error> {
+    if integration.role_arn.is_empty() {
+        return Ok(());
+    }
+    super::validate::role_arn_in_region(&integration.role_arn, &integration.region)
+        .map_err(|reason| Error::invalid("role_arn", reason))
 }
 
 fn integration_not_found(id: &Id) -> Error {

@@ -9,6 +9,7 @@ mod harness;
 mod idempotency;
 mod lifecycle;
 mod paging;
+mod partitions;
 mod template;
 mod tenancy;
 mod validation;
