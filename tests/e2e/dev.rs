@@ -45,9 +45,26 @@ async fn quick_start_with_emulated_aws() {
         http_get(dev.endpoint("http"), "/healthz").await.unwrap().0,
         200
     );
-    assert_eq!(
-        http_get(dev.endpoint("http"), "/readyz").await.unwrap().0,
-        200
+    let (status, readiness) = http_get(dev.endpoint("http"), "/readyz").await.unwrap();
+    assert_eq!(status, 200, "{readiness}");
+    assert!(readiness.starts_with("ready\n"), "{readiness}");
+    assert!(
+        readiness.contains("outbox integration: "),
+        "the outbox backlog is part of readiness: {readiness}"
+    );
+    // A refused request is counted; the backlog and the refusals are metrics.
+    let (_, metrics) = http_get(dev.endpoint("http"), "/metrics").await.unwrap();
+    assert!(
+        metrics.contains("souk_outbox_unpublished_rows{store=\"integration\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("souk_outbox_oldest_unpublished_age_seconds{store=\"integration\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("souk_auth_failures{reason=\"missing\"}"),
+        "{metrics}"
     );
     let mut services = reflected_services(&grpc).await.unwrap();
     services.sort();

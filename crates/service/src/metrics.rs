@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use futures::future::BoxFuture;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -24,11 +26,28 @@ pub struct RpcLabels {
     pub code: String,
 }
 
+/// Labels of a per-store metric.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreLabels {
+    /// The store (service) name.
+    pub store: String,
+}
+
+/// Labels of an authentication failure count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// Why the request was refused (`missing`, `unknown`, `revoked`, …).
+    pub reason: String,
+}
+
 /// The process's metrics registry.
 pub struct Metrics {
     registry: Registry,
     requests: Family<RpcLabels, Counter>,
     latency: Family<RpcLabels, Histogram>,
+    outbox_rows: Family<StoreLabels, Gauge>,
+    outbox_oldest: Family<StoreLabels, Gauge<f64, AtomicU64>>,
+    auth_failures: Family<ReasonLabels, Gauge>,
 }
 
 impl Metrics {
@@ -45,11 +64,54 @@ impl Metrics {
             "gRPC request latency",
             latency.clone(),
         );
+        let outbox_rows = Family::<StoreLabels, Gauge>::default();
+        let outbox_oldest = Family::<StoreLabels, Gauge<f64, AtomicU64>>::default();
+        let auth_failures = Family::<ReasonLabels, Gauge>::default();
+        registry.register(
+            "outbox_unpublished_rows",
+            "Events committed but not yet published, per store",
+            outbox_rows.clone(),
+        );
+        registry.register(
+            "outbox_oldest_unpublished_age_seconds",
+            "Age of the oldest unpublished event, per store (0 when none)",
+            outbox_oldest.clone(),
+        );
+        registry.register(
+            "auth_failures",
+            "Refused authentications since start, by reason",
+            auth_failures.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
+            outbox_rows,
+            outbox_oldest,
+            auth_failures,
         }
+    }
+
+    /// Records the outbox backlog of `store`: unpublished rows and the oldest one's age.
+    pub fn set_outbox_backlog(&self, store: &str, rows: u64, oldest_age_seconds: f64) {
+        let labels = StoreLabels {
+            store: store.to_owned(),
+        };
+        self.outbox_rows
+            .get_or_create(&labels)
+            .set(i64::try_from(rows).unwrap_or(i64::MAX));
+        self.outbox_oldest
+            .get_or_create(&labels)
+            .set(oldest_age_seconds);
+    }
+
+    /// Records the count of authentications refused for `reason` since start.
+    pub fn set_auth_failures(&self, reason: &str, count: u64) {
+        self.auth_failures
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     /// The OpenMetrics text exposition.

@@ -21,6 +21,33 @@ pub struct HttpState {
     pub ready: Arc<AtomicBool>,
     /// The process's metrics.
     pub metrics: Arc<Metrics>,
+    /// The stores whose outbox backlog is reported.
+    pub stores: Vec<souk_store::Store>,
+    /// The authenticator whose refusals are counted.
+    pub authenticator: souk_auth::Authenticator,
+}
+
+/// An unpublished event older than this makes the process unready: its relay cannot publish
+/// (broker down, streams lost) and a load balancer should prefer a healthy replica.
+const STALE_OUTBOX: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The backlog of every store: (store, rows, age of the oldest).
+async fn backlogs(stores: &[souk_store::Store]) -> Vec<(String, u64, std::time::Duration)> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut out = Vec::new();
+    for store in stores {
+        match souk_events::relay::outbox_backlog(store, now).await {
+            Ok(backlog) => out.push((
+                store.service().to_owned(),
+                backlog.rows,
+                backlog.oldest_age.unwrap_or_default(),
+            )),
+            Err(error) => {
+                tracing::warn!(store = store.service(), %error, "cannot read the outbox backlog")
+            }
+        }
+    }
+    out
 }
 
 /// The router with `/healthz`, `/readyz` and `/metrics`.
@@ -33,14 +60,42 @@ pub fn router(state: HttpState) -> Router {
 }
 
 async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
-    if state.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
+    if !state.ready.load(Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "starting\n".to_owned());
     }
+    let mut body = String::from("ready\n");
+    let mut stale = false;
+    for (store, rows, age) in backlogs(&state.stores).await {
+        stale |= age > STALE_OUTBOX;
+        body.push_str(&format!(
+            "outbox {store}: {rows} unpublished, oldest {} s\n",
+            age.as_secs()
+        ));
+    }
+    if stale {
+        body.replace_range(..5, "stale");
+        return (StatusCode::SERVICE_UNAVAILABLE, body);
+    }
+    (StatusCode::OK, body)
 }
 
 async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    for (store, rows, age) in backlogs(&state.stores).await {
+        state
+            .metrics
+            .set_outbox_backlog(&store, rows, age.as_secs_f64());
+    }
+    let failures = state.authenticator.failure_counts();
+    for (reason, count) in [
+        ("missing", failures.missing),
+        ("malformed", failures.malformed),
+        ("unknown", failures.unknown),
+        ("revoked", failures.revoked),
+        ("expired", failures.expired),
+        ("unavailable", failures.unavailable),
+    ] {
+        state.metrics.set_auth_failures(reason, count);
+    }
     match state.metrics.encode() {
         Ok(body) => (
             StatusCode::OK,

@@ -42,6 +42,8 @@ pub async fn start(
     let http_state = HttpState {
         ready: Arc::clone(&ready),
         metrics: Arc::clone(&metrics),
+        stores: assembly.stores.clone(),
+        authenticator: assembly.authenticator.clone(),
     };
     let served = souk_service::parts::combine(std::mem::take(&mut assembly.services));
     let (server, health) = GrpcServer::new(served.routes, served.names)?;
