@@ -197,3 +197,162 @@ async fn reset_and_restarts_round_trip_through_the_journal() {
     let products = control_ok(&third.emu.url, "GET", "/_souk/products", Value::Null).await;
     assert_eq!(products["products"].as_array().map(Vec::len), Some(1));
 }
+
+/// Not a test on its own: with `SOUK_KILL_TEST_STATE` set, serves an emulator on that state
+/// file and prints its URL, until killed (the child of
+/// [`a_kill_9_loses_nothing_acknowledged_and_leaves_no_stray_files`]).
+#[tokio::test]
+async fn kill_test_child() {
+    let Ok(path) = std::env::var("SOUK_KILL_TEST_STATE") else {
+        return;
+    };
+    let config = EmulatorConfig {
+        state_file: Some(path.into()),
+        ..EmulatorConfig::default()
+    };
+    let emu = souk_emulator::spawn(config)
+        .await
+        .unwrap_or_else(|err| panic!("spawn: {err}"));
+    println!("SOUK_URL={}", emu.url);
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_kill_9_loses_nothing_acknowledged_and_leaves_no_stray_files() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("tempdir: {err}"));
+    let state = dir.path().join("state.json");
+    let exe = std::env::current_exe().unwrap_or_else(|err| panic!("current_exe: {err}"));
+    let mut child = std::process::Command::new(exe)
+        .args([
+            "persistence::kill_test_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SOUK_KILL_TEST_STATE", &state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|err| panic!("spawn child: {err}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    // libtest prints the test's name on the same line first.
+    let read_url = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.split_once("SOUK_URL=")
+                    .map(|(_, url)| url.trim().to_owned())
+            })
+    });
+    let url = tokio::time::timeout(std::time::Duration::from_secs(60), read_url)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten();
+    let Some(url) = url else {
+        let _ = child.kill();
+        panic!("the child printed no URL");
+    };
+
+    let dimensions: Vec<serde_json::Value> = (0..50)
+        .map(|d| serde_json::json!({ "name": format!("d{d:02}"), "type": "metered" }))
+        .collect();
+    control_ok(
+        &url,
+        "POST",
+        "/_souk/products",
+        serde_json::json!({ "product_code": PRODUCT, "dimensions": dimensions }),
+    )
+    .await;
+    let buyers: Vec<String> = (0..20)
+        .map(|b| format!("{:012}", 400_000_000_000_u64 + b))
+        .collect();
+    for buyer in &buyers {
+        subscribe(&url, PRODUCT, buyer).await;
+    }
+    let now = {
+        let clock = control_ok(&url, "GET", "/_souk/clock", Value::Null).await;
+        clock["epoch_seconds"].as_i64().unwrap_or_default()
+    };
+    let metering = metering_client(&url, creds("AKIDKILL"));
+    // Four writers, still writing when the kill comes (5,000 distinct keys); whatever was
+    // answered Success must survive it.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let (metering, acknowledged, buyers) =
+            (metering.clone(), acknowledged.clone(), buyers.clone());
+        writers.push(tokio::spawn(async move {
+            for i in 0..1250 {
+                let k = w * 1250 + i;
+                let buyer = buyers[usize::try_from(k % 20).unwrap_or(0)].clone();
+                let (dimension, hour) = (format!("d{:02}", (k / 20) % 50), k / 1000);
+                let record = UsageRecord::builder()
+                    .customer_aws_account_id(&buyer)
+                    .dimension(&dimension)
+                    .quantity(1 + k)
+                    .timestamp(DateTime::from_secs(now - 60 - i64::from(hour) * 3600))
+                    .build()
+                    .unwrap_or_else(|err| panic!("record: {err}"));
+                let Ok(out) = metering
+                    .batch_meter_usage()
+                    .product_code(PRODUCT)
+                    .usage_records(record)
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                if out.results().first().and_then(|r| r.status())
+                    == Some(&UsageRecordResultStatus::Success)
+                    && let Ok(mut acked) = acknowledged.lock()
+                {
+                    acked.push((buyer, dimension, 1 + i64::from(k)));
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    child.kill().unwrap_or_else(|err| panic!("kill: {err}"));
+    let _ = child.wait();
+    for writer in writers {
+        let _ = writer.await;
+    }
+    let acknowledged = acknowledged.lock().map(|a| a.clone()).unwrap_or_default();
+    assert!(
+        !acknowledged.is_empty(),
+        "nothing was metered before the kill"
+    );
+    assert!(acknowledged.len() < 5000, "the kill came after every write");
+
+    let again = env_with(config(dir.path())).await;
+    let ledger = metering_ledger(&again.emu.url).await;
+    let stored: Vec<(String, String, i64)> = ledger["records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            (
+                r["customer_aws_account_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                r["dimension"].as_str().unwrap_or_default().to_owned(),
+                r["quantity"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for acked in &acknowledged {
+        assert!(
+            stored.contains(acked),
+            "{acked:?} was acknowledged, then lost"
+        );
+    }
+    assert_eq!(files(dir.path()), ["state.json", "state.json.journal"]);
+}
