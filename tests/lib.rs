@@ -113,6 +113,27 @@ impl SoukProcess {
     }
 }
 
+/// `souk dev` on ports chosen by the system with its data in `data_dir`, and with `emulate` the
+/// emulator in-process (`--emulate-aws`); panics when it does not start.
+pub async fn start_dev(data_dir: &str, emulate: bool, envs: &[(&str, &str)]) -> SoukProcess {
+    let mut args = vec![
+        "dev",
+        "--data-dir",
+        data_dir,
+        "--grpc-addr",
+        "127.0.0.1:0",
+        "--http-addr",
+        "127.0.0.1:0",
+    ];
+    if emulate {
+        args.extend(["--emulate-aws", "--emulator-addr", "127.0.0.1:0"]);
+    }
+    match SoukProcess::start(&args, envs).await {
+        Ok(process) => process,
+        Err(error) => panic!("souk dev did not start: {error:#}"),
+    }
+}
+
 /// The result of one client command.
 #[derive(Debug)]
 pub struct CliOutput {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use souk_e2e::{SoukProcess, souk};
+use souk_e2e::{souk, start_dev};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -176,23 +176,7 @@ async fn checkov_finds_nothing_in_any_onboarding_template() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("souk");
     let data_dir = data_dir.to_str().unwrap();
-    let dev = SoukProcess::start(
-        &[
-            "dev",
-            "--emulate-aws",
-            "--data-dir",
-            data_dir,
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--emulator-addr",
-            "127.0.0.1:0",
-        ],
-        &[],
-    )
-    .await
-    .unwrap();
+    let dev = start_dev(data_dir, true, &[]).await;
     let grpc = dev.endpoint("grpc").to_owned();
     let env = [("SOUK_SERVER", grpc.as_str()), ("SOUK_DATA_DIR", data_dir)];
 

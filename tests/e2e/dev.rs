@@ -1,34 +1,14 @@
 //! `souk dev --emulate-aws`, driven as a newcomer following the README would.
 
-use souk_e2e::{SoukProcess, grpc_health, http_get, souk};
+use souk_e2e::{grpc_health, http_get, souk, start_dev};
 use souk_testkit::reflection::{reflected_services, reflected_services_v1alpha};
-
-async fn start_dev(data_dir: &str) -> SoukProcess {
-    SoukProcess::start(
-        &[
-            "dev",
-            "--emulate-aws",
-            "--data-dir",
-            data_dir,
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--emulator-addr",
-            "127.0.0.1:0",
-        ],
-        &[],
-    )
-    .await
-    .unwrap()
-}
 
 #[tokio::test]
 async fn quick_start_with_emulated_aws() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("souk");
     let data_dir = data_dir.to_str().unwrap();
-    let dev = start_dev(data_dir).await;
+    let dev = start_dev(data_dir, true, &[]).await;
     assert!(
         dev.banner
             .iter()
@@ -202,7 +182,7 @@ async fn quick_start_with_emulated_aws() {
     assert!(status.success(), "exit status {status}");
     assert!(rest.contains("souk dev stopped"), "{rest}");
 
-    let again = start_dev(data_dir).await;
+    let again = start_dev(data_dir, true, &[]).await;
     assert!(
         !again.banner.iter().any(|l| l.starts_with("first start")),
         "{:?}",

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use souk_e2e::{SoukProcess, souk_bin};
+use souk_e2e::{souk_bin, start_dev};
 
 /// What one `souk` command did, with its exit code.
 #[derive(Debug)]
@@ -38,22 +38,6 @@ async fn run(args: &[&str], envs: &[(&str, &str)]) -> Run {
     }
 }
 
-async fn start_dev(data_dir: &str, emulate: bool) -> SoukProcess {
-    let mut args = vec![
-        "dev",
-        "--data-dir",
-        data_dir,
-        "--grpc-addr",
-        "127.0.0.1:0",
-        "--http-addr",
-        "127.0.0.1:0",
-    ];
-    if emulate {
-        args.extend(["--emulate-aws", "--emulator-addr", "127.0.0.1:0"]);
-    }
-    SoukProcess::start(&args, &[]).await.unwrap()
-}
-
 #[cfg(unix)]
 fn mode(path: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
@@ -66,7 +50,7 @@ async fn the_data_directory_is_private_and_used_by_one_process_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("souk");
     let data_dir_str = data_dir.to_str().unwrap();
-    let dev = start_dev(data_dir_str, false).await;
+    let dev = start_dev(data_dir_str, false, &[]).await;
 
     // The directory and every file in it (SQLite database, -wal, -shm, the admin key, the lock)
     // are owner-only.
@@ -106,7 +90,7 @@ async fn the_data_directory_is_private_and_used_by_one_process_at_a_time() {
     // Once the first stopped, the directory can be used again.
     let (status, _) = dev.terminate().await.unwrap();
     assert!(status.success());
-    let again = start_dev(data_dir_str, false).await;
+    let again = start_dev(data_dir_str, false, &[]).await;
     again.terminate().await.unwrap();
 }
 
@@ -115,7 +99,7 @@ async fn client_failures_have_distinct_exit_codes_and_json_errors() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("souk");
     let data_dir = data_dir.to_str().unwrap();
-    let dev = start_dev(data_dir, true).await;
+    let dev = start_dev(data_dir, true, &[]).await;
     let grpc = dev.endpoint("grpc").to_owned();
     let env = [("SOUK_SERVER", grpc.as_str()), ("SOUK_DATA_DIR", data_dir)];
 
@@ -232,7 +216,7 @@ async fn integration_update_changes_every_mutable_field() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("souk");
     let data_dir = data_dir.to_str().unwrap();
-    let dev = start_dev(data_dir, false).await;
+    let dev = start_dev(data_dir, false, &[]).await;
     let grpc = dev.endpoint("grpc").to_owned();
     let env = [("SOUK_SERVER", grpc.as_str()), ("SOUK_DATA_DIR", data_dir)];
 

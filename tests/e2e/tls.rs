@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use souk_e2e::{SoukProcess, souk};
+use souk_e2e::{souk, start_dev};
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files in `dir`.
 fn certificates(dir: &Path) {
@@ -44,23 +44,6 @@ fn certificates(dir: &Path) {
     }
 }
 
-async fn start_dev(data_dir: &str, envs: &[(&str, &str)]) -> SoukProcess {
-    SoukProcess::start(
-        &[
-            "dev",
-            "--data-dir",
-            data_dir,
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--http-addr",
-            "127.0.0.1:0",
-        ],
-        envs,
-    )
-    .await
-    .unwrap()
-}
-
 fn path(dir: &Path, name: &str) -> String {
     dir.join(name).to_str().unwrap().to_owned()
 }
@@ -77,6 +60,7 @@ async fn the_cli_and_the_listeners_speak_tls() {
     );
     let dev = start_dev(
         &data_dir,
+        false,
         &[
             ("SOUK_TLS_CERT_FILE", cert.as_str()),
             ("SOUK_TLS_KEY_FILE", key.as_str()),
@@ -126,7 +110,7 @@ async fn the_cli_and_the_listeners_speak_tls() {
 
     // A plaintext server at an https:// address: the CLI fails instead of sending the key.
     let plain_dir = path(dir.path(), "plain");
-    let plain = start_dev(&plain_dir, &[]).await;
+    let plain = start_dev(&plain_dir, false, &[]).await;
     let address = plain.endpoint("grpc").replace("http://", "https://");
     let refused = souk(
         &[
@@ -157,6 +141,7 @@ async fn mutual_tls_requires_a_client_certificate() {
     );
     let dev = start_dev(
         &data_dir,
+        false,
         &[
             ("SOUK_TLS_CERT_FILE", cert.as_str()),
             ("SOUK_TLS_KEY_FILE", key.as_str()),

@@ -325,19 +325,7 @@ pub fn unknown_variables(vars: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
-/// `scheme://user:secret@host/…` with the secret replaced, for logs.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
-}
+pub use souk_store::redact_url;
 
 #[cfg(test)]
 mod tests {

@@ -27,11 +27,6 @@ impl PageScope {
         }
         Self(hex::encode(&hash.finalize()[..8]))
     }
-
-    /// A scope for lists read outside any request (internal loops).
-    pub fn internal(list: &str) -> Self {
-        Self::new(list, "", &[])
-    }
 }
 
 /// A validated request for one page: how many rows and after which key.
@@ -46,15 +41,6 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// The first page of `scope` with `size` rows.
-    pub fn first(size: u32, scope: PageScope) -> Self {
-        Self {
-            size,
-            after: None,
-            scope,
-        }
-    }
-
     /// Validates the wire fields against the documented contract (page size 0 for the default,
     /// else 1..=1000; a token this list issued for this organisation and these filters); errors
     /// are reasons for a field violation on the named field.

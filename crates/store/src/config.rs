@@ -104,7 +104,7 @@ impl StoreConfig {
 
     /// The URL with any password replaced by `***`, safe to log.
     pub fn redacted_url(&self) -> String {
-        redact(&self.url)
+        redact_url(&self.url)
     }
 
     /// Checks the service name and the URL; `InvalidArgument` names the bad field.
@@ -175,8 +175,9 @@ pub(crate) fn check_identifier(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Replaces the password of `scheme://user:password@host` by `***`.
-fn redact(url: &str) -> String {
+/// `url` with the password of `scheme://user:password@host/…` replaced by `***`, for logs and
+/// error messages (database and broker URLs alike).
+pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -272,9 +273,9 @@ mod tests {
         );
         assert!(!format!("{config:?}").contains("s3cret"));
         assert_eq!(
-            redact("postgres://postgres@h/db"),
+            redact_url("postgres://postgres@h/db"),
             "postgres://postgres@h/db"
         );
-        assert_eq!(redact("sqlite://data"), "sqlite://data");
+        assert_eq!(redact_url("sqlite://data"), "sqlite://data");
     }
 }

@@ -36,7 +36,7 @@ pub mod tenant;
 mod unit_of_work;
 mod waker;
 
-pub use config::{Backend, StoreConfig};
+pub use config::{Backend, StoreConfig, redact_url};
 pub use error::{constraint_name, is_retryable, map_sqlx_error};
 pub use migrate::{Migration, MigrationReport};
 pub use retry::{RetryPolicy, with_retries};

@@ -163,21 +163,19 @@ async fn update(args: UpdateIntegrationArgs) -> anyhow::Result<()> {
 }
 
 async fn list(args: &ClientArgs) -> anyhow::Result<()> {
-    let mut client = integration_client(args).await?;
-    let mut all = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = call(client.list_integrations(ListIntegrationsRequest {
-            page_size: 0,
-            page_token,
-        }))
-        .await?;
-        all.extend(page.integrations);
-        if page.next_page_token.is_empty() {
-            break;
+    let client = integration_client(args).await?;
+    let all = super::all_pages(|page_token| {
+        let mut client = client.clone();
+        async move {
+            let page = call(client.list_integrations(ListIntegrationsRequest {
+                page_size: 0,
+                page_token,
+            }))
+            .await?;
+            Ok((page.integrations, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await?;
     let mut table = table();
     for integration in &all {
         row(&mut table, integration);

@@ -47,21 +47,19 @@ async fn create(name: String, scopes: Vec<ScopeArg>, args: &ClientArgs) -> anyho
 }
 
 async fn list(args: &ClientArgs) -> anyhow::Result<()> {
-    let mut client = integration_client(args).await?;
-    let mut keys = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = call(client.list_api_keys(ListApiKeysRequest {
-            page_size: 0,
-            page_token,
-        }))
-        .await?;
-        keys.extend(page.api_keys);
-        if page.next_page_token.is_empty() {
-            break;
+    let client = integration_client(args).await?;
+    let keys = super::all_pages(|page_token| {
+        let mut client = client.clone();
+        async move {
+            let page = call(client.list_api_keys(ListApiKeysRequest {
+                page_size: 0,
+                page_token,
+            }))
+            .await?;
+            Ok((page.api_keys, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await?;
     let mut table = table();
     for key in &keys {
         row(&mut table, key);

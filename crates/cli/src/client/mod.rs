@@ -120,6 +120,25 @@ fn with_tls(endpoint: Endpoint, args: &ClientArgs) -> anyhow::Result<Endpoint> {
         .map_err(|error| Failure::new(Kind::Usage, format!("invalid TLS settings: {error}")))?)
 }
 
+/// Every item of a paged list: `fetch(token)` returns one page and the next token (empty on the
+/// last page).
+pub async fn all_pages<T, F, Fut>(mut fetch: F) -> anyhow::Result<Vec<T>>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(Vec<T>, String)>>,
+{
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = fetch(token).await?;
+        all.extend(items);
+        if next.is_empty() {
+            return Ok(all);
+        }
+        token = next;
+    }
+}
+
 /// The key from `--api-key`/`SOUK_API_KEY`, else the one `souk dev` saved in `data_dir`.
 pub fn resolve_api_key(explicit: Option<&str>, data_dir: &Path) -> anyhow::Result<String> {
     if let Some(key) = explicit.filter(|k| !k.is_empty()) {

@@ -47,6 +47,12 @@ pub trait Store: Send + Sync + 'static {
         organization_id: &Id,
         id: &Id,
     ) -> Result<Option<Integration>, Error>;
+    /// The integration named `name` in `organization_id`.
+    async fn integration_named(
+        &self,
+        organization_id: &Id,
+        name: &str,
+    ) -> Result<Option<Integration>, Error>;
     /// One page of the organisation's integrations, oldest first.
     async fn list_integrations(
         &self,

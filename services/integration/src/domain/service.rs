@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use souk_core::access::{Caller, Permission, Scope, generate_external_id};
-use souk_core::{Id, Idempotency, Outcome, Page, PageRequest, PageScope, SharedClock};
+use souk_core::{Id, Idempotency, Outcome, Page, PageRequest, SharedClock};
 use time::OffsetDateTime;
 use tracing::instrument;
 
@@ -383,24 +383,12 @@ impl Integrations {
                 "no organisation exists yet: bootstrap one first",
             )
         })?;
-        let mut page = PageRequest::first(
-            souk_core::paging::MAX_PAGE_SIZE,
-            PageScope::internal("demo integration lookup"),
-        );
-        loop {
-            let found = self
-                .store
-                .list_integrations(&organization.id, &page)
-                .await?;
-            if let Some(existing) = found.items.iter().find(|i| i.name == demo.name) {
-                return Ok(existing.clone());
-            }
-            match found.items.last() {
-                Some(last) if !found.next_page_token.is_empty() => {
-                    page.after = Some(last.id.to_string())
-                }
-                _ => break,
-            }
+        if let Some(existing) = self
+            .store
+            .integration_named(&organization.id, &demo.name)
+            .await?
+        {
+            return Ok(existing);
         }
         let input = NewIntegration {
             name: demo.name,

@@ -160,6 +160,24 @@ impl ports::Store for SqlStore {
         .await
     }
 
+    async fn integration_named(
+        &self,
+        organization_id: &Id,
+        name: &str,
+    ) -> Result<Option<Integration>, Error> {
+        let sql = format!(
+            "SELECT {} FROM integrations WHERE organization_id = $1 AND name = $2",
+            rows::INTEGRATION_COLUMNS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(organization_id.as_str())
+            .bind(name)
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(rows::integration).transpose()
+    }
+
     async fn list_integrations(
         &self,
         organization_id: &Id,
