@@ -1,7 +1,7 @@
 //! Marketplace Metering Service (awsJson1_1, `X-Amz-Target: AWSMPMeteringService.<Op>`):
 //! ResolveCustomer, BatchMeterUsage, MeterUsage, RegisterUsage, and the metering ledger.
 //!
-//! Rules (reference §3): ≤ 25 records, `""` is absent,
+//! Rules (docs/aws/metering.md, rules Souk relies on): ≤ 25 records, `""` is absent,
 //! `CustomerIdentifier` xor `CustomerAWSAccountId`, `ProductCode` or per-record `LicenseArn`,
 //! quantity 0..=2^31-1, ≤ 5 tags, allocations summing to the quantity with distinct tag sets,
 //! the metering window (default 6 h; future timestamps rejected; one bad timestamp rejects the

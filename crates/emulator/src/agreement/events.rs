@@ -1,4 +1,4 @@
-//! EventBridge `aws.agreement-marketplace` events for agreements (§6.4). When the proposer is
+//! EventBridge `aws.agreement-marketplace` events for agreements (docs/aws/notifications.md, agreement and licence events). When the proposer is
 //! not the manufacturer (CPPO) both the `- Proposer` and `- Manufacturer` variants are sent.
 
 use serde_json::{Value, json};

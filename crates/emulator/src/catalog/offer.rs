@@ -345,7 +345,7 @@ fn update(
     errors
 }
 
-/// The offer's `DetailsDocument` as DescribeEntity returns it (§5.6).
+/// The offer's `DetailsDocument` as DescribeEntity returns it (docs/aws/catalog.md, offer DetailsDocument).
 pub fn details_document(offer: &Offer) -> Value {
     let mut rules = Vec::new();
     let t = &offer.targeting;

@@ -1,4 +1,4 @@
-//! restJson1 HTTP bindings of the Catalog API (§5.1), each operation wrapped in the core's fault
+//! restJson1 HTTP bindings of the Catalog API (docs/aws/catalog.md, operations and HTTP bindings), each operation wrapped in the core's fault
 //! injection and denial checks.
 
 use std::collections::HashMap;

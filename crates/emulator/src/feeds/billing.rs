@@ -1,4 +1,4 @@
-//! `billing_event` rows (reference §7.3) from charges, refunds and disbursements:
+//! `billing_event` rows (docs/aws/data-feeds.md, billing_event) from charges, refunds and disbursements:
 //!
 //! * each invoice line: `INVOICED SELLER_REV_SHARE` (+price, buyer → seller) and
 //!   `INVOICED AWS_REV_SHARE` (−listing fee, seller → AWS), both balance impacting;

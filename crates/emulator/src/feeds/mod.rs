@@ -1,4 +1,4 @@
-//! Seller Data Feed files (reference §7) generated from the emulator's own ledger: invoice
+//! Seller Data Feed files (docs/aws/data-feeds.md) generated from the emulator's own ledger: invoice
 //! lines of accepted offers, metered usage priced by the buyer's agreement, the listing fee
 //! (`AWS_REV_SHARE`, default 3 %), refunds and disbursements issued through the control API.
 //! Written on demand (`POST /_souk/feeds/generate`) as

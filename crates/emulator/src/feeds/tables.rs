@@ -1,4 +1,4 @@
-//! The entity feeds (reference §7.2): account, address, product, offer, offer_product,
+//! The entity feeds (docs/aws/data-feeds.md, entity tables): account, address, product, offer, offer_product,
 //! offer_target, legacy_id_mapping, tax_item and agreement, from the market, catalog and
 //! agreement state. The emulator keeps no addresses, tax data or legacy ids, so address,
 //! tax_item and legacy_id_mapping carry their header only.

@@ -1,4 +1,4 @@
-//! EventBridge event envelopes (reference §6.4): `version`, `id`, `detail-type`, `source`,
+//! EventBridge event envelopes (docs/aws/notifications.md, EventBridge envelope): `version`, `id`, `detail-type`, `source`,
 //! `account`, `time`, `region`, `resources`, `detail`.
 
 use serde_json::{Value, json};

@@ -1,5 +1,5 @@
 //! The emulator's SNS signing identity: a 2048-bit RSA key and a self-signed X.509 certificate,
-//! and the SNS string-to-sign (reference §6.3) signed with PKCS#1 v1.5 over SHA1
+//! and the SNS string-to-sign (docs/aws/notifications.md, string to sign) signed with PKCS#1 v1.5 over SHA1
 //! (`SignatureVersion` "1") or SHA256 ("2").
 //!
 //! Key generation is slow in debug builds, so the key is generated once per process, cached on
@@ -181,7 +181,7 @@ fn self_signed_cert(key: &RsaPrivateKey) -> Result<String, String> {
     cert.to_pem(LineEnding::LF).map_err(|e| fail(&e))
 }
 
-/// The SNS string to sign (reference §6.3): `Key\nValue\n` for the signed keys in byte order,
+/// The SNS string to sign (docs/aws/notifications.md, string to sign): `Key\nValue\n` for the signed keys in byte order,
 /// `Subject` only when present. `fields` maps envelope keys to their decoded values.
 pub fn string_to_sign(message_type: &str, fields: &[(&str, &str)]) -> String {
     let keys: &[&str] = if message_type == "Notification" {

@@ -1,4 +1,4 @@
-//! SNS envelopes (reference §6.2): `Notification` and `SubscriptionConfirmation`, signed.
+//! SNS envelopes (docs/aws/notifications.md, SNS envelope): `Notification` and `SubscriptionConfirmation`, signed.
 
 use serde::Serialize;
 use serde_json::json;

@@ -64,7 +64,7 @@ async fn receive_bodies(emulator: &TestEmulator, url: &str, count: usize) -> Vec
     panic!("expected {count} messages on {url}, got {bodies:?}");
 }
 
-/// Independent SNS verification (reference §6.3): string to sign, certificate fetched from
+/// Independent SNS verification (docs/aws/notifications.md, verifying SNS signatures): string to sign, certificate fetched from
 /// SigningCertURL over HTTP, PKCS#1 v1.5 with SHA1 (version 1) or SHA256 (version 2).
 async fn verify(envelope: &Value) -> bool {
     let field = |k: &str| envelope[k].as_str().map(str::to_owned);

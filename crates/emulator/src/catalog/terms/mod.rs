@@ -1,4 +1,4 @@
-//! Asynchronous business rules for offer term documents (§5.5/§5.6): each function returns the
+//! Asynchronous business rules for offer term documents (docs/aws/catalog.md, offer change types and term types): each function returns the
 //! `ErrorDetailList` entries a change type's DetailsDocument earns against the offer as it stands.
 
 use serde_json::Value;

@@ -319,7 +319,7 @@ pub fn release() -> Value {
     offer_change("ReleaseOffer", json!({}))
 }
 
-/// The reference §5.8 private offer: FixedUpfront $0 + flexible payment schedule.
+/// The example private offer of docs/aws/catalog.md: FixedUpfront $0 + flexible payment schedule.
 /// A private fixed-payment offer on the SaaS product expiring in 30 days that charges 200.00 in
 /// 10 days and 170.00 in 60.
 pub fn two_charge_offer(cat: &Cat) -> Value {
