@@ -139,6 +139,8 @@ pub async fn start_dev(data_dir: &str, emulate: bool, envs: &[(&str, &str)]) -> 
 pub struct CliOutput {
     /// Whether it exited 0.
     pub success: bool,
+    /// Its exit code (`None` when a signal ended it).
+    pub code: Option<i32>,
     /// Its standard output.
     pub stdout: String,
     /// Its standard error.
@@ -169,6 +171,7 @@ pub async fn souk(args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<CliOut
         .context("souk command took more than 60 s")??;
     Ok(CliOutput {
         success: output.status.success(),
+        code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     })

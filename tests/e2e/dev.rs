@@ -222,6 +222,11 @@ async fn a_busy_port_fails_start_up_with_a_clear_error() {
     .await
     .unwrap();
     assert!(!output.success);
+    assert_eq!(
+        output.code,
+        Some(7),
+        "a busy port is a conflict: {output:?}"
+    );
     assert!(
         output
             .stderr

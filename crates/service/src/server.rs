@@ -125,7 +125,10 @@ fn reflection<'b>(served: &[&str], reflection_name: &str) -> tonic_reflection::s
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|error| anyhow::anyhow!("cannot listen for gRPC on {addr}: {error}"))?;
+        // The I/O error stays the source, so the binary can tell a busy port by its kind.
+        .map_err(|error| {
+            anyhow::Error::new(error).context(format!("cannot listen for gRPC on {addr}"))
+        })?;
     let local = listener.local_addr()?;
     Ok((listener, local))
 }

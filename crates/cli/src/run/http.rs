@@ -115,9 +115,9 @@ async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
 
 /// Binds `addr` (failing start-up when it is busy).
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|error| anyhow::anyhow!("cannot listen for HTTP on {addr}: {error}"))
+    tokio::net::TcpListener::bind(addr).await.map_err(|error| {
+        anyhow::Error::new(error).context(format!("cannot listen for HTTP on {addr}"))
+    })
 }
 
 /// Serves `router` on `listener` until `shutdown`, over TLS when `tls` is given.
