@@ -204,6 +204,12 @@ fn short_id(integration: &Integration) -> String {
     tail
 }
 
+/// Why the notification queues are encrypted with SSE-SQS, not a customer-managed KMS key.
+const SQS_MANAGED_ENCRYPTION: (&str, &str) = (
+    "CKV_AWS_27",
+    "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled); a customer-managed KMS key would need key-policy grants for the Marketplace SNS topics and EventBridge.",
+);
+
 /// Renders the onboarding template of `integration`.
 pub fn render(
     integration: &Integration,
@@ -429,13 +435,7 @@ pub fn render(
             "NotificationDeadLetterQueue".to_owned(),
             map([
                 ("Type", s("AWS::SQS::Queue")),
-                (
-                    "Metadata",
-                    checkov_skips(&[(
-                        "CKV_AWS_27",
-                        "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled); a customer-managed KMS key would need key-policy grants for the Marketplace SNS topics and EventBridge.",
-                    )]),
-                ),
+                ("Metadata", checkov_skips(&[SQS_MANAGED_ENCRYPTION])),
                 (
                     "Properties",
                     map([
@@ -449,13 +449,7 @@ pub fn render(
             "NotificationQueue".to_owned(),
             map([
                 ("Type", s("AWS::SQS::Queue")),
-                (
-                    "Metadata",
-                    checkov_skips(&[(
-                        "CKV_AWS_27",
-                        "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled); a customer-managed KMS key would need key-policy grants for the Marketplace SNS topics and EventBridge.",
-                    )]),
-                ),
+                ("Metadata", checkov_skips(&[SQS_MANAGED_ENCRYPTION])),
                 (
                     "Properties",
                     map([
