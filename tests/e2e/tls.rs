@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use souk_e2e::{souk, start_dev};
+use souk_e2e::{SoukProcess, souk, start_dev};
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files in `dir`.
 fn certificates(dir: &Path) {
@@ -48,25 +48,31 @@ fn path(dir: &Path, name: &str) -> String {
     dir.join(name).to_str().unwrap().to_owned()
 }
 
+/// `souk dev` over TLS with certificates made in `dir` (requiring client certificates with
+/// `mtls`); returns it with its data directory and the CA file.
+async fn start_tls_dev(dir: &Path, mtls: bool) -> (SoukProcess, String, String) {
+    certificates(dir);
+    let data_dir = path(dir, "souk");
+    let (cert, key, ca) = (
+        path(dir, "server.pem"),
+        path(dir, "server.key"),
+        path(dir, "ca.pem"),
+    );
+    let mut envs = vec![
+        ("SOUK_TLS_CERT_FILE", cert.as_str()),
+        ("SOUK_TLS_KEY_FILE", key.as_str()),
+    ];
+    if mtls {
+        envs.push(("SOUK_TLS_CLIENT_CA_FILE", ca.as_str()));
+    }
+    let dev = start_dev(&data_dir, false, &envs).await;
+    (dev, data_dir, ca)
+}
+
 #[tokio::test]
 async fn the_cli_and_the_listeners_speak_tls() {
     let dir = tempfile::tempdir().unwrap();
-    certificates(dir.path());
-    let data_dir = path(dir.path(), "souk");
-    let (cert, key, ca) = (
-        path(dir.path(), "server.pem"),
-        path(dir.path(), "server.key"),
-        path(dir.path(), "ca.pem"),
-    );
-    let dev = start_dev(
-        &data_dir,
-        false,
-        &[
-            ("SOUK_TLS_CERT_FILE", cert.as_str()),
-            ("SOUK_TLS_KEY_FILE", key.as_str()),
-        ],
-    )
-    .await;
+    let (dev, data_dir, ca) = start_tls_dev(dir.path(), false).await;
     let grpc = dev.endpoint("grpc").to_owned();
     assert!(grpc.starts_with("https://127.0.0.1:"), "{grpc}");
     let env = [("SOUK_DATA_DIR", data_dir.as_str())];
@@ -132,23 +138,7 @@ async fn the_cli_and_the_listeners_speak_tls() {
 #[tokio::test]
 async fn mutual_tls_requires_a_client_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    certificates(dir.path());
-    let data_dir = path(dir.path(), "souk");
-    let (cert, key, ca) = (
-        path(dir.path(), "server.pem"),
-        path(dir.path(), "server.key"),
-        path(dir.path(), "ca.pem"),
-    );
-    let dev = start_dev(
-        &data_dir,
-        false,
-        &[
-            ("SOUK_TLS_CERT_FILE", cert.as_str()),
-            ("SOUK_TLS_KEY_FILE", key.as_str()),
-            ("SOUK_TLS_CLIENT_CA_FILE", ca.as_str()),
-        ],
-    )
-    .await;
+    let (dev, data_dir, ca) = start_tls_dev(dir.path(), true).await;
     let grpc = dev.endpoint("grpc").to_owned();
     let env = [("SOUK_DATA_DIR", data_dir.as_str())];
 

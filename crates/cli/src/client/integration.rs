@@ -49,15 +49,8 @@ async fn create(args: CreateIntegrationArgs) -> anyhow::Result<()> {
         data_feed_bucket: args.data_feed_bucket,
         idempotency_key: idempotency_key(),
     };
-    let integration = call(client.create_integration(request))
-        .await?
-        .integration
-        .unwrap_or_default();
-    emit(
-        args.client.output,
-        &one(&integration),
-        &integration_json(&integration),
-    );
+    let integration = call(client.create_integration(request)).await?.integration;
+    print_integration(args.client.output, &integration.unwrap_or_default());
     Ok(())
 }
 
@@ -150,15 +143,8 @@ async fn update(args: UpdateIntegrationArgs) -> anyhow::Result<()> {
     request.update_mask = Some(prost_types::FieldMask {
         paths: paths.into_iter().map(str::to_owned).collect(),
     });
-    let integration = call(client.update_integration(request))
-        .await?
-        .integration
-        .unwrap_or_default();
-    emit(
-        args.client.output,
-        &one(&integration),
-        &integration_json(&integration),
-    );
+    let integration = call(client.update_integration(request)).await?.integration;
+    print_integration(args.client.output, &integration.unwrap_or_default());
     Ok(())
 }
 
@@ -191,15 +177,8 @@ async fn list(args: &ClientArgs) -> anyhow::Result<()> {
 async fn get(id: String, args: &ClientArgs) -> anyhow::Result<()> {
     let mut client = integration_client(args).await?;
     let request = GetIntegrationRequest { integration_id: id };
-    let integration = call(client.get_integration(request))
-        .await?
-        .integration
-        .unwrap_or_default();
-    emit(
-        args.output,
-        &one(&integration),
-        &integration_json(&integration),
-    );
+    let integration = call(client.get_integration(request)).await?.integration;
+    print_integration(args.output, &integration.unwrap_or_default());
     Ok(())
 }
 
@@ -333,6 +312,11 @@ fn row(table: &mut Table, integration: &Integration) {
         enum_name(integration.state().as_str_name(), "INTEGRATION_STATE_"),
         time(integration.create_time.as_ref()),
     ]);
+}
+
+/// One integration, as a table or JSON.
+fn print_integration(output: OutputFormat, integration: &Integration) {
+    emit(output, &one(integration), &integration_json(integration));
 }
 
 fn one(integration: &Integration) -> Table {
