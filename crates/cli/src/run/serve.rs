@@ -55,7 +55,7 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("  grpc      {scheme}://{grpc_addr}");
     println!("  http      {scheme}://{http_addr}");
-    super::hints::bootstrap_if_empty(config.require_database_url()?).await;
+    super::hints::bootstrap_if_empty(assembly.integration.integrations()).await;
     println!("ready");
 
     let stopped = servers.run_until_stopped().await;

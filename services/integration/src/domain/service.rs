@@ -155,6 +155,11 @@ impl Integrations {
             .ok_or_else(|| Error::NotFound(format!("organization {id}")))
     }
 
+    /// Whether any organisation exists (a fresh deployment has none until bootstrapped).
+    pub async fn has_organizations(&self) -> Result<bool, Error> {
+        self.store.has_organizations().await
+    }
+
     /// On first start: creates organisation `name` with an ADMIN key if no organisation exists;
     /// `None` when one exists already (also when another replica won the race).
     #[instrument(skip(self))]
