@@ -73,8 +73,6 @@ pub struct Served {
     pub names: Vec<&'static str>,
     /// Every service's HTTP routes.
     pub http: axum::Router,
-    /// Their stores.
-    pub stores: Vec<Store>,
 }
 
 /// Combines `parts` into what one process serves.
@@ -83,7 +81,6 @@ pub fn combine(parts: impl IntoIterator<Item = ServiceParts>) -> Served {
         routes: Routes::default(),
         names: Vec::new(),
         http: axum::Router::new(),
-        stores: Vec::new(),
     };
     for part in parts {
         served.routes = (part.add_to)(served.routes);
@@ -91,7 +88,6 @@ pub fn combine(parts: impl IntoIterator<Item = ServiceParts>) -> Served {
         if let Some(http) = part.http {
             served.http = served.http.merge(http);
         }
-        served.stores.extend(part.store);
     }
     served
 }
