@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain, only when missing:
 # cargo-nextest, the Python tools (cfn-lint for the CloudFormation templates, boto3 and pytest
-# for the emulator's boto3 tests). buf comes through npm in scripts/buf.sh.
+# for the emulator's boto3 tests), Debian's chromium (the buyer's browser of
+# tests/e2e/fulfilment.rs). buf comes through npm in scripts/buf.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "==> installing cargo-nextest"
   cargo install --locked cargo-nextest
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "==> installing chromium (apt)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends chromium) >/dev/null
 fi
 
 # Pinned versions; pip does nothing (and asks no index) when they are already installed.

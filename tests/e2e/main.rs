@@ -6,6 +6,8 @@
 mod deploy;
 mod dev;
 mod emulator;
+mod fulfilment;
 mod hardening;
+mod journey;
 mod serve;
 mod tls;

@@ -41,6 +41,27 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Customers: the AWS Marketplace buyers of your products.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+    /// Customers' subscriptions to products, as AWS notifications describe them.
+    #[command(subcommand)]
+    Subscription(SubscriptionCommand),
+    /// AWS Marketplace agreements (contracts created when a buyer accepts an offer).
+    #[command(subcommand)]
+    Agreement(AgreementCommand),
+    /// Customers' contract entitlements and features; ask whether a customer may use a feature.
+    #[command(subcommand)]
+    Entitlement(EntitlementCommand),
+    /// Plans: which AWS dimensions put a customer on a plan, and the features it grants.
+    #[command(subcommand)]
+    Plan(PlanCommand),
+    /// How buyers of an integration are fulfilled and how its notifications are accepted.
+    #[command(subcommand)]
+    Fulfilment(FulfilmentCommand),
+    /// Play the buyer and the clock on the local AWS Marketplace emulator (its control API).
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
 }
 
 impl Command {
@@ -62,6 +83,13 @@ impl Command {
                 | KeyCommand::List { client }
                 | KeyCommand::Revoke { client, .. },
             ) => client,
+            Self::Customer(command) => command.client(),
+            Self::Subscription(command) => command.client(),
+            Self::Agreement(command) => command.client(),
+            Self::Entitlement(command) => command.client(),
+            Self::Plan(command) => command.client(),
+            Self::Fulfilment(command) => command.client(),
+            Self::Sandbox(command) => return command.emulator().output,
             Self::Dev(_) | Self::Serve(_) | Self::Emulator(_) | Self::Bootstrap { .. } => {
                 return OutputFormat::Table;
             }
@@ -363,4 +391,808 @@ pub enum ScopeArg {
     ReadOnly,
     /// Send usage and read metering data.
     Metering,
+}
+
+/// Subscription states on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SubscriptionStateArg {
+    /// AWS confirmed the subscription.
+    Active,
+    /// The buyer arrived but AWS has not confirmed the subscription yet.
+    Pending,
+    /// AWS reported the subscription failed.
+    Failed,
+    /// The buyer is cancelling; the final usage can still be sent.
+    #[value(name = "cancel_pending", alias = "cancel-pending")]
+    CancelPending,
+    /// The subscription ended.
+    Cancelled,
+}
+
+/// Agreement statuses on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AgreementStatusArg {
+    /// In force.
+    Active,
+    /// Ended early by AWS or the seller.
+    Terminated,
+    /// Cancelled by the buyer.
+    Cancelled,
+    /// Reached its end date without renewal.
+    Expired,
+    /// Replaced by another agreement.
+    Replaced,
+    /// Renewed into another agreement.
+    Renewed,
+    /// Archived by AWS.
+    Archived,
+    /// Rolled back by AWS.
+    #[value(name = "rolled_back", alias = "rolled-back")]
+    RolledBack,
+    /// Superseded by another agreement.
+    Superseded,
+}
+
+/// `souk customer …`.
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// List customers, oldest first (filters combine).
+    List {
+        /// Only customers of this integration (`int_…`).
+        #[arg(long, value_name = "INT_ID")]
+        integration: Option<String>,
+        /// Only customers of this product code.
+        #[arg(long, value_name = "CODE")]
+        product: Option<String>,
+        /// Only the customer with this 12-digit AWS account id.
+        #[arg(long, value_name = "ACCOUNT_ID")]
+        aws_account: Option<String>,
+        /// Only the customer with this legacy AWS CustomerIdentifier.
+        #[arg(long, value_name = "ID")]
+        customer_identifier: Option<String>,
+        /// Only the customer linked to this id of yours (`souk customer link`).
+        #[arg(long, value_name = "ID")]
+        external_id: Option<String>,
+        /// Only customers whose subscription is in this state.
+        #[arg(long, value_enum)]
+        state: Option<SubscriptionStateArg>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show one customer.
+    Get {
+        /// Customer id (`cus_…`).
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Attach your own account id to a customer, so checks and usage can name the customer by
+    /// it; `--unlink` removes it.
+    Link {
+        /// Customer id (`cus_…`).
+        id: String,
+        /// Your account id for this customer (not a `cus_…` id nor a 12-digit AWS account id).
+        #[arg(required_unless_present = "unlink", conflicts_with = "unlink")]
+        external_id: Option<String>,
+        /// Remove the link.
+        #[arg(long)]
+        unlink: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+impl CustomerCommand {
+    /// The connection options.
+    pub fn client(&self) -> &ClientArgs {
+        match self {
+            Self::List { client, .. } | Self::Get { client, .. } | Self::Link { client, .. } => {
+                client
+            }
+        }
+    }
+}
+
+/// `souk subscription …`.
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionCommand {
+    /// List subscriptions, oldest first (filters combine).
+    List {
+        /// Only subscriptions of this integration (`int_…`).
+        #[arg(long, value_name = "INT_ID")]
+        integration: Option<String>,
+        /// Only subscriptions in this state.
+        #[arg(long, value_enum)]
+        state: Option<SubscriptionStateArg>,
+        /// Only subscriptions of this customer (`cus_…`).
+        #[arg(long, value_name = "CUS_ID")]
+        customer: Option<String>,
+        /// Only subscriptions to this product code.
+        #[arg(long, value_name = "CODE")]
+        product: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show one subscription.
+    Get {
+        /// Subscription id (`sub_…`).
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+impl SubscriptionCommand {
+    /// The connection options.
+    pub fn client(&self) -> &ClientArgs {
+        match self {
+            Self::List { client, .. } | Self::Get { client, .. } => client,
+        }
+    }
+}
+
+/// `souk agreement …`.
+#[derive(Debug, Subcommand)]
+pub enum AgreementCommand {
+    /// List agreements, oldest first (filters combine).
+    List {
+        /// Only agreements of this integration (`int_…`).
+        #[arg(long, value_name = "INT_ID")]
+        integration: Option<String>,
+        /// Only agreements of this customer (`cus_…`).
+        #[arg(long, value_name = "CUS_ID")]
+        customer: Option<String>,
+        /// Only agreements from this AWS offer (`offer-…`).
+        #[arg(long, value_name = "OFFER_ID")]
+        offer: Option<String>,
+        /// Only agreements in one of these statuses (repeatable).
+        #[arg(long = "status", value_enum)]
+        statuses: Vec<AgreementStatusArg>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show one agreement.
+    Get {
+        /// AWS agreement id (`agmt-…`).
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+impl AgreementCommand {
+    /// The connection options.
+    pub fn client(&self) -> &ClientArgs {
+        match self {
+            Self::List { client, .. } | Self::Get { client, .. } => client,
+        }
+    }
+}
+
+/// `souk entitlement …`.
+#[derive(Debug, Subcommand)]
+pub enum EntitlementCommand {
+    /// List a customer's contract entitlements (one per dimension), as last read from AWS.
+    List {
+        /// Customer id (`cus_…`).
+        customer: String,
+        /// Only this dimension.
+        #[arg(long)]
+        dimension: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Read the customers' entitlements from AWS now and report how many changed.
+    Sync {
+        /// The integration whose customers to read (`int_…`).
+        #[arg(long, value_name = "INT_ID")]
+        integration: String,
+        /// Only this customer (`cus_…`); default every customer not cancelled.
+        #[arg(long, value_name = "CUS_ID")]
+        customer: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Ask whether a customer may use a feature now, and up to what limit. A refusal is an
+    /// answer: the command still exits 0.
+    Check {
+        /// The customer: a `cus_…` id, a 12-digit AWS account id or your linked id.
+        customer: String,
+        /// Your feature name (an AWS dimension key when the product has no plans).
+        feature: String,
+        /// Quantity you want to use; refused when above the limit.
+        #[arg(long)]
+        quantity: Option<i64>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List the features a customer has now (from its subscription, entitlements and plans).
+    Features {
+        /// Customer id (`cus_…`).
+        customer: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+impl EntitlementCommand {
+    /// The connection options.
+    pub fn client(&self) -> &ClientArgs {
+        match self {
+            Self::List { client, .. }
+            | Self::Sync { client, .. }
+            | Self::Check { client, .. }
+            | Self::Features { client, .. } => client,
+        }
+    }
+}
+
+/// How a plan grants one feature, as written on the command line (`--feature`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeatureGrant {
+    /// `name`: on, without a limit.
+    Boolean,
+    /// `name=100`: up to a limit.
+    Limit(i64),
+    /// `name=unlimited`.
+    Unlimited,
+    /// `name=dimension:seats`: up to the customer's contract quantity of an AWS dimension.
+    Dimension(String),
+}
+
+/// One feature of a plan: `name`, `name=100`, `name=unlimited` or `name=dimension:seats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureSpec {
+    /// The feature name.
+    pub name: String,
+    /// How it is granted.
+    pub grant: FeatureGrant,
+}
+
+/// Parses a `--feature` value (see [`FeatureSpec`]).
+pub fn parse_feature_spec(text: &str) -> Result<FeatureSpec, String> {
+    const FORMS: &str = "use NAME, NAME=100, NAME=unlimited or NAME=dimension:KEY";
+    let (name, value) = match text.split_once('=') {
+        Some((name, value)) => (name.trim(), Some(value.trim())),
+        None => (text.trim(), None),
+    };
+    if name.is_empty() {
+        return Err(format!("the feature name is empty ({FORMS})"));
+    }
+    let grant = match value {
+        None => FeatureGrant::Boolean,
+        Some("unlimited") => FeatureGrant::Unlimited,
+        Some(value) => match value.strip_prefix("dimension:") {
+            Some("") => return Err(format!("the dimension is empty ({FORMS})")),
+            Some(dimension) => FeatureGrant::Dimension(dimension.to_owned()),
+            None => match value.parse::<i64>() {
+                Ok(limit) if limit >= 0 => FeatureGrant::Limit(limit),
+                _ => {
+                    return Err(format!(
+                        "{value:?} is not a limit (a whole number, 0 or more), `unlimited` or \
+                         `dimension:KEY` ({FORMS})"
+                    ));
+                }
+            },
+        },
+    };
+    Ok(FeatureSpec {
+        name: name.to_owned(),
+        grant,
+    })
+}
+
+/// `souk plan …`.
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Create a plan for one product of an integration.
+    Create(CreatePlanArgs),
+    /// List plans, oldest first.
+    List {
+        /// Only plans of this integration (`int_…`).
+        #[arg(long, value_name = "INT_ID")]
+        integration: Option<String>,
+        /// Only plans of this product code.
+        #[arg(long, value_name = "CODE")]
+        product: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show one plan.
+    Get {
+        /// Plan id (`plan_…`).
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Change a plan's name, dimensions or features (a new version); every affected
+    /// customer's features are derived again.
+    Update(UpdatePlanArgs),
+    /// Delete a plan; its customers' features are derived again.
+    Delete {
+        /// Plan id (`plan_…`).
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Add or replace one feature of a plan.
+    SetFeature {
+        /// Plan id (`plan_…`).
+        id: String,
+        /// The feature: NAME (on), NAME=100 (limit), NAME=unlimited or NAME=dimension:KEY
+        /// (the customer's contract quantity of AWS dimension KEY).
+        #[arg(value_parser = parse_feature_spec, value_name = "SPEC")]
+        feature: FeatureSpec,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Remove one feature from a plan.
+    RemoveFeature {
+        /// Plan id (`plan_…`).
+        id: String,
+        /// The feature name.
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Read an integration's products and dimensions from the AWS Marketplace Catalog and
+    /// create one plan per dimension that has none yet.
+    Import {
+        /// Integration id (`int_…`).
+        #[arg(long, value_name = "INT_ID")]
+        integration: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+impl PlanCommand {
+    /// The connection options.
+    pub fn client(&self) -> &ClientArgs {
+        match self {
+            Self::Create(args) => &args.client,
+            Self::Update(args) => &args.client,
+            Self::List { client, .. }
+            | Self::Get { client, .. }
+            | Self::Delete { client, .. }
+            | Self::SetFeature { client, .. }
+            | Self::RemoveFeature { client, .. }
+            | Self::Import { client, .. } => client,
+        }
+    }
+}
+
+/// `souk plan create`.
+#[derive(Debug, Args)]
+pub struct CreatePlanArgs {
+    /// Integration id (`int_…`).
+    #[arg(long, value_name = "INT_ID")]
+    pub integration: String,
+    /// Product code of one of the integration's products.
+    #[arg(long, value_name = "CODE")]
+    pub product: String,
+    /// Plan key: lowercase letters, digits, `_` and `-`; unique per product.
+    #[arg(long)]
+    pub key: String,
+    /// Display name (default: the key).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// AWS dimension key that puts a customer on the plan (repeatable; none: every active
+    /// subscriber).
+    #[arg(long = "dimension", value_name = "KEY")]
+    pub dimensions: Vec<String>,
+    /// A feature the plan grants (repeatable): NAME (on), NAME=100 (limit), NAME=unlimited or
+    /// NAME=dimension:KEY (the customer's contract quantity of AWS dimension KEY).
+    #[arg(long = "feature", value_parser = parse_feature_spec, value_name = "SPEC")]
+    pub features: Vec<FeatureSpec>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `souk plan update`: the name changes when given; dimensions and features are replaced as a
+/// whole when any is given (or cleared with `--clear-…`).
+#[derive(Debug, Args)]
+pub struct UpdatePlanArgs {
+    /// Plan id (`plan_…`).
+    pub id: String,
+    /// New display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replace the dimensions with these (repeatable).
+    #[arg(
+        long = "dimension",
+        value_name = "KEY",
+        conflicts_with = "clear_dimensions"
+    )]
+    pub dimensions: Vec<String>,
+    /// Remove every dimension (every active subscriber is then on the plan).
+    #[arg(long)]
+    pub clear_dimensions: bool,
+    /// Replace the features with these (repeatable; SPEC as in `plan create`).
+    #[arg(
+        long = "feature",
+        value_parser = parse_feature_spec,
+        value_name = "SPEC",
+        conflicts_with = "clear_features"
+    )]
+    pub features: Vec<FeatureSpec>,
+    /// Remove every feature.
+    #[arg(long)]
+    pub clear_features: bool,
+    /// Apply only if the plan is at this version (exit 7 otherwise).
+    #[arg(long, value_name = "N")]
+    pub expected_version: Option<i64>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `souk fulfilment …`.
+#[derive(Debug, Subcommand)]
+pub enum FulfilmentCommand {
+    /// Show an integration's fulfilment settings and the URLs to give AWS.
+    Get {
+        /// Integration id (`int_…`).
+        #[arg(long, value_name = "INT_ID")]
+        integration: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Change an integration's fulfilment settings: only the options given change. Generated
+    /// secrets are printed once.
+    Update(UpdateFulfilmentArgs),
+}
+
+impl FulfilmentCommand {
+    /// The connection options.
+    pub fn client(&self) -> &ClientArgs {
+        match self {
+            Self::Get { client, .. } => client,
+            Self::Update(args) => &args.client,
+        }
+    }
+}
+
+/// `souk fulfilment update`.
+#[derive(Debug, Args)]
+pub struct UpdateFulfilmentArgs {
+    /// Integration id (`int_…`).
+    #[arg(long, value_name = "INT_ID")]
+    pub integration: String,
+    /// Where to send the buyer after the fulfilment POST, with a signed hand-off (https, or http
+    /// on loopback).
+    #[arg(long, value_name = "URL", conflicts_with = "clear_signup_url")]
+    pub signup_url: Option<String>,
+    /// Remove the sign-up URL: buyers see Souk's hosted sign-up page.
+    #[arg(long)]
+    pub clear_signup_url: bool,
+    /// Replace the accepted SNS topic ARNs with these (repeatable).
+    #[arg(
+        long = "sns-topic",
+        value_name = "ARN",
+        conflicts_with = "clear_sns_topics"
+    )]
+    pub sns_topics: Vec<String>,
+    /// Accept the AWS Marketplace topics of the integration's products again (the default).
+    #[arg(long)]
+    pub clear_sns_topics: bool,
+    /// Days before an entitlement expires on which to notify, comma-separated (e.g. 30,7,1).
+    #[arg(long, value_delimiter = ',', value_name = "DAYS")]
+    pub expiry_notice_days: Vec<i32>,
+    /// Generate a new hand-off secret (the old one stops verifying at once).
+    #[arg(long)]
+    pub rotate_handoff_secret: bool,
+    /// Generate a new EventBridge shared secret.
+    #[arg(long)]
+    pub rotate_eventbridge_secret: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Options of `souk sandbox` commands: where the emulator is and how to print.
+#[derive(Debug, Args, Clone)]
+pub struct EmulatorClientArgs {
+    /// The emulator's base URL (`souk dev --emulate-aws` and `souk emulator` listen on
+    /// 127.0.0.1:4566).
+    #[arg(
+        long,
+        env = "SOUK_EMULATOR_URL",
+        default_value = "http://127.0.0.1:4566",
+        global = true
+    )]
+    pub emulator_url: String,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t, global = true)]
+    pub output: OutputFormat,
+}
+
+/// `souk sandbox …`.
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Subscribe a buyer account to a product, as if it accepted the offer on AWS; prints the
+    /// fulfilment request the buyer's browser would make (nothing is opened).
+    Subscribe {
+        /// Product code.
+        #[arg(long, value_name = "CODE")]
+        product: String,
+        /// The buyer's 12-digit AWS account id.
+        #[arg(long, value_name = "ACCOUNT_ID")]
+        account: String,
+        /// The offer accepted (`offer-…`).
+        #[arg(long, value_name = "OFFER_ID")]
+        offer_id: Option<String>,
+        /// The offer has a free-trial term.
+        #[arg(long)]
+        free_trial: bool,
+        #[command(flatten)]
+        emulator: EmulatorClientArgs,
+    },
+    /// Unsubscribe a buyer: unsubscribe-pending now, unsubscribe-success one hour later on the
+    /// emulator clock.
+    Unsubscribe {
+        /// Product code.
+        #[arg(long, value_name = "CODE")]
+        product: String,
+        /// The buyer's 12-digit AWS account id.
+        #[arg(long, value_name = "ACCOUNT_ID")]
+        account: String,
+        #[command(flatten)]
+        emulator: EmulatorClientArgs,
+    },
+    /// Replace a buyer's contract entitlements (AWS then sends entitlement-updated).
+    SetEntitlements(SetEntitlementsArgs),
+    /// Move the emulator clock forward (90s, 15m, 2h, 3d, 1h30m) and apply what fell due.
+    AdvanceClock {
+        /// How far: whole numbers with units s, m, h, d, e.g. 2h or 1h30m.
+        #[arg(value_parser = parse_duration, value_name = "DURATION")]
+        by: u64,
+        #[command(flatten)]
+        emulator: EmulatorClientArgs,
+    },
+    /// Show the emulator's current time.
+    Clock {
+        #[command(flatten)]
+        emulator: EmulatorClientArgs,
+    },
+}
+
+impl SandboxCommand {
+    /// The emulator options.
+    pub fn emulator(&self) -> &EmulatorClientArgs {
+        match self {
+            Self::SetEntitlements(args) => &args.emulator,
+            Self::Subscribe { emulator, .. }
+            | Self::Unsubscribe { emulator, .. }
+            | Self::AdvanceClock { emulator, .. }
+            | Self::Clock { emulator } => emulator,
+        }
+    }
+}
+
+/// `souk sandbox set-entitlements`.
+#[derive(Debug, Args)]
+pub struct SetEntitlementsArgs {
+    /// Product code.
+    #[arg(long, value_name = "CODE")]
+    pub product: String,
+    /// The buyer's 12-digit AWS account id.
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    pub account: String,
+    /// DIMENSION=VALUE (repeatable): an integer (seats=10), true/false, a decimal (ratio=1.5) or
+    /// text (tier=gold; quote it to force text: code='"10"'). None removes every entitlement.
+    #[arg(long = "value", value_parser = parse_dimension_value, value_name = "DIMENSION=VALUE")]
+    pub values: Vec<DimensionValue>,
+    /// When the contract ends (RFC 3339, e.g. 2027-01-01T00:00:00Z, or epoch seconds).
+    #[arg(long, value_parser = parse_instant, value_name = "TIME")]
+    pub expiration: Option<serde_json::Value>,
+    #[command(flatten)]
+    pub emulator: EmulatorClientArgs,
+}
+
+/// One `--value` of `sandbox set-entitlements`: a dimension and its typed JSON value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DimensionValue {
+    /// The dimension key.
+    pub dimension: String,
+    /// An integer, boolean, (finite) number or string.
+    pub value: serde_json::Value,
+}
+
+/// Parses `DIMENSION=VALUE`: integer, then `true`/`false`, then decimal, else text; a value in
+/// double quotes is always text.
+pub fn parse_dimension_value(text: &str) -> Result<DimensionValue, String> {
+    use serde_json::Value;
+    let Some((dimension, raw)) = text.split_once('=') else {
+        return Err("expected DIMENSION=VALUE, e.g. seats=10".to_owned());
+    };
+    let dimension = dimension.trim();
+    if dimension.is_empty() {
+        return Err("the dimension is empty (expected DIMENSION=VALUE)".to_owned());
+    }
+    let value = if let Some(quoted) = raw
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    {
+        Value::from(quoted)
+    } else if let Ok(integer) = raw.parse::<i64>() {
+        Value::from(integer)
+    } else if let Ok(boolean) = raw.parse::<bool>() {
+        Value::from(boolean)
+    } else if let Some(number) = raw
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+    {
+        Value::Number(number)
+    } else {
+        Value::from(raw)
+    };
+    Ok(DimensionValue {
+        dimension: dimension.to_owned(),
+        value,
+    })
+}
+
+/// Parses an instant for the emulator: RFC 3339 (kept as text) or epoch seconds (a number).
+pub fn parse_instant(text: &str) -> Result<serde_json::Value, String> {
+    if let Ok(seconds) = text.parse::<i64>() {
+        return Ok(seconds.into());
+    }
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|_| text.into())
+        .map_err(|_| {
+            format!("{text:?} is neither RFC 3339 (2027-01-01T00:00:00Z) nor epoch seconds")
+        })
+}
+
+/// Parses a duration such as `90s`, `15m`, `2h`, `3d` or `1h30m` into seconds.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let invalid = || format!("{text:?} is not a duration: use e.g. 90s, 15m, 2h, 3d or 1h30m");
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit: u64 = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(invalid()),
+        };
+        let amount: u64 = digits.parse().map_err(|_| invalid())?;
+        digits.clear();
+        total = amount
+            .checked_mul(unit)
+            .and_then(|seconds| total.checked_add(seconds))
+            .ok_or_else(|| format!("{text:?} is too long a duration"))?;
+    }
+    if !digits.is_empty() || text.trim().is_empty() {
+        return Err(invalid());
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn feature_specs() {
+        let spec = |text| parse_feature_spec(text).map(|s| (s.name, s.grant));
+        assert_eq!(spec("sso"), Ok(("sso".into(), FeatureGrant::Boolean)));
+        assert_eq!(
+            spec("api=100"),
+            Ok(("api".into(), FeatureGrant::Limit(100)))
+        );
+        assert_eq!(spec("api=0"), Ok(("api".into(), FeatureGrant::Limit(0))));
+        assert_eq!(
+            spec("storage=unlimited"),
+            Ok(("storage".into(), FeatureGrant::Unlimited))
+        );
+        assert_eq!(
+            spec("users=dimension:seats"),
+            Ok(("users".into(), FeatureGrant::Dimension("seats".into())))
+        );
+        assert_eq!(
+            spec("a:b.c=5"),
+            Ok(("a:b.c".into(), FeatureGrant::Limit(5)))
+        );
+        assert!(spec("api=-1").is_err());
+        assert!(spec("api=lots").is_err());
+        assert!(spec("=5").is_err());
+        assert!(spec("users=dimension:").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(90));
+        assert_eq!(parse_duration("15m"), Ok(900));
+        assert_eq!(parse_duration("2h"), Ok(7200));
+        assert_eq!(parse_duration("3d"), Ok(259_200));
+        assert_eq!(parse_duration("1h30m"), Ok(5400));
+        assert_eq!(parse_duration("1d2h3m4s"), Ok(93_784));
+        for bad in [
+            "",
+            "90",
+            "h",
+            "2x",
+            "1h30",
+            "-1h",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn dimension_values_are_typed() {
+        use serde_json::json;
+        let value = |text| parse_dimension_value(text).map(|v| (v.dimension, v.value));
+        assert_eq!(value("seats=10"), Ok(("seats".into(), json!(10))));
+        assert_eq!(value("premium=true"), Ok(("premium".into(), json!(true))));
+        assert_eq!(value("ratio=1.5"), Ok(("ratio".into(), json!(1.5))));
+        assert_eq!(value("tier=gold"), Ok(("tier".into(), json!("gold"))));
+        assert_eq!(value("code=\"10\""), Ok(("code".into(), json!("10"))));
+        assert_eq!(value("note=a=b"), Ok(("note".into(), json!("a=b"))));
+        assert_eq!(value("odd=nan"), Ok(("odd".into(), json!("nan"))));
+        assert!(value("seats").is_err());
+        assert!(value("=10").is_err());
+    }
+
+    #[test]
+    fn instants() {
+        assert_eq!(
+            parse_instant("2027-01-01T00:00:00Z"),
+            Ok(serde_json::json!("2027-01-01T00:00:00Z"))
+        );
+        assert_eq!(
+            parse_instant("1798761600"),
+            Ok(serde_json::json!(1_798_761_600))
+        );
+        assert!(parse_instant("2027-01-01").is_err());
+    }
+
+    #[test]
+    fn new_commands_parse() {
+        let parse = |line: &str| Cli::try_parse_from(line.split_whitespace());
+        let cli = parse("souk customer list --state cancel_pending --output json").unwrap();
+        assert_eq!(cli.command.output(), OutputFormat::Json);
+        assert!(parse("souk customer link cus_1").is_err());
+        assert!(parse("souk customer link cus_1 acct-7 --unlink").is_err());
+        assert!(parse("souk customer link cus_1 --unlink").is_ok());
+        assert!(
+            parse("souk plan create --integration int_1 --product p --key pro --feature sso --feature api=10")
+                .is_ok()
+        );
+        assert!(parse("souk plan set-feature plan_1 api=many").is_err());
+        assert!(parse("souk plan update plan_1 --feature a --clear-features").is_err());
+        let Command::Fulfilment(FulfilmentCommand::Update(update)) =
+            parse("souk fulfilment update --integration int_1 --expiry-notice-days 30,7,1")
+                .unwrap()
+                .command
+        else {
+            panic!("not fulfilment update");
+        };
+        assert_eq!(update.expiry_notice_days, [30, 7, 1]);
+        assert!(
+            parse("souk fulfilment update --integration int_1 --signup-url https://x --clear-signup-url")
+                .is_err()
+        );
+        let cli = parse("souk sandbox advance-clock 1h30m -o json").unwrap();
+        assert_eq!(cli.command.output(), OutputFormat::Json);
+        let Command::Sandbox(SandboxCommand::AdvanceClock { by, emulator }) = cli.command else {
+            panic!("not advance-clock");
+        };
+        assert_eq!(by, 5400);
+        assert!(emulator.emulator_url.starts_with("http://"));
+    }
 }

@@ -21,6 +21,18 @@ pub enum LogFormat {
     Json,
 }
 
+/// Which clock the services run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockSource {
+    /// The wall clock (default; `souk dev --emulate-aws` always uses its emulator's clock).
+    #[default]
+    System,
+    /// The clock of the emulator at `aws_endpoint_url` (`GET /_souk/clock`), so advancing it
+    /// moves this process too (tests beside a separate `souk emulator`).
+    Emulator,
+}
+
 /// The sections of the services, by name.
 pub const SECTIONS: [&str; 5] = [
     "integration",
@@ -45,7 +57,8 @@ const FLAG_VARIABLES: [&str; 10] = [
 ];
 
 /// Top-level variables of [`Config::apply_env`].
-const CONFIG_VARIABLES: [&str; 13] = [
+const CONFIG_VARIABLES: [&str; 14] = [
+    "SOUK_CLOCK_SOURCE",
     "SOUK_TLS_CERT_FILE",
     "SOUK_TLS_KEY_FILE",
     "SOUK_TLS_CLIENT_CA_FILE",
@@ -92,6 +105,8 @@ pub struct Config {
     pub tls_client_ca_file: Option<std::path::PathBuf>,
     /// Log filter, `tracing_subscriber::EnvFilter` syntax.
     pub log_level: String,
+    /// The services' clock: `system` (default) or `emulator`.
+    pub clock_source: ClockSource,
     /// `[integration]`.
     #[serde(skip)]
     pub integration: souk_integration::IntegrationConfig,
@@ -125,6 +140,7 @@ impl Default for Config {
             tls_key_file: None,
             tls_client_ca_file: None,
             log_level: "info".to_owned(),
+            clock_source: ClockSource::System,
             integration: souk_integration::IntegrationConfig::default(),
             entitlement: souk_entitlement::EntitlementConfig::default(),
             metering: souk_metering::MeteringConfig::default(),
@@ -276,6 +292,13 @@ impl Config {
                 "text" => Some(LogFormat::Text),
                 "json" => Some(LogFormat::Json),
                 other => bail!("SOUK_LOG_FORMAT={other:?} must be \"text\" or \"json\""),
+            };
+        }
+        if let Some(v) = var("SOUK_CLOCK_SOURCE") {
+            self.clock_source = match v.as_str() {
+                "system" => ClockSource::System,
+                "emulator" => ClockSource::Emulator,
+                other => bail!("SOUK_CLOCK_SOURCE={other:?} must be \"system\" or \"emulator\""),
             };
         }
         if let Some(v) = var("SOUK_LOG_LEVEL") {

@@ -5,6 +5,7 @@
 mod args;
 mod client;
 mod config;
+mod emulator_control;
 mod exit;
 mod logging;
 mod run;
@@ -63,6 +64,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Org(command) => client::org::run(command).await,
         Command::Integration(command) => client::integration::run(command).await,
         Command::Key(command) => client::keys::run(command).await,
+        Command::Customer(command) => client::customers::run(command).await,
+        Command::Subscription(command) => client::customers::run_subscription(command).await,
+        Command::Agreement(command) => client::customers::run_agreement(command).await,
+        Command::Entitlement(command) => client::entitlements::run(command).await,
+        Command::Plan(command) => client::plans::run(command).await,
+        Command::Fulfilment(command) => client::fulfilment::run(command).await,
+        Command::Sandbox(command) => client::sandbox::run(command).await,
     }
 }
 

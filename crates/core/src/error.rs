@@ -137,6 +137,15 @@ impl Violations {
     }
 }
 
+/// `field: reason; field: reason` (the message of a services' `InvalidArgument`).
+pub fn describe_violations(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod money;
 pub mod paging;
+mod service_error;
 pub mod validate;
 
 pub use clock::{Clock, ManualClock, MillisClock, SharedClock, SystemClock};

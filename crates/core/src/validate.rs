@@ -199,6 +199,22 @@ pub fn queue_region(queue_url: &str) -> Option<&str> {
     }
 }
 
+/// Longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+
+/// An idempotency key: empty (no idempotency) or 1 to 128 printable ASCII characters.
+pub fn idempotency_key(raw: &str) -> Result<(), String> {
+    if raw.len() > MAX_IDEMPOTENCY_KEY_LEN {
+        return Err(format!(
+            "must be at most {MAX_IDEMPOTENCY_KEY_LEN} characters"
+        ));
+    }
+    if !raw.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Err("must contain only printable ASCII characters without spaces".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

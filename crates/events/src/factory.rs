@@ -2,6 +2,7 @@
 //! integration) around a payload, encoded with its subject.
 
 use souk_core::SharedClock;
+use souk_proto::events::Subject;
 use souk_proto::events::event::Payload;
 use souk_store::outbox::OutboxRecord;
 
@@ -31,8 +32,28 @@ impl EventFactory {
         integration_id: &str,
         payload: Payload,
     ) -> Result<OutboxRecord, Error> {
+        self.record_about(
+            event_type,
+            organization_id,
+            integration_id,
+            Subject::default(),
+            payload,
+        )
+    }
+
+    /// Like [`record`](Self::record), naming the customer, subscription, agreement... the event
+    /// is about, so consumers can route on them without decoding the payload.
+    pub fn record_about(
+        &self,
+        event_type: &str,
+        organization_id: &str,
+        integration_id: &str,
+        subject: Subject,
+        payload: Payload,
+    ) -> Result<OutboxRecord, Error> {
         let mut event = event_with(self.clock.as_ref(), event_type, organization_id, payload)?;
         event.integration_id = integration_id.to_owned();
+        event.subject = Some(subject);
         outbox_record(&self.namespace, &event)
     }
 }

@@ -40,6 +40,15 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// Labels of a parked notification count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ParkedLabels {
+    /// How it arrived (`sns`, `eventbridge`, `sqs`).
+    pub route: String,
+    /// Why it was parked (`bad_signature`, `unknown_topic`, `stale`, …).
+    pub reason: String,
+}
+
 /// The process's metrics registry.
 pub struct Metrics {
     registry: Registry,
@@ -48,6 +57,7 @@ pub struct Metrics {
     outbox_rows: Family<StoreLabels, Gauge>,
     outbox_oldest: Family<StoreLabels, Gauge<f64, AtomicU64>>,
     auth_failures: Family<ReasonLabels, Gauge>,
+    notifications_parked: Family<ParkedLabels, Gauge>,
 }
 
 impl Metrics {
@@ -67,6 +77,7 @@ impl Metrics {
         let outbox_rows = Family::<StoreLabels, Gauge>::default();
         let outbox_oldest = Family::<StoreLabels, Gauge<f64, AtomicU64>>::default();
         let auth_failures = Family::<ReasonLabels, Gauge>::default();
+        let notifications_parked = Family::<ParkedLabels, Gauge>::default();
         registry.register(
             "outbox_unpublished_rows",
             "Events committed but not yet published, per store",
@@ -82,6 +93,11 @@ impl Metrics {
             "Refused authentications since start, by reason",
             auth_failures.clone(),
         );
+        registry.register(
+            "notifications_parked",
+            "AWS notifications refused and parked since start, by route and reason",
+            notifications_parked.clone(),
+        );
         Self {
             registry,
             requests,
@@ -89,6 +105,7 @@ impl Metrics {
             outbox_rows,
             outbox_oldest,
             auth_failures,
+            notifications_parked,
         }
     }
 
@@ -109,6 +126,16 @@ impl Metrics {
     pub fn set_auth_failures(&self, reason: &str, count: u64) {
         self.auth_failures
             .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// Records the count of notifications parked on `route` for `reason` since start.
+    pub fn set_notifications_parked(&self, route: &str, reason: &str, count: u64) {
+        self.notifications_parked
+            .get_or_create(&ParkedLabels {
+                route: route.to_owned(),
                 reason: reason.to_owned(),
             })
             .set(i64::try_from(count).unwrap_or(i64::MAX));
@@ -252,6 +279,17 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parked_notifications_are_exposed_by_route_and_reason() {
+        let metrics = Metrics::new();
+        metrics.set_notifications_parked("sns", "bad_signature", 3);
+        let text = metrics.encode().expect("encodes");
+        assert!(
+            text.contains("souk_notifications_parked{route=\"sns\",reason=\"bad_signature\"} 3"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn only_served_methods_get_their_own_label() {

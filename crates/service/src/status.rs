@@ -44,6 +44,30 @@ pub fn internal(detail: &str) -> Status {
     Status::internal("internal error")
 }
 
+/// Implements `From<$error> for tonic::Status` for a service's `Error` (declared with
+/// `souk_core::service_error!`): the one mapping from domain failures to gRPC statuses.
+#[macro_export]
+macro_rules! status_from_service_error {
+    ($error:ty) => {
+        impl From<$error> for tonic::Status {
+            fn from(error: $error) -> Self {
+                use $crate::status;
+                type E = $error;
+                match error {
+                    E::InvalidArgument(violations) => status::invalid_argument(violations),
+                    E::NotFound(what) => status::not_found(&what),
+                    E::Conflict(message) => tonic::Status::already_exists(message),
+                    E::Aborted(message) => tonic::Status::aborted(message),
+                    E::FailedPrecondition(message) => tonic::Status::failed_precondition(message),
+                    E::PermissionDenied(message) => tonic::Status::permission_denied(message),
+                    E::Unavailable(detail) => status::unavailable(&detail),
+                    E::Internal(detail) => status::internal(&detail),
+                }
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

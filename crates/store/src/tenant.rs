@@ -7,22 +7,23 @@ use sqlx::any::AnyRow;
 use crate::Backend;
 use crate::error::map_sqlx_error;
 
-/// The query for row `$2` of `table` if it belongs to organisation `$1`; with `for_update`, it
-/// also locks the row until the transaction ends (PostgreSQL; SQLite's write transaction holds
-/// the whole database already).
-pub fn owned_row_sql(table: &str, columns: &str, backend: Backend, for_update: bool) -> String {
-    let sql = format!("SELECT {columns} FROM {table} WHERE organization_id = $1 AND id = $2");
-    match (for_update, backend) {
-        (true, Backend::Postgres) => format!("{sql} FOR UPDATE"),
-        _ => sql,
-    }
+/// Which row of which table, read or locked.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnedRow<'a> {
+    /// The table.
+    pub table: &'a str,
+    /// The columns to read.
+    pub columns: &'a str,
+    /// Also lock the row until the transaction ends (PostgreSQL; SQLite's write transaction
+    /// holds the whole database already).
+    pub for_update: bool,
 }
 
-/// Row `id` of `table` (read with [`owned_row_sql`]) if it belongs to `organization_id`, mapped
-/// by `map`.
+/// Row `id` of `row.table` if it belongs to `organization_id`, mapped by `map`.
 pub async fn fetch_owned<'e, T, E>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    sql: String,
+    backend: Backend,
+    row: OwnedRow<'_>,
     organization_id: &str,
     id: &str,
     map: fn(&AnyRow) -> Result<T, E>,
@@ -30,13 +31,20 @@ pub async fn fetch_owned<'e, T, E>(
 where
     E: From<souk_core::Error>,
 {
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let mut sql = format!(
+        "SELECT {} FROM {} WHERE organization_id = $1 AND id = $2",
+        row.columns, row.table
+    );
+    if row.for_update && backend == Backend::Postgres {
+        sql.push_str(" FOR UPDATE");
+    }
+    let found = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(organization_id.to_owned())
         .bind(id.to_owned())
         .fetch_optional(executor)
         .await
         .map_err(|e| E::from(map_sqlx_error(e)))?;
-    row.as_ref().map(map).transpose()
+    found.as_ref().map(map).transpose()
 }
 
 /// One page of `table`'s rows of `organization_id` in `id` order (ids are time-ordered, so

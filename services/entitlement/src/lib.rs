@@ -1,31 +1,22 @@
 //! The entitlement service of Souk: fulfilment page, customers, subscriptions, agreements, entitlements and entitlement checks.
 //!
-//! Draft: the gRPC contract `souk.entitlement.v1.EntitlementService` is served through the service kit (so
-//! clients, reflection and health see it), and every RPC answers UNIMPLEMENTED until the
-//! service's own issue implements it. Must not depend on other services' crates.
+//! Layers as docs/ARCHITECTURE.md describes: `api/` (gRPC) and `inbound/` (HTTP: fulfilment
+//! page, SNS and EventBridge endpoints; SQS pollers) convert and call `domain/`, which holds the
+//! rules and knows no tonic, sqlx, NATS or AWS SDK; `store/`, `events/` and `aws/` implement its
+//! ports; `snapshot/` answers entitlement checks from memory; `app.rs` wires it by hand. Must
+//! not depend on other services' crates: the integrations come through the `Directory` port.
 
-use serde::Deserialize;
-use souk_proto::entitlement::entitlement_service_server::{
-    EntitlementService, EntitlementServiceServer,
-};
-use souk_service::ServiceParts;
+pub mod api;
+pub mod app;
+pub mod aws;
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod inbound;
+pub mod notifications;
+pub mod proto;
+pub mod snapshot;
+pub mod store;
 
-/// The store name (PostgreSQL schema, SQLite file stem) of this service.
-pub const STORE_NAME: &str = "entitlement";
-
-/// The `[entitlement]` configuration section (`SOUK_ENTITLEMENT__<KEY>` in the environment); no
-/// settings yet, so any key is reported as unknown.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EntitlementConfig {}
-
-/// The gRPC adapter of the entitlement service.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct EntitlementApi;
-
-impl EntitlementService for EntitlementApi {}
-
-/// What the binary serves for this service.
-pub fn parts(_config: &EntitlementConfig) -> ServiceParts {
-    ServiceParts::new(EntitlementServiceServer::new(EntitlementApi))
-}
+pub use app::{AppOptions, Background, EntitlementApp, STORE_NAME};
+pub use config::EntitlementConfig;

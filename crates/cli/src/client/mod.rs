@@ -1,9 +1,14 @@
 //! Client subcommands: talk to a running Souk over gRPC with an API key.
 
+pub mod customers;
+pub mod entitlements;
+pub mod fulfilment;
 pub mod integration;
 pub mod keys;
 pub mod org;
 pub mod output;
+pub mod plans;
+pub mod sandbox;
 
 use std::path::Path;
 
@@ -43,6 +48,13 @@ pub type IntegrationClient =
 
 /// Connects to the server named in `args` with the resolved API key.
 pub async fn integration_client(args: &ClientArgs) -> anyhow::Result<IntegrationClient> {
+    let (channel, auth) = authenticated_channel(args).await?;
+    Ok(IntegrationServiceClient::with_interceptor(channel, auth))
+}
+
+/// A channel to the server named in `args` (TLS for `https://`) and the resolved API key as an
+/// interceptor: what every service's client is built from.
+pub async fn authenticated_channel(args: &ClientArgs) -> anyhow::Result<(Channel, BearerAuth)> {
     let key = resolve_api_key(args.api_key.as_deref(), &args.data_dir)?;
     let header = format!("Bearer {key}").parse().map_err(|_| {
         Failure::new(
@@ -67,10 +79,7 @@ pub async fn integration_client(args: &ClientArgs) -> anyhow::Result<Integration
                 ),
             )
         })?;
-    Ok(IntegrationServiceClient::with_interceptor(
-        channel,
-        BearerAuth { header },
-    ))
+    Ok((channel, BearerAuth { header }))
 }
 
 /// TLS for an `https://` server: the system's roots plus `--ca-cert`, and a client certificate

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use souk_auth::{Authenticator, Caller, RoleAssumer, RoleAssumerOptions};
+use souk_core::SharedClock;
+use souk_entitlement::{Background, EntitlementApp};
 use souk_events::{
     OutboxRelay, Publisher, RelayConfig, RelayHandle, WatchConfig, WatchEventsService,
 };
@@ -51,6 +53,10 @@ pub struct Assembly {
     pub authenticator: Authenticator,
     /// The integration service.
     pub integration: IntegrationApp,
+    /// The entitlement service, when this process serves it.
+    pub entitlement: Option<EntitlementApp>,
+    /// Background work of the served services (snapshot followers, pollers).
+    pub backgrounds: Vec<Background>,
     /// Outbox relays, one per store with events.
     pub relays: Vec<RelayHandle>,
     /// Stores to close last.
@@ -72,6 +78,15 @@ pub async fn role_assumer(config: &Config, emulated: bool) -> RoleAssumer {
     }
 }
 
+/// What every service of a process shares besides the configuration.
+#[derive(Clone)]
+pub struct Runtime {
+    /// The services' clock (the emulator's in the sandbox).
+    pub clock: SharedClock,
+    /// The HTTP port's base URL, as buyers and AWS reach it unless configured otherwise.
+    pub http_url: String,
+}
+
 /// Opens the stores, builds the services `serve` asks for (all of them for `souk dev`) and
 /// relays the outbox of each served service's store to `publisher`. The integration store is
 /// always opened: API keys live there. Without a publisher (`souk bootstrap`) events stay in
@@ -82,6 +97,7 @@ pub async fn assemble(
     serve: &[ServiceName],
     publisher: Option<Arc<dyn Publisher>>,
     assumer: RoleAssumer,
+    runtime: &Runtime,
 ) -> anyhow::Result<Assembly> {
     let integration_store = databases
         .open(
@@ -89,20 +105,50 @@ pub async fn assemble(
             config.database_max_connections,
         )
         .await?;
-    let integration = IntegrationApp::new(
+    let integration = IntegrationApp::with_options(
         integration_store.clone(),
-        assumer,
+        assumer.clone(),
         config.integration_config(),
+        souk_integration::AppOptions {
+            clock: runtime.clock.clone(),
+            ..souk_integration::AppOptions::default()
+        },
     )
     .await
     .context("cannot start the integration service")?;
     let authenticator = integration.authenticator();
 
     let mut services = Vec::new();
+    let mut entitlement = None;
+    let mut backgrounds = Vec::new();
     for service in serve {
         services.push(match service {
             ServiceName::Integration => integration.parts(),
-            ServiceName::Entitlement => souk_entitlement::parts(&config.entitlement),
+            ServiceName::Entitlement => {
+                let store = databases
+                    .open(
+                        souk_entitlement::STORE_NAME,
+                        config.database_max_connections,
+                    )
+                    .await?;
+                let app = EntitlementApp::new(
+                    store,
+                    Arc::new(super::directory::IntegrationDirectory(integration.clone())),
+                    assumer.clone(),
+                    config.entitlement.clone(),
+                    &runtime.http_url,
+                    souk_entitlement::AppOptions {
+                        clock: runtime.clock.clone(),
+                        ..souk_entitlement::AppOptions::default()
+                    },
+                )
+                .await
+                .context("cannot start the entitlement service")?;
+                backgrounds.push(app.start());
+                let parts = app.parts();
+                entitlement = Some(app);
+                parts
+            }
             ServiceName::Metering => souk_metering::parts(&config.metering),
             ServiceName::Offer => souk_offer::parts(&config.offer),
             ServiceName::Reporting => souk_reporting::parts(&config.reporting),
@@ -134,6 +180,8 @@ pub async fn assemble(
         services,
         authenticator,
         integration,
+        entitlement,
+        backgrounds,
         relays,
         stores,
     })
@@ -147,8 +195,12 @@ fn org_of_reader(
 }
 
 impl Assembly {
-    /// Stops the relays (after the servers stopped accepting work) and closes the stores.
+    /// Stops the background work and the relays (after the servers stopped accepting work) and
+    /// closes the stores.
     pub async fn shutdown(self) {
+        for background in self.backgrounds {
+            background.shutdown().await;
+        }
         for relay in self.relays {
             relay.shutdown().await;
         }

@@ -2,18 +2,25 @@
 //! seller integration in Souk whose role the emulator's STS trusts with the integration's
 //! ExternalId, so `souk integration verify` works out of the box.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use serde_json::json;
 use souk_emulator::market::{Dimension, DimensionKind, NewProduct, ProductKind};
+use souk_emulator::sqs::queue::Queue;
 use souk_emulator::{Emulator, EmulatorConfig};
+use souk_entitlement::EntitlementApp;
 use souk_integration::IntegrationApp;
 use souk_integration::domain::DemoIntegration;
 
 use super::shutdown::Shutdown;
+use crate::emulator_control::EmulatorClient;
 
 /// Product code of the demo SaaS product.
 pub const DEMO_PRODUCT_CODE: &str = "souk-demo-saas";
+/// Catalog id of the demo SaaS product.
+pub const DEMO_PRODUCT_ID: &str = "prod-soukdemo00001";
 /// The demo seller's role in the emulated seller account.
 pub const DEMO_ROLE_ARN: &str = "arn:aws:iam::111122223333:role/SoukDemoRole";
 
@@ -56,13 +63,40 @@ pub async fn start_emulator(
     Ok(DevEmulator { url, emulator })
 }
 
-/// Creates the demo product in the emulator and the demo integration in Souk (once), and lets
-/// the emulator's STS trust Souk with the integration's ExternalId (every start: the in-process
-/// emulator starts empty).
-pub async fn seed(integration: &IntegrationApp, running: &DevEmulator) -> anyhow::Result<()> {
+/// Name of the demo seller's notification queue in the emulator.
+pub const DEMO_QUEUE: &str = "souk-demo-notifications";
+
+/// Creates the demo integration in Souk (once) and the demo product in the emulator, lets the
+/// emulator's STS trust Souk with the integration's ExternalId, and wires the buyer side: the
+/// product's fulfilment URL is Souk's page, and its notifications reach Souk both through an SQS
+/// queue Souk polls and through Souk's SNS endpoint (every start: the in-process emulator
+/// starts empty).
+pub async fn seed(
+    integration: &IntegrationApp,
+    entitlement: Option<&EntitlementApp>,
+    running: &DevEmulator,
+    http_url: &str,
+) -> anyhow::Result<()> {
+    let seller = EmulatorConfig::default().seller_account_id;
+    // Only the last two path segments of a queue URL matter to the emulator, so the AWS form
+    // stays valid whatever port the emulator listens on.
+    let queue_url = format!("https://sqs.us-east-1.amazonaws.com/{seller}/{DEMO_QUEUE}");
+    let demo = integration
+        .integrations()
+        .ensure_demo_integration(DemoIntegration {
+            name: "demo".into(),
+            role_arn: DEMO_ROLE_ARN.into(),
+            region: "us-east-1".into(),
+            product_code: DEMO_PRODUCT_CODE.into(),
+            product_id: Some(DEMO_PRODUCT_ID.into()),
+            sqs_queue_url: Some(queue_url.clone()),
+        })
+        .await
+        .context("cannot create the demo integration")?;
+    let base = http_url.trim_end_matches('/');
     let product = NewProduct {
         product_code: Some(DEMO_PRODUCT_CODE.to_owned()),
-        product_id: Some("prod-soukdemo00001".to_owned()),
+        product_id: Some(DEMO_PRODUCT_ID.to_owned()),
         kind: Some(ProductKind::Saas),
         title: Some("Souk demo SaaS".to_owned()),
         dimensions: vec![
@@ -78,31 +112,44 @@ pub async fn seed(integration: &IntegrationApp, running: &DevEmulator) -> anyhow
             },
         ],
         concurrent_agreements: false,
-        fulfillment_url: Some("http://127.0.0.1:8080/fulfillment".into()),
+        fulfillment_url: Some(format!("{base}/aws/fulfilment/{}", demo.id)),
     };
     {
         let mut world = running.emulator.world();
         souk_emulator::market::create_product(&mut world, product).map_err(|error| {
             anyhow::anyhow!("cannot create the demo product in the emulator: {error:?}")
         })?;
+        world.sts.put_role(
+            DEMO_ROLE_ARN,
+            vec![EmulatorConfig::default().caller_account_id],
+            Some(demo.external_id.clone()),
+            43_200,
+        );
+        let now_ms = running.emulator.clock().now().unix_timestamp() * 1000;
+        let queue = Queue::new(&seller, DEMO_QUEUE, BTreeMap::new(), now_ms)
+            .map_err(|error| anyhow::anyhow!("cannot create the demo queue: {error:?}"))?;
+        world
+            .sqs
+            .queues
+            .entry(format!("{seller}/{DEMO_QUEUE}"))
+            .or_insert(queue);
     }
-    let demo = integration
-        .integrations()
-        .ensure_demo_integration(DemoIntegration {
-            name: "demo".into(),
-            role_arn: DEMO_ROLE_ARN.into(),
-            region: "us-east-1".into(),
-            product_code: DEMO_PRODUCT_CODE.into(),
-        })
-        .await
-        .context("cannot create the demo integration")?;
-    let trusted = EmulatorConfig::default().caller_account_id;
-    running.emulator.world().sts.put_role(
-        DEMO_ROLE_ARN,
-        vec![trusted],
-        Some(demo.external_id.clone()),
-        43_200,
-    );
+    if entitlement.is_some() {
+        let control = EmulatorClient::new(&running.url)?;
+        for body in [
+            json!({"type": "sns", "protocol": "sqs", "endpoint": queue_url, "product_code": DEMO_PRODUCT_CODE}),
+            json!({"type": "sns", "protocol": "http", "endpoint": format!("{base}/aws/sns/{}", demo.id), "product_code": DEMO_PRODUCT_CODE}),
+        ] {
+            control
+                .call(
+                    http::Method::POST,
+                    "/_souk/notifications/subscriptions",
+                    Some(&body),
+                )
+                .await
+                .context("cannot subscribe Souk to the demo product's notifications")?;
+        }
+    }
     tracing::info!(integration_id = %demo.id, "demo integration ready");
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use souk_events::InProcessBus;
 
-use super::assembly::{Databases, assemble, role_assumer};
+use super::assembly::{Databases, Runtime, assemble, role_assumer};
 use super::{demo, http, servers, shutdown};
 use crate::args::{DevArgs, ServiceName};
 use crate::client::DEV_KEY_FILE;
@@ -51,6 +51,20 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
         None
     };
 
+    if let Some(running) = &emulator {
+        // The emulator signs SNS messages with its own certificate, served by itself.
+        config.entitlement.sns_certificate_url_prefix = Some(format!("{}/_souk/sns/", running.url));
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let runtime = Runtime {
+        clock: super::clock::clock_of(
+            emulator.as_ref().map(|e| &e.emulator),
+            config.clock_source,
+            config.aws_endpoint_url.as_deref(),
+        )
+        .await?,
+        http_url: format!("{scheme}://{http_addr}"),
+    };
     let databases = Databases::SqliteDir(args.data_dir.clone());
     let assumer = role_assumer(&config, args.emulate_aws).await;
     let bus = InProcessBus::default();
@@ -60,6 +74,7 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
         &ALL_SERVICES,
         Some(Arc::new(bus)),
         assumer,
+        &runtime,
     )
     .await?;
 
@@ -75,7 +90,13 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
         data_dir.write_private(DEV_KEY_FILE, &format!("{secret}\n"))?;
     }
     if let Some(running) = &emulator {
-        demo::seed(&assembly.integration, running).await?;
+        demo::seed(
+            &assembly.integration,
+            assembly.entitlement.as_ref(),
+            running,
+            &runtime.http_url,
+        )
+        .await?;
     }
 
     let servers = servers::start(

@@ -25,6 +25,8 @@ pub struct HttpState {
     pub stores: Vec<souk_store::Store>,
     /// The authenticator whose refusals are counted.
     pub authenticator: souk_auth::Authenticator,
+    /// The parked-notification counts of the entitlement service (none when it is not here).
+    pub parked: Vec<souk_entitlement::inbound::Parked>,
 }
 
 /// An unpublished event older than this makes the process unready: its relay cannot publish
@@ -95,6 +97,11 @@ async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
         ("unavailable", failures.unavailable),
     ] {
         state.metrics.set_auth_failures(reason, count);
+    }
+    for parked in &state.parked {
+        for (route, reason, count) in parked.counts() {
+            state.metrics.set_notifications_parked(route, reason, count);
+        }
     }
     match state.metrics.encode() {
         Ok(body) => (

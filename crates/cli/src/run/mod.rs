@@ -1,9 +1,11 @@
 //! Running Souk: `souk dev`, `souk serve <service>`, `souk emulator`, and what they share.
 
 pub mod assembly;
+pub mod clock;
 pub mod data_dir;
 pub mod demo;
 pub mod dev;
+pub mod directory;
 pub mod emulator;
 pub mod hints;
 pub mod http;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use souk_events::{JetStreamPublisher, StreamSettings};
 
-use super::assembly::{Databases, assemble, role_assumer};
+use super::assembly::{Assembly, Databases, Runtime, assemble, role_assumer};
 use super::{http, servers, shutdown};
 use crate::args::{ServeArgs, ServiceName};
 use crate::config::{Config, redact_url};
@@ -27,7 +27,17 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let http_addr = http_listener.local_addr()?;
 
     let nats = connect_nats(&config.nats_url).await?;
-    let publisher = JetStreamPublisher::start(nats, StreamSettings::default())
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let runtime = Runtime {
+        clock: super::clock::clock_of(
+            None,
+            config.clock_source,
+            config.aws_endpoint_url.as_deref(),
+        )
+        .await?,
+        http_url: format!("{scheme}://{http_addr}"),
+    };
+    let publisher = JetStreamPublisher::start(nats.clone(), StreamSettings::default())
         .await
         .map_err(|error| anyhow::anyhow!("cannot set up the JetStream streams: {error}"))?;
     let databases = Databases::Postgres(database_url);
@@ -38,8 +48,10 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         &[args.service],
         Some(Arc::new(publisher)),
         assumer,
+        &runtime,
     )
     .await?;
+    follow_other_replicas(&nats, &assembly).await?;
 
     let servers = servers::start(
         &mut assembly,
@@ -67,6 +79,10 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
 pub async fn bootstrap(config: Config, name: &str) -> anyhow::Result<()> {
     let databases = Databases::Postgres(config.require_database_url()?.to_owned());
     let assumer = role_assumer(&config, false).await;
+    let runtime = Runtime {
+        clock: std::sync::Arc::new(souk_core::SystemClock),
+        http_url: String::new(),
+    };
     // No relay: the new key's event stays in the outbox until `souk serve integration` publishes it.
     let assembly = assemble(
         &config,
@@ -74,6 +90,7 @@ pub async fn bootstrap(config: Config, name: &str) -> anyhow::Result<()> {
         &[ServiceName::Integration],
         None,
         assumer,
+        &runtime,
     )
     .await?;
     let created = assembly
@@ -109,4 +126,38 @@ async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
         .await
         .map_err(|_| anyhow::anyhow!("timed out connecting to NATS at {}", redact_url(url)))?
         .with_context(|| format!("cannot connect to NATS at {}", redact_url(url)))
+}
+
+/// Entitlement replicas learn of each other's changes from the bus: every subscription and
+/// entitlement event published by any replica makes this one's check snapshot catch up at once
+/// (a plain NATS subscription: each replica needs every event, and a missed one is caught up by
+/// the snapshot's periodic read).
+async fn follow_other_replicas(
+    nats: &async_nats::Client,
+    assembly: &Assembly,
+) -> anyhow::Result<()> {
+    if assembly.backgrounds.is_empty() {
+        return Ok(());
+    }
+    let refresh: Vec<_> = assembly
+        .backgrounds
+        .iter()
+        .map(souk_entitlement::Background::snapshot_trigger)
+        .collect();
+    for filter in ["souk.*.subscription.>", "souk.*.entitlement.>"] {
+        let mut subscriber = nats
+            .subscribe(filter)
+            .await
+            .with_context(|| format!("cannot subscribe to {filter} on NATS"))?;
+        let refresh = refresh.clone();
+        tokio::spawn(async move {
+            use futures::StreamExt;
+            while subscriber.next().await.is_some() {
+                for trigger in &refresh {
+                    trigger.notify_one();
+                }
+            }
+        });
+    }
+    Ok(())
 }

@@ -44,6 +44,11 @@ pub async fn start(
         metrics: Arc::clone(&metrics),
         stores: assembly.stores.clone(),
         authenticator: assembly.authenticator.clone(),
+        parked: assembly
+            .entitlement
+            .iter()
+            .map(|app| app.parked().clone())
+            .collect(),
     };
     let served = souk_service::parts::combine(std::mem::take(&mut assembly.services));
     let (server, health) = GrpcServer::new(served.routes, served.names)?;

@@ -47,6 +47,12 @@ pub trait Store: Send + Sync + 'static {
         organization_id: &Id,
         id: &Id,
     ) -> Result<Option<Integration>, Error>;
+    /// Integration `id` of any organisation (for other services' public endpoints, which
+    /// authenticate the caller otherwise).
+    async fn find_integration(&self, id: &Id) -> Result<Option<Integration>, Error>;
+    /// Every integration of every organisation, oldest first (for other services' background
+    /// work, such as polling notification queues).
+    async fn all_integrations(&self) -> Result<Vec<Integration>, Error>;
     /// The integration named `name` in `organization_id`.
     async fn integration_named(
         &self,

@@ -31,6 +31,10 @@ pub struct DemoIntegration {
     pub region: String,
     /// The demo SaaS product code.
     pub product_code: String,
+    /// The demo product's Catalog id.
+    pub product_id: Option<String>,
+    /// The SQS queue the demo product's notifications reach.
+    pub sqs_queue_url: Option<String>,
 }
 
 /// The use cases, over their ports.
@@ -229,6 +233,24 @@ impl Integrations {
         Ok(outcome)
     }
 
+    /// Integration `id`, of `organization_id` when given (another tenant's is `None`), for
+    /// other services of the same deployment.
+    pub async fn integration_for_service(
+        &self,
+        organization_id: Option<&Id>,
+        id: &Id,
+    ) -> Result<Option<Integration>, Error> {
+        match organization_id {
+            Some(org) => self.store.get_integration(org, id).await,
+            None => self.store.find_integration(id).await,
+        }
+    }
+
+    /// Every integration of every organisation, for other services' background work.
+    pub async fn all_integrations(&self) -> Result<Vec<Integration>, Error> {
+        self.store.all_integrations().await
+    }
+
     /// Integration `id` of the caller's organisation.
     #[instrument(skip_all, fields(organization_id = %caller.organization_id, integration_id = %id))]
     pub async fn get_integration(&self, caller: &Caller, id: &Id) -> Result<Integration, Error> {
@@ -401,11 +423,15 @@ impl Integrations {
             region: demo.region,
             products: vec![Product {
                 product_code: demo.product_code,
-                product_id: None,
+                product_id: demo.product_id,
                 product_type: ProductType::Saas,
                 licensing: Licensing::ProductCode,
             }],
-            notifications: Notifications::default(),
+            notifications: Notifications {
+                sqs_queue_urls: demo.sqs_queue_url.into_iter().collect(),
+                sns_https: true,
+                eventbridge: true,
+            },
             data_feed_bucket: String::new(),
         };
         let owner = Caller {

@@ -8,8 +8,7 @@ pub const MAX_ROLE_ARN_LEN: usize = 2048;
 pub const MAX_PRODUCTS: usize = 100;
 /// Most SQS queues per integration.
 pub const MAX_QUEUES: usize = 10;
-/// Longest idempotency key.
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+pub use souk_core::validate::MAX_IDEMPOTENCY_KEY_LEN;
 
 /// A display name: 1 to 200 characters, not blank, no control characters, no bidirectional or
 /// zero-width controls (they let one name pose as another), no leading or trailing whitespace
@@ -175,18 +174,7 @@ pub fn bucket_name(raw: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// An idempotency key: empty (no idempotency) or 1 to 128 printable ASCII characters.
-pub fn idempotency_key(raw: &str) -> Result<(), String> {
-    if raw.len() > MAX_IDEMPOTENCY_KEY_LEN {
-        return Err(format!(
-            "must be at most {MAX_IDEMPOTENCY_KEY_LEN} characters"
-        ));
-    }
-    if !raw.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-        return Err("must contain only printable ASCII characters without spaces".into());
-    }
-    Ok(())
-}
+pub use souk_core::validate::idempotency_key;
 
 #[cfg(test)]
 mod tests {

@@ -51,10 +51,15 @@ impl SqlStore {
         id: &Id,
         map: fn(&sqlx::any::AnyRow) -> Result<T, Error>,
     ) -> Result<Option<T>, Error> {
-        let sql = tenant::owned_row_sql(table, columns, self.store.backend(), false);
+        let row = tenant::OwnedRow {
+            table,
+            columns,
+            for_update: false,
+        };
         tenant::fetch_owned(
             self.store.pool(),
-            sql,
+            self.store.backend(),
+            row,
             organization_id.as_str(),
             id.as_str(),
             map,
@@ -143,6 +148,31 @@ impl ports::Store for SqlStore {
             .await
             .map_err(db)?;
         row.as_ref().map(rows::organization).transpose()
+    }
+
+    async fn find_integration(&self, id: &Id) -> Result<Option<Integration>, Error> {
+        let sql = format!(
+            "SELECT {} FROM integrations WHERE id = $1",
+            rows::INTEGRATION_COLUMNS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(rows::integration).transpose()
+    }
+
+    async fn all_integrations(&self) -> Result<Vec<Integration>, Error> {
+        let sql = format!(
+            "SELECT {} FROM integrations ORDER BY id",
+            rows::INTEGRATION_COLUMNS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db)?;
+        rows.iter().map(rows::integration).collect()
     }
 
     async fn get_integration(

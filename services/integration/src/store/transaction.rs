@@ -35,10 +35,16 @@ impl SqlTransaction {
         id: &Id,
         map: fn(&sqlx::any::AnyRow) -> Result<T, Error>,
     ) -> Result<Option<T>, Error> {
-        let sql = tenant::owned_row_sql(table, columns, self.work.store().backend(), true);
+        let backend = self.work.store().backend();
+        let row = tenant::OwnedRow {
+            table,
+            columns,
+            for_update: true,
+        };
         tenant::fetch_owned(
             &mut **self.work.tx(),
-            sql,
+            backend,
+            row,
             organization_id.as_str(),
             id.as_str(),
             map,

@@ -1,0 +1,3 @@
+//! The entitlement service's failures, in the caller's vocabulary.
+
+souk_core::service_error!("entitlement");
