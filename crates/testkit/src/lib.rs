@@ -10,6 +10,7 @@ pub mod db;
 pub mod keys;
 pub mod nats;
 pub mod reflection;
+pub mod rpc;
 pub mod spawn;
 
 pub use db::TestDb;

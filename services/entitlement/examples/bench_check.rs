@@ -975,7 +975,6 @@ impl Pair {
     }
 }
 
-
 /// The 1, 5 and 15 minute load averages: other work on the machine skews every figure.
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -995,7 +994,12 @@ fn check_cost(snapshot: &souk_entitlement::snapshot::Snapshot, org: &Id, ids: &[
     for _ in 0..ROUNDS {
         let customer = &ids[rng.below(ids.len())];
         let feature = &features[rng.below(FEATURES)];
-        allowed += u32::from(snapshot.check(org, customer, feature, Some(1)).outcome.allowed);
+        allowed += u32::from(
+            snapshot
+                .check(org, customer, feature, Some(1))
+                .outcome
+                .allowed,
+        );
     }
     let elapsed = started.elapsed();
     std::hint::black_box(allowed);

@@ -163,13 +163,14 @@ pub trait Store: Send + Sync + 'static {
     /// Customers whose entitlements must be read from AWS again (a contract notice arrived
     /// or the last read failed), oldest first, at most `limit`.
     async fn customers_to_sync(&self, limit: i64) -> Result<Vec<CustomerRecord>, Error>;
-    /// Entitlements expiring before `until`, with the organisation and integration.
-    async fn entitlements_expiring_before(
+    /// Entitlements expiring after `from` and before `until`, with their customers.
+    async fn entitlements_expiring_between(
         &self,
+        from: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<Vec<(CustomerRecord, Entitlement)>, Error>;
-    /// The check view of every customer whose row changed at or after `since` (every customer
-    /// when `None`), and the store's instant the read reflects.
+    /// The check view of every customer whose subscription, entitlements or features changed at
+    /// or after `since` (every customer when `None`).
     async fn customer_views(
         &self,
         since: Option<OffsetDateTime>,

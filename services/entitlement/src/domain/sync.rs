@@ -132,12 +132,12 @@ impl Entitlements {
         let now = self.now();
         let due = self
             .store
-            .entitlements_expiring_before(now + MAX_NOTICE_AHEAD)
+            .entitlements_expiring_between(now, now + MAX_NOTICE_AHEAD)
             .await?;
         let mut settings: HashMap<Id, FulfilmentSettings> = HashMap::new();
         let mut sent = 0;
         for (record, entitlement) in due {
-            let Some(expires_at) = entitlement.expires_at.filter(|at| *at > now) else {
+            let Some(expires_at) = entitlement.expires_at else {
                 continue;
             };
             let customer = &record.customer;

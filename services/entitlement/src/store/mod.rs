@@ -495,21 +495,23 @@ impl ports::Store for SqlStore {
         map_all(&found, rows::customer_record)
     }
 
-    async fn entitlements_expiring_before(
+    async fn entitlements_expiring_between(
         &self,
+        from: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<Vec<(CustomerRecord, Entitlement)>, Error> {
         let sql = format!(
             "SELECT {}, {}, {} FROM entitlements e \
              JOIN customers c ON c.id = e.customer_id \
              JOIN subscriptions s ON s.customer_id = c.id \
-             WHERE e.expires_at IS NOT NULL AND e.expires_at < $1 \
+             WHERE e.expires_at > $1 AND e.expires_at < $2 \
              ORDER BY e.expires_at, c.id, e.dimension",
             rows::CUSTOMER_COLUMNS,
             rows::SUBSCRIPTION_COLUMNS,
             rows::ENTITLEMENT_COLUMNS
         );
         let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(to_unix_millis(from))
             .bind(to_unix_millis(until))
             .fetch_all(self.store.pool())
             .await

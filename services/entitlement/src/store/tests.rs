@@ -853,7 +853,7 @@ both!(entitlements_and_expiry_notices, |fx| {
 
     let due = fx
         .store
-        .entitlements_expiring_before(T0 + Duration::days(30))
+        .entitlements_expiring_between(T0, T0 + Duration::days(30))
         .await
         .unwrap();
     let dimensions: Vec<&str> = due.iter().map(|(_, e)| e.dimension.as_str()).collect();
@@ -881,7 +881,7 @@ both!(entitlements_and_expiry_notices, |fx| {
     );
     assert!(
         fx.store
-            .entitlements_expiring_before(T0 + Duration::days(365))
+            .entitlements_expiring_between(T0, T0 + Duration::days(365))
             .await
             .unwrap()
             .is_empty()

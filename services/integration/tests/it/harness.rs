@@ -11,7 +11,7 @@ use souk_proto::integration::integration_service_client::IntegrationServiceClien
 use souk_store::Store;
 use souk_testkit::TestDb;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 
 /// The account of the emulator's base-credentials principal (Souk itself).
 pub const SOUK_ACCOUNT: &str = "123456789012";
@@ -28,15 +28,7 @@ pub struct Harness {
     _db: TestDb,
 }
 
-/// Puts the API key `secret` on a request.
-pub fn authed<T>(secret: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {secret}").parse().expect("ascii header"),
-    );
-    request
-}
+pub use souk_testkit::rpc::{authed, expect_code, violations};
 
 impl Harness {
     pub async fn start(db: TestDb) -> Self {
@@ -321,33 +313,6 @@ pub fn revoke_request(id: &str) -> pb::RevokeApiKeyRequest {
         api_key_id: id.into(),
         ..Default::default()
     }
-}
-
-/// Asserts `result` failed with `code`; returns the status.
-#[track_caller]
-pub fn expect_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) -> Status {
-    match result {
-        Ok(value) => panic!("expected {code:?}, got Ok({value:?})"),
-        Err(status) => {
-            assert_eq!(status.code(), code, "unexpected status: {status:?}");
-            status
-        }
-    }
-}
-
-/// The field violations of an INVALID_ARGUMENT status, as (field, description) pairs.
-#[track_caller]
-pub fn violations<T: std::fmt::Debug>(result: Result<T, Status>) -> Vec<(String, String)> {
-    use tonic_types::StatusExt;
-    let status = expect_code(result, Code::InvalidArgument);
-    let bad_request = status
-        .get_details_bad_request()
-        .expect("google.rpc.BadRequest details");
-    bad_request
-        .field_violations
-        .into_iter()
-        .map(|v| (v.field, v.description))
-        .collect()
 }
 
 /// The fields of [`violations`], sorted.
