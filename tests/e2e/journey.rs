@@ -491,7 +491,16 @@ async fn journey(seller: &mut Seller, account: &str, browser_first: bool) {
             .await
             .unwrap();
         assert_eq!(pending.state, pb::SubscriptionState::Pending as i32);
-        let denied = check(&mut seller.replicas[0], account, "reports").await;
+        // The replicas' snapshots learn of the new customer asynchronously.
+        let replica = seller.replicas[0].clone();
+        let denied = eventually("the pending customer in the snapshot", || {
+            let mut replica = replica.clone();
+            async move {
+                let answer = check(&mut replica, account, "reports").await;
+                (answer.reason != pb::CheckReason::UnknownCustomer as i32).then_some(answer)
+            }
+        })
+        .await;
         assert!(!denied.allowed);
         assert_eq!(denied.reason, pb::CheckReason::NotSubscribed as i32);
     }
