@@ -189,7 +189,7 @@ async fn emulator(
         };
         souk_emulator::market::create_product(&mut world, product)
             .map_err(std::io::Error::other)?;
-        let now = emulator.emulator.clock().now().unix_timestamp() - 6 * 3600;
+        let now = emulator.emulator.clock().now_at() - time::Duration::hours(6);
         for i in 0..CUSTOMERS {
             let request = souk_emulator::market::SubscribeRequest {
                 product_code: PRODUCT.to_owned(),

@@ -9,11 +9,11 @@
 //! Deadlines evaluated lazily against the same clock (registration-token and STS-session
 //! expiry, SQS visibility timeouts and delays, invoice dates that the data feeds compare with
 //! `now`) need no transition: they are predicates on `now`, and `now` only comes from
-//! [`crate::clock::EmulatorClock::now`].
-
-use time::OffsetDateTime;
+//! [`crate::clock::EmulatorClock::now_at`]. One [`At`] decides every step, so deadlines kept in
+//! seconds (the market's final hour) and in milliseconds (SQS retention) fall due together.
 
 use crate::World;
+use crate::at::At;
 use crate::config::EmulatorConfig;
 
 /// Applies every transition due at or before `now`, in causal order:
@@ -29,21 +29,20 @@ use crate::config::EmulatorConfig;
 ///
 /// Notifications emitted by these steps are queued in `world.notify` and delivered by the
 /// delivery task.
-pub fn advance(world: &mut World, config: &EmulatorConfig, now: OffsetDateTime) {
+pub fn advance(world: &mut World, config: &EmulatorConfig, now: At) {
     crate::agreement::lifecycle::progress(world, config, now);
-    crate::market::tick(world, config, now.unix_timestamp());
-    let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    crate::market::tick(world, config, now);
     // Look before borrowing mutably: the journal rewrites what is borrowed mutably.
     let due: Vec<String> = world
         .sqs
         .queues
         .iter()
-        .filter(|(_, queue)| queue.has_expired(now_ms))
+        .filter(|(_, queue)| queue.has_expired(now))
         .map(|(key, _)| key.clone())
         .collect();
     for key in due {
         if let Some(queue) = world.sqs.queues.get_mut(&key) {
-            queue.expire(now_ms);
+            queue.expire(now);
         }
     }
 }
@@ -51,8 +50,75 @@ pub fn advance(world: &mut World, config: &EmulatorConfig, now: OffsetDateTime) 
 impl crate::Emulator {
     /// Applies every transition due at the emulator clock's "now" ([`crate::advance::advance`]).
     pub fn advance_world(&self) {
-        let now = self.clock().now();
+        let now = self.clock().now_at();
         let mut world = self.world();
         advance(&mut world, self.config(), now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use time::Duration;
+
+    use super::advance;
+    use crate::World;
+    use crate::at::At;
+    use crate::config::EmulatorConfig;
+    use crate::market::{self, NewProduct, SubscribeRequest, SubscriptionStatus};
+    use crate::sqs::queue::Queue;
+
+    /// The market's final hour is kept in whole seconds and SQS retention in milliseconds (they
+    /// were once handed `now` in those two units); one `At` decides both, to the millisecond.
+    #[test]
+    fn deadlines_kept_in_seconds_and_in_milliseconds_fall_due_at_the_same_instant() {
+        let config = EmulatorConfig::default();
+        let mut world = World::default();
+        let product = NewProduct {
+            product_code: Some("prod1".into()),
+            ..NewProduct::default()
+        };
+        market::create_product(&mut world, product).expect("product");
+        let start = At::from_seconds(1_700_000_000);
+        let request = SubscribeRequest {
+            product_code: "prod1".into(),
+            customer_aws_account_id: "123456789012".into(),
+            ..SubscribeRequest::default()
+        };
+        market::subscribe(&mut world, &config, request, start).expect("subscribe");
+        // 250 ms into a second: the market keeps the whole second, SQS the millisecond.
+        let unsubscribed = start + Duration::milliseconds(250);
+        market::unsubscribe(&mut world, &config, "prod1", "123456789012", unsubscribed)
+            .expect("unsubscribe");
+        let retention = BTreeMap::from([("MessageRetentionPeriod".to_owned(), "3600".to_owned())]);
+        let mut queue = Queue::new("111122223333", "q", retention, start).expect("queue");
+        queue
+            .send("m".into(), BTreeMap::new(), None, start)
+            .expect("send");
+        world.sqs.queues.insert("111122223333/q".into(), queue);
+
+        let deadline = start + Duration::HOUR;
+        let status = |world: &World| {
+            world
+                .market
+                .subscription("prod1", "123456789012")
+                .map(|s| s.status)
+        };
+        let messages = |world: &World| world.sqs.queues["111122223333/q"].messages.len();
+
+        advance(&mut world, &config, deadline - Duration::milliseconds(1));
+        assert_eq!(
+            status(&world),
+            Some(SubscriptionStatus::UnsubscribePending { ends_at: deadline })
+        );
+        assert_eq!(messages(&world), 1);
+
+        advance(&mut world, &config, deadline);
+        assert_eq!(
+            status(&world),
+            Some(SubscriptionStatus::Unsubscribed { at: deadline })
+        );
+        assert_eq!(messages(&world), 0);
     }
 }

@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::OffsetDateTime;
 
+use crate::at::At;
+
 /// The furthest the emulator clock may run ahead of the wall clock: about 100 years. Far enough
 /// for any contract a test can write, near enough that `now` stays a valid date (year < 9999)
 /// and no arithmetic on it overflows.
@@ -32,10 +34,16 @@ pub struct EmulatorClock {
 }
 
 impl EmulatorClock {
-    /// The emulator's "now", in UTC: the only source of time inside the emulator.
-    pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+    /// The emulator's "now": the only source of time inside the emulator.
+    pub fn now_at(&self) -> At {
+        At::from_offset_datetime(OffsetDateTime::now_utc())
             + time::Duration::milliseconds(self.offset_millis.load(Ordering::SeqCst))
+    }
+
+    /// [`EmulatorClock::now_at`] as a `time` value, for callers outside the emulator (the CLI,
+    /// tests) that do calendar arithmetic; the same instant, to the millisecond.
+    pub fn now(&self) -> OffsetDateTime {
+        self.now_at().to_offset_datetime()
     }
 
     /// Moves the emulator's time forward by `by`, stopping at [`MAX_OFFSET_SECONDS`] ahead of the

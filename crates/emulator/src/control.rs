@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::Emulator;
+use crate::at::At;
 use crate::faults::FaultRule;
 use crate::market::{self, EntitlementValue, MarketError, NewProduct, SubscribeRequest};
 use crate::metering::quantity::format_micros;
@@ -68,8 +69,14 @@ fn market_error(err: MarketError) -> Response {
     }
 }
 
-fn now(emu: &Emulator) -> i64 {
-    emu.clock().now().unix_timestamp()
+fn now(emu: &Emulator) -> At {
+    emu.clock().now_at()
+}
+
+/// The clock as the control API shows it: whole seconds, RFC 3339 and epoch.
+fn clock_json(now: At) -> Value {
+    let now = now.floor_seconds();
+    json!({ "now": now.rfc3339(), "epoch_seconds": now.seconds() })
 }
 
 async fn reset(State(emu): State<Emulator>) -> Response {
@@ -78,11 +85,9 @@ async fn reset(State(emu): State<Emulator>) -> Response {
 }
 
 async fn clock(State(emu): State<Emulator>) -> Response {
-    let now = now(&emu);
-    rest::ok_response(&json!({
-        "now": market::rfc3339(now), "epoch_seconds": now,
-        "offset_seconds": emu.clock().offset_millis() / 1000,
-    }))
+    let mut out = clock_json(now(&emu));
+    out["offset_seconds"] = json!(emu.clock().offset_millis() / 1000);
+    rest::ok_response(&out)
 }
 
 #[derive(Deserialize)]
@@ -109,15 +114,15 @@ async fn advance_clock(
     }
     // Transitions that fell due emit their events now, not on the next request.
     emu.advance_world();
-    let now = now(&emu);
-    rest::ok_response(&json!({ "now": market::rfc3339(now), "epoch_seconds": now }))
+    rest::ok_response(&clock_json(now(&emu)))
 }
 
 async fn create_product(
     State(emu): State<Emulator>,
     ControlJson(new): ControlJson<NewProduct>,
 ) -> Response {
-    let now = now(&emu);
+    // Market times are whole seconds.
+    let now = now(&emu).floor_seconds();
     let mut world = emu.world();
     match market::create_product(&mut world, new) {
         Ok(mut product) => {
@@ -257,14 +262,10 @@ struct SetEntitlements {
     expiration: Option<Value>,
 }
 
-fn parse_instant(value: &Value) -> Option<i64> {
+fn parse_instant(value: &Value) -> Option<At> {
     match value {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => {
-            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                .ok()
-                .map(|t| t.unix_timestamp())
-        }
+        Value::Number(n) => n.as_i64().and_then(At::checked_from_seconds),
+        Value::String(s) => At::parse_rfc3339(s),
         _ => None,
     }
 }
@@ -509,7 +510,7 @@ async fn ledger(State(emu): State<Emulator>, Query(q): Query<CustomerQuery>) -> 
         .iter()
         .map(|e| {
             let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
-            v["hour_start"] = json!(market::rfc3339(e.hour));
+            v["hour_start"] = json!(e.hour_start().rfc3339());
             v["quantity_micros"] = json!(e.micros());
             v["quantity_decimal"] = json!(format_micros(e.micros()));
             v

@@ -172,7 +172,8 @@ fn to_wire(e: &Entitlement, concurrent: bool) -> Value {
         out["CustomerIdentifier"] = json!(e.customer_identifier);
     }
     if let Some(expiration) = e.expiration {
-        out["ExpirationDate"] = json!(expiration);
+        // Whole epoch seconds: awsJson writes them as a number, CBOR as a tag-1 timestamp.
+        out["ExpirationDate"] = json!(expiration.seconds());
     }
     out
 }

@@ -116,12 +116,12 @@ where
 {
     let decision = {
         let mut world = emulator.world();
-        let now = emulator.clock().now();
+        let now = emulator.clock().now_at();
         let expired = emulator.config().enforce_session_expiry
             && ctx
                 .access_key_id
                 .as_deref()
-                .is_some_and(|key| world.sts.session_expired(key, now.unix_timestamp()));
+                .is_some_and(|key| world.sts.session_expired(key, now));
         if expired {
             drop(world);
             return render(&ctx, expired_token(&ctx));

@@ -8,6 +8,7 @@
 
 pub mod advance;
 pub mod agreement;
+pub mod at;
 pub mod catalog;
 pub mod clock;
 pub mod config;
@@ -30,6 +31,7 @@ pub mod support;
 pub mod tracked;
 pub mod wire;
 
+pub use at::At;
 pub use config::EmulatorConfig;
 pub use emulator::Emulator;
 pub use server::{RunningEmulator, spawn};

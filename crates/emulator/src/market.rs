@@ -2,14 +2,15 @@
 //! unsubscribe-pending → unsubscribe-success hour), contract entitlements and registration
 //! tokens.
 //!
-//! Every function is pure on `&mut World` / `&MarketState` plus the
-//! emulator's `now` (epoch seconds), so the control API, the catalog/agreement emulation (a buyer
-//! accepting a private offer) and tests drive the same rules. Lifecycle notifications are queued
-//! with `world.notify.emit(..)`.
+//! Every function is pure on `&mut World` / `&MarketState` plus the emulator's `now` (an
+//! [`At`], kept to the whole second), so the control API, the catalog/agreement emulation (a
+//! buyer accepting a private offer) and tests drive the same rules. Lifecycle notifications are
+//! queued with `world.notify.emit(..)`.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use time::Duration;
 
 pub mod model;
 
@@ -20,6 +21,7 @@ pub use model::{
     ProductKind, RegistrationToken, Subscription, SubscriptionStatus,
 };
 
+use crate::at::At;
 use crate::config::EmulatorConfig;
 use crate::notify::model::Notification;
 use crate::state::World;
@@ -184,7 +186,7 @@ pub fn create_product(world: &mut World, new: NewProduct) -> Result<Product, Mar
             .fulfillment_url
             .unwrap_or_else(|| "http://localhost:8080/aws/fulfillment".to_owned()),
         product_code: product_code.clone(),
-        last_modified: 0,
+        last_modified: At::UNIX_EPOCH,
     };
     world.market.products.insert(product_code, product.clone());
     Ok(product)
@@ -225,8 +227,10 @@ pub fn subscribe(
     world: &mut World,
     config: &EmulatorConfig,
     request: SubscribeRequest,
-    now: i64,
+    now: At,
 ) -> Result<SubscribeOutcome, MarketError> {
+    // Market times are whole seconds (see `model`).
+    let now = now.floor_seconds();
     let account = request.customer_aws_account_id.clone();
     if !is_account_id(&account) {
         return Err(MarketError::InvalidArgument(
@@ -302,7 +306,7 @@ pub fn subscribe(
                 now,
                 serde_json::json!({
                     "id": subscription.agreement_id, "intent": "NEW", "status": "ACTIVE",
-                    "acceptanceTime": rfc3339(now), "startTime": rfc3339(now),
+                    "acceptanceTime": now.rfc3339(), "startTime": now.rfc3339(),
                 }),
             );
             emit_event(
@@ -326,8 +330,10 @@ pub fn unsubscribe(
     config: &EmulatorConfig,
     product_code: &str,
     aws_account_id: &str,
-    now: i64,
+    now: At,
 ) -> Result<Subscription, MarketError> {
+    let now = now.floor_seconds();
+    let ends_at = now + Duration::HOUR;
     let key = subscription_key(product_code, aws_account_id);
     let Some(subscription) = world.market.subscriptions.get_mut(&key) else {
         return Err(MarketError::NotFound(format!(
@@ -339,14 +345,12 @@ pub fn unsubscribe(
             "the subscription of {aws_account_id} to {product_code} is not active"
         )));
     }
-    subscription.status = SubscriptionStatus::UnsubscribePending {
-        ends_at: now + 3600,
-    };
+    subscription.status = SubscriptionStatus::UnsubscribePending { ends_at };
     let subscription = subscription.clone();
     let next = world
         .market
         .next_transition_at
-        .map_or(now + 3600, |at| at.min(now + 3600));
+        .map_or(ends_at, |at| at.min(ends_at));
     world.market.next_transition_at = Some(next);
     let Some(product) = world.market.product(product_code).cloned() else {
         return Err(MarketError::NotFound(format!(
@@ -376,7 +380,8 @@ pub fn unsubscribe(
 /// Applies time-driven transitions up to `now`: pending unsubscriptions whose hour is over
 /// become `unsubscribe-success` (plus `License Deprovisioned - Manufacturer`), and their
 /// entitlements are removed.
-pub fn tick(world: &mut World, config: &EmulatorConfig, now: i64) {
+pub fn tick(world: &mut World, config: &EmulatorConfig, now: At) {
+    let now = now.floor_seconds();
     if world.market.next_transition_at.is_none_or(|at| at > now) {
         return;
     }
@@ -429,8 +434,10 @@ pub fn set_entitlements(
     product_code: &str,
     aws_account_id: &str,
     values: BTreeMap<String, EntitlementValue>,
-    expiration: Option<i64>,
+    expiration: Option<At>,
 ) -> Result<Vec<Entitlement>, MarketError> {
+    // An agreement ending at 23:59:59.999 expires at 23:59:59, as entitlements show it.
+    let expiration = expiration.map(At::floor_seconds);
     let Some(product) = world.market.product(product_code).cloned() else {
         return Err(MarketError::NotFound(format!(
             "product {product_code} does not exist"
@@ -502,15 +509,15 @@ pub enum TokenError {
     Expired,
 }
 
-/// Resolves a registration token issued at most `ttl_secs` ago.
+/// Resolves a registration token issued less than `ttl` ago.
 pub fn resolve_token<'m>(
     market: &'m MarketState,
     token: &str,
-    now: i64,
-    ttl_secs: i64,
+    now: At,
+    ttl: Duration,
 ) -> Result<&'m RegistrationToken, TokenError> {
     let token = market.tokens.get(token).ok_or(TokenError::Invalid)?;
-    if now - token.issued_at >= ttl_secs {
+    if now - token.issued_at >= ttl {
         return Err(TokenError::Expired);
     }
     Ok(token)
@@ -521,17 +528,6 @@ fn new_registration_token() -> String {
     let mut bytes = [0u8; 48];
     rand::Rng::fill(&mut rand::rng(), &mut bytes[..]);
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// RFC 3339 (`2026-11-22T12:00:00Z`) of epoch seconds.
-pub fn rfc3339(epoch_seconds: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(epoch_seconds)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 fn emit_subscription(
@@ -575,7 +571,7 @@ fn emit_event(
 fn agreement_detail(
     config: &EmulatorConfig,
     s: &Subscription,
-    _now: i64,
+    _now: At,
     agreement: serde_json::Value,
 ) -> serde_json::Value {
     serde_json::json!({
@@ -644,23 +640,27 @@ mod tests {
     fn unsubscribe_success_comes_one_hour_later() {
         let config = EmulatorConfig::default();
         let mut world = world_with_product(true);
-        assert!(subscribe(&mut world, &config, request(), 1000).is_ok());
-        assert!(unsubscribe(&mut world, &config, "prod1", "123456789012", 2000).is_ok());
-        tick(&mut world, &config, 2000 + 3599);
+        let at = At::from_seconds;
+        assert!(subscribe(&mut world, &config, request(), at(1000)).is_ok());
+        assert!(unsubscribe(&mut world, &config, "prod1", "123456789012", at(2000)).is_ok());
+        tick(&mut world, &config, at(2000 + 3599));
         let status = world
             .market
             .subscription("prod1", "123456789012")
             .map(|s| s.status);
         assert_eq!(
             status,
-            Some(SubscriptionStatus::UnsubscribePending { ends_at: 5600 })
+            Some(SubscriptionStatus::UnsubscribePending { ends_at: at(5600) })
         );
-        tick(&mut world, &config, 5600);
+        tick(&mut world, &config, at(5600));
         let status = world
             .market
             .subscription("prod1", "123456789012")
             .map(|s| s.status);
-        assert_eq!(status, Some(SubscriptionStatus::Unsubscribed { at: 5600 }));
+        assert_eq!(
+            status,
+            Some(SubscriptionStatus::Unsubscribed { at: at(5600) })
+        );
         let kinds: Vec<String> = world
             .notify
             .pending
@@ -698,7 +698,7 @@ mod tests {
             None,
         );
         assert!(matches!(missing, Err(MarketError::NotFound(_))));
-        assert!(subscribe(&mut world, &config, request(), 0).is_ok());
+        assert!(subscribe(&mut world, &config, request(), At::UNIX_EPOCH).is_ok());
         let bad = BTreeMap::from([("nope".to_owned(), EntitlementValue::Boolean(true))]);
         assert!(matches!(
             set_entitlements(&mut world, &config, "prod1", "123456789012", bad, None),
@@ -710,7 +710,7 @@ mod tests {
             "prod1",
             "123456789012",
             values,
-            Some(99),
+            Some(At::from_seconds(99)),
         );
         assert_eq!(set.map(|v| v.len()), Ok(1));
     }
@@ -719,17 +719,19 @@ mod tests {
     fn tokens_expire() {
         let config = EmulatorConfig::default();
         let mut world = world_with_product(false);
-        let outcome = subscribe(&mut world, &config, request(), 0).map_err(|e| e.to_string());
+        let outcome =
+            subscribe(&mut world, &config, request(), At::UNIX_EPOCH).map_err(|e| e.to_string());
         let Ok(outcome) = outcome else {
             panic!("subscribe failed")
         };
-        assert!(resolve_token(&world.market, &outcome.registration_token, 100, 200).is_ok());
+        let (at, ttl) = (At::from_seconds, Duration::seconds(200));
+        assert!(resolve_token(&world.market, &outcome.registration_token, at(100), ttl).is_ok());
         assert_eq!(
-            resolve_token(&world.market, &outcome.registration_token, 200, 200).err(),
+            resolve_token(&world.market, &outcome.registration_token, at(200), ttl).err(),
             Some(TokenError::Expired)
         );
         assert_eq!(
-            resolve_token(&world.market, "nope", 0, 200).err(),
+            resolve_token(&world.market, "nope", at(0), ttl).err(),
             Some(TokenError::Invalid)
         );
     }

@@ -24,6 +24,7 @@ mod resolve;
 use axum::response::Response;
 
 use crate::Emulator;
+use crate::at::At;
 use crate::wire::json::{CONTENT_TYPE_1_1, ok_response};
 use crate::wire::{ApiError, Protocol};
 
@@ -31,11 +32,6 @@ pub use ledger::{Allocation, ClientTokenUse, LedgerEntry, MeteringState, Tag};
 
 /// The awsJson target prefix of the service.
 pub const TARGET_PREFIX: &str = "AWSMPMeteringService";
-
-/// Whole epoch seconds of a record timestamp (AWS accepts fractions; the hour is what bills).
-pub(crate) fn whole(seconds: f64) -> i64 {
-    seconds.floor() as i64
-}
 
 /// Handles one metering operation. `access_key_id` and `region` come from the SigV4
 /// `Authorization` header: the key identifies the buyer for MeterUsage/RegisterUsage, the region
@@ -99,25 +95,36 @@ pub(crate) fn new_record_id() -> String {
         .to_string()
 }
 
-/// Epoch seconds of a JSON timestamp (number).
-pub(crate) fn epoch_seconds(value: &serde_json::Value) -> Option<f64> {
-    value.as_f64().filter(|v| v.is_finite())
+/// A usage record's `Timestamp`: the number sent (echoed in errors and in MeterUsage
+/// idempotency fingerprints, so it stays as sent) and the instant it names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timestamp {
+    pub(crate) sent: f64,
+    pub(crate) at: At,
 }
 
-/// Start of the hour of `seconds`.
-pub(crate) fn floor_hour(seconds: f64) -> i64 {
-    (seconds.floor() as i64).div_euclid(3600) * 3600
+/// The epoch seconds of a JSON timestamp (a finite number, fractions allowed).
+pub(crate) fn timestamp(value: &serde_json::Value) -> Option<Timestamp> {
+    let sent = value.as_f64()?;
+    let at = At::from_seconds_f64(sent)?;
+    Some(Timestamp { sent, at })
 }
 
 /// Checks the metering window: not `window` or more in the past, not in the future.
-pub(crate) fn check_window(emulator: &Emulator, timestamp: f64, now: f64) -> Result<(), ApiError> {
-    let window = emulator.config().metering_window.as_secs_f64();
-    if now - timestamp >= window || timestamp > now + 1.0 {
+pub(crate) fn check_window(
+    emulator: &Emulator,
+    timestamp: Timestamp,
+    now: At,
+) -> Result<(), ApiError> {
+    let window = emulator.config().metering_window;
+    let too_old = time::Duration::try_from(window).is_ok_and(|w| now - timestamp.at >= w);
+    if too_old || timestamp.at > now + time::Duration::SECOND {
         return Err(ApiError::client(
             "TimestampOutOfBoundsException",
             format!(
-                "Timestamp {timestamp} is out of bounds: usage must be reported within {} hours of the event and not in the future",
-                window / 3600.0
+                "Timestamp {} is out of bounds: usage must be reported within {} hours of the event and not in the future",
+                timestamp.sent,
+                window.as_secs_f64() / 3600.0
             ),
         ));
     }

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Emulator;
+use crate::at::At;
 use crate::config::EmulatorConfig;
 use crate::state::World;
 use crate::tracked::{Change, apply};
@@ -311,7 +312,7 @@ impl Emulator {
         let (emulator, generation) = match restore(&path)? {
             Some((mut world, offset, generation)) => {
                 world.migrate();
-                world.market.recompute_next_transition(i64::MIN);
+                world.market.recompute_next_transition(At::MIN);
                 let emulator = Self::with_world(config, world);
                 emulator.clock().set_offset_millis(offset);
                 (emulator, generation)
@@ -325,5 +326,66 @@ impl Emulator {
             *slot = Some(journal);
         }
         Ok(emulator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::load;
+    use crate::at::At;
+
+    /// A version-2 snapshot written before instants were [`At`], with every time field of the
+    /// world populated (market, metering, STS, catalog, agreements, SQS, notification retries,
+    /// feeds). Sub-millisecond digits are cut from it: the clock no longer has them.
+    const BEFORE_AT: &str = include_str!("../tests/fixtures/state-v2.json");
+
+    #[test]
+    fn a_snapshot_written_before_at_loads_and_is_written_back_in_the_same_form() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, BEFORE_AT).expect("write");
+        let (world, offset) = load(&path).expect("load").expect("a snapshot");
+        let before: Value = serde_json::from_str(BEFORE_AT).expect("fixture");
+        assert_eq!(Some(offset), before["clock_offset_millis"].as_i64());
+        assert_eq!(
+            serde_json::to_value(&world).expect("serialize"),
+            before["world"]
+        );
+
+        // Each unit was read as what it is.
+        let session = world.sts.sessions.values().next().expect("a session");
+        assert_eq!(
+            Some(session.expiration.seconds()),
+            before["world"]["sts"]["sessions"]
+                .as_object()
+                .and_then(|s| s.values().next())
+                .and_then(|s| s["expiration"].as_i64())
+        );
+        let queue = &world.sqs.queues["111122223333/fixture"];
+        let received = queue
+            .messages
+            .iter()
+            .find_map(|m| m.first_receive)
+            .expect("a received message");
+        assert!(
+            received >= queue.created_at && received < queue.created_at + time::Duration::MINUTE
+        );
+        let agreement = world
+            .agreements
+            .agreements
+            .values()
+            .next()
+            .expect("an agreement");
+        assert!(agreement.start_time > At::from_seconds(1_700_000_000));
+        assert_eq!(
+            agreement.end_time.map(At::rfc3339),
+            before["world"]["agreements"]["agreements"]
+                .as_object()
+                .and_then(|a| a.values().next())
+                .and_then(|a| a["end_time"].as_str())
+                .map(str::to_owned)
+        );
     }
 }

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, StatusCode, header};
 
 use crate::Emulator;
+use crate::at::At;
 use crate::support::md5;
 use crate::wire::query::escape_text as escape;
 
@@ -69,7 +70,7 @@ fn list_buckets(bucket: &str, request_id: &str) -> Response {
 struct Object {
     key: String,
     size: u64,
-    modified: time::OffsetDateTime,
+    modified: At,
     etag: String,
 }
 
@@ -216,10 +217,12 @@ fn get_object(root: &Path, key: &str, request_id: &str, head: bool) -> Response 
     let Ok(bytes) = std::fs::read(&path) else {
         return not_found();
     };
-    let modified = std::fs::metadata(&path)
-        .and_then(|m| m.modified())
-        .map(time::OffsetDateTime::from)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let modified = At::from(
+        std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .map(time::OffsetDateTime::from)
+            .unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
+    );
     let etag = md5::hex_digest(&bytes);
     let length = bytes.len();
     let content_type = if key.ends_with(".csv") {
@@ -286,7 +289,7 @@ fn stat(root: &Path, key: &str) -> Option<Object> {
     let modified = std::fs::metadata(&path)
         .and_then(|m| m.modified())
         .ok()
-        .map(time::OffsetDateTime::from)?;
+        .map(|t| At::from(time::OffsetDateTime::from(t)))?;
     Some(Object {
         key: key.to_owned(),
         size: bytes.len() as u64,
@@ -334,17 +337,15 @@ fn error(
     ok_response(status, "application/xml", body, request_id)
 }
 
-fn iso_millis(at: time::OffsetDateTime) -> String {
+fn iso_millis(at: At) -> String {
     crate::support::format::iso_millis(at)
 }
 
-fn http_date(at: time::OffsetDateTime) -> String {
+fn http_date(at: At) -> String {
     let format = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_default()
+    at.to_offset_datetime().format(&format).unwrap_or_default()
 }
 
 fn percent_decode(text: &str) -> String {

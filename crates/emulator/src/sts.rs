@@ -125,7 +125,7 @@ fn assume_role(
         },
     };
 
-    let now = emulator.clock().now().unix_timestamp();
+    let now = emulator.clock().now_at();
     let config = emulator.config();
     let mut world = emulator.world();
     let caller = world
@@ -172,14 +172,18 @@ fn assume_role(
             .unwrap_or(3600)
             .max(1),
     };
-    world.sts.sessions.retain(|_, s| s.expiration + 3600 > now);
+    world
+        .sts
+        .sessions
+        .retain(|_, s| s.expiration + time::Duration::HOUR > now);
     let access_key = format!("ASIA{}", random_upper(16));
     let session = Session {
         role_arn: role_arn.to_owned(),
         session_name: session_name.to_owned(),
         secret_access_key: random_secret(40),
         session_token: format!("FwoGZXIvYXdzE{}", random_secret(120)),
-        expiration: now + duration,
+        // Whole seconds, as `Expiration` shows them.
+        expiration: now.floor_seconds() + time::Duration::seconds(duration),
     };
     world
         .sts
@@ -195,7 +199,7 @@ fn assume_role(
          <AssumedRoleId>{}:{}</AssumedRoleId>\n      <Arn>arn:aws:sts::{}:assumed-role/{}/{}</Arn>\n    </AssumedRoleUser>\n",
         escape(&session.secret_access_key),
         escape(&session.session_token),
-        crate::market::rfc3339(session.expiration),
+        session.expiration.rfc3339(),
         role.role_id,
         escape(session_name),
         escape(account),
@@ -206,7 +210,7 @@ fn assume_role(
 }
 
 fn get_caller_identity(emulator: &Emulator, access_key_id: Option<&str>) -> Response {
-    let now = emulator.clock().now().unix_timestamp();
+    let now = emulator.clock().now_at();
     let caller =
         emulator
             .world()

@@ -125,8 +125,8 @@ pub async fn seed(
             Some(demo.external_id.clone()),
             43_200,
         );
-        let now_ms = running.emulator.clock().now().unix_timestamp() * 1000;
-        let queue = Queue::new(&seller, DEMO_QUEUE, BTreeMap::new(), now_ms)
+        let now = running.emulator.clock().now_at();
+        let queue = Queue::new(&seller, DEMO_QUEUE, BTreeMap::new(), now)
             .map_err(|error| anyhow::anyhow!("cannot create the demo queue: {error:?}"))?;
         world
             .sqs

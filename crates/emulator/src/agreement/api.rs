@@ -3,11 +3,11 @@
 
 use http::StatusCode;
 use serde_json::{Map, Value, json};
-use time::OffsetDateTime;
 
 use super::model::{Agreement, AgreementStatus};
 use super::terms_view::accepted_terms;
 use crate::World;
+use crate::at::At;
 use crate::support::format::format_micros;
 use crate::wire::ApiError;
 
@@ -62,8 +62,9 @@ fn visible<'a>(world: &'a World, seller: &str, id: &str) -> Result<&'a Agreement
     Ok(agreement)
 }
 
-fn epoch(at: OffsetDateTime) -> Value {
-    json!(at.unix_timestamp())
+/// Whole epoch seconds (awsJson numbers, CBOR tag-1 timestamps).
+fn epoch(at: At) -> Value {
+    json!(at.seconds())
 }
 
 fn resource_type(world: &World, seller: &str, product_id: &str) -> String {
@@ -282,7 +283,7 @@ pub fn search(world: &World, seller: &str, body: &Value) -> Result<Value, ApiErr
             "Status filter values must be agreement statuses.",
         ));
     }
-    let time_filter = |name: &str| -> Result<Option<OffsetDateTime>, ApiError> {
+    let time_filter = |name: &str| -> Result<Option<At>, ApiError> {
         match get(name) {
             None => Ok(None),
             Some(v) => {
@@ -290,7 +291,7 @@ pub fn search(world: &World, seller: &str, body: &Value) -> Result<Value, ApiErr
                 let parsed = raw
                     .parse::<i64>()
                     .ok()
-                    .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+                    .and_then(At::checked_from_seconds)
                     .or_else(|| crate::support::format::parse_datetime(&raw));
                 parsed.map(Some).ok_or_else(|| {
                     invalid(
@@ -356,7 +357,8 @@ pub fn search(world: &World, seller: &str, body: &Value) -> Result<Value, ApiErr
         .collect();
     found.sort_by_key(|a| {
         (
-            a.end_time.map_or(i64::MAX, OffsetDateTime::unix_timestamp),
+            // Whole seconds, as the wire shows them: ties fall back to the id.
+            a.end_time.map_or(i64::MAX, At::seconds),
             a.id.clone(),
         )
     });

@@ -2,9 +2,9 @@
 //! estimated value, and the invoice lines of the ledger (upfront, installments, recurring).
 
 use serde_json::Value;
-use time::OffsetDateTime;
 
 use super::model::{DimensionQuantity, Invoice, InvoiceKind};
+use crate::at::At;
 use crate::support::format::{IsoDuration, end_of, new_id, parse_date, parse_micros, start_of};
 use crate::support::json::str_at;
 
@@ -193,11 +193,7 @@ fn grants_into(term: &Value, into: &mut Vec<(String, Option<i64>)>) {
 }
 
 /// Start and end of an agreement accepted at `now`.
-pub fn dates(
-    terms: &[Value],
-    priced: &Priced,
-    now: OffsetDateTime,
-) -> (OffsetDateTime, Option<OffsetDateTime>) {
+pub fn dates(terms: &[Value], priced: &Priced, now: At) -> (At, Option<At>) {
     let validity = find(terms, "ValidityTerm");
     let start = validity
         .and_then(|v| str_at(v, "AgreementStartDate"))
@@ -238,11 +234,8 @@ pub struct InvoiceParty {
 
 /// The invoice lines for `priced`, billed from `at` (upfront and first recurring month) and on
 /// each installment's ChargeDate (a date already past is billed at `at`).
-pub fn invoices(party: &InvoiceParty, priced: &Priced, at: OffsetDateTime) -> Vec<Invoice> {
-    let line = |kind: InvoiceKind,
-                dimension_key: Option<String>,
-                amount: i64,
-                date: OffsetDateTime| Invoice {
+pub fn invoices(party: &InvoiceParty, priced: &Priced, at: At) -> Vec<Invoice> {
+    let line = |kind: InvoiceKind, dimension_key: Option<String>, amount: i64, date: At| Invoice {
         invoice_id: new_id("inv-", 16),
         agreement_id: party.agreement_id.clone(),
         offer_id: party.offer_id.clone(),

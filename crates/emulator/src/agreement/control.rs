@@ -57,28 +57,28 @@ async fn accept(
     body: Bytes,
 ) -> Response {
     respond(parse::<AcceptRequest>(&body).and_then(|request| {
-        let now = emu.clock().now();
+        let now = emu.clock().now_at();
         lifecycle::accept(&mut emu.world(), emu.config(), now, &offer_id, &request)
     }))
 }
 
 async fn amend(State(emu): State<Emulator>, Path(id): Path<String>, body: Bytes) -> Response {
     respond(parse::<AmendRequest>(&body).and_then(|request| {
-        let now = emu.clock().now();
+        let now = emu.clock().now_at();
         lifecycle::amend(&mut emu.world(), emu.config(), now, &id, &request)
     }))
 }
 
 async fn renew(State(emu): State<Emulator>, Path(id): Path<String>, body: Bytes) -> Response {
     respond(parse::<RenewRequest>(&body).and_then(|request| {
-        let now = emu.clock().now();
+        let now = emu.clock().now_at();
         lifecycle::renew(&mut emu.world(), emu.config(), now, &id, &request)
     }))
 }
 
 async fn cancel(State(emu): State<Emulator>, Path(id): Path<String>, body: Bytes) -> Response {
     respond(parse::<EndRequest>(&body).and_then(|request| {
-        let now = emu.clock().now();
+        let now = emu.clock().now_at();
         lifecycle::end(&mut emu.world(), emu.config(), now, &id, &request)
     }))
 }

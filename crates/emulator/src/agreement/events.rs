@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::model::Agreement;
 use crate::World;
+use crate::at::At;
 use crate::notify::Notification;
 
 fn resource(agreement: &Agreement) -> String {
@@ -38,7 +39,7 @@ fn emit(world: &mut World, agreement: &Agreement, name: &str, detail: Value) {
     }
 }
 
-fn rfc3339(at: time::OffsetDateTime) -> String {
+fn rfc3339(at: At) -> String {
     crate::support::format::iso_seconds(at)
 }
 

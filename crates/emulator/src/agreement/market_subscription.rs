@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::model::Agreement;
 use crate::World;
+use crate::at::At;
 use crate::config::EmulatorConfig;
 use crate::market::{self, EntitlementValue, SubscribeRequest, SubscriptionStatus};
 
@@ -34,7 +35,7 @@ pub fn subscribe(
     agreement: &Agreement,
     entitlements: &[(String, Option<i64>)],
     free_trial: bool,
-    now: i64,
+    now: At,
 ) -> MarketOutcome {
     let mut out = MarketOutcome::default();
     let code = agreement.product_code.clone();
@@ -91,14 +92,13 @@ pub fn set_entitlements(
     if values.is_empty() {
         return false;
     }
-    let expiration = agreement.end_time.map(|e| e.unix_timestamp());
     match market::set_entitlements(
         world,
         config,
         &code,
         &agreement.acceptor_account_id,
         values,
-        expiration,
+        agreement.end_time,
     ) {
         Ok(_) => product.concurrent_agreements,
         Err(err) => {
@@ -114,7 +114,7 @@ pub fn unsubscribe(
     world: &mut World,
     config: &EmulatorConfig,
     agreement: &Agreement,
-    now: i64,
+    now: At,
 ) -> bool {
     let code = agreement.product_code.clone();
     if world.market.product(&code).is_none() {

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::OffsetDateTime;
+
+use crate::at::At;
 
 /// Agreement status as AWS spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,14 +90,14 @@ pub struct Agreement {
     /// RENEW / REPLACE: the agreement this one follows.
     pub previous_agreement_id: Option<String>,
     /// When the buyer accepted.
-    #[serde(with = "time::serde::rfc3339")]
-    pub acceptance_time: OffsetDateTime,
+    #[serde(with = "crate::at::rfc3339")]
+    pub acceptance_time: At,
     /// When the agreement starts.
-    #[serde(with = "time::serde::rfc3339")]
-    pub start_time: OffsetDateTime,
+    #[serde(with = "crate::at::rfc3339")]
+    pub start_time: At,
     /// When it ends (`None`: open-ended, e.g. pay-as-you-go public offers).
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub end_time: Option<OffsetDateTime>,
+    #[serde(with = "crate::at::rfc3339::option")]
+    pub end_time: Option<At>,
     /// The offer's terms as accepted (DetailsDocument form, PascalCase).
     pub terms: Vec<Value>,
     /// Selected configurable-upfront duration (rate card selector), if any.
@@ -110,8 +111,8 @@ pub struct Agreement {
     /// Auto-renewal enabled.
     pub auto_renew: bool,
     /// Last change.
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
+    #[serde(with = "crate::at::rfc3339")]
+    pub updated_at: At,
 }
 
 /// What an invoice is for.
@@ -157,8 +158,8 @@ pub struct Invoice {
     /// ISO 4217 currency code.
     pub currency_code: String,
     /// When AWS issues (or will issue) the invoice.
-    #[serde(with = "time::serde::rfc3339")]
-    pub invoice_date: OffsetDateTime,
+    #[serde(with = "crate::at::rfc3339")]
+    pub invoice_date: At,
     /// `NetPaymentTerm.PaymentDuePeriod`, if the offer had one.
     pub payment_due_period: Option<String>,
 }

@@ -42,7 +42,7 @@ fn grants(term: &Value) -> Value {
 
 fn epoch(date: Option<&str>, end: bool) -> Value {
     match date.and_then(parse_date) {
-        Some(d) => json!((if end { end_of(d) } else { start_of(d) }).unix_timestamp()),
+        Some(d) => json!((if end { end_of(d) } else { start_of(d) }).seconds()),
         None => Value::Null,
     }
 }

@@ -4,18 +4,17 @@
 
 use std::collections::BTreeMap;
 
-use time::OffsetDateTime;
-
 use super::model::{CatalogProduct, Change, ErrorDetail, Offer, ResaleAuthorization};
 use super::validate::{OFFER, RESALE, is_create};
 use super::{offer, release, resale};
 use crate::agreement::AgreementState;
+use crate::at::At;
 
 /// What the rules may look at.
 #[derive(Debug)]
 pub struct Ctx<'a> {
     /// The instant the change set is evaluated at (its finish time).
-    pub now: OffsetDateTime,
+    pub now: At,
     /// The emulated seller.
     pub seller_account_id: &'a str,
     /// Products by id.

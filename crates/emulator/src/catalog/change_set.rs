@@ -3,13 +3,14 @@
 //! and cancelling.
 
 use serde_json::json;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 use super::apply::{self, Ctx, Workspace};
 use super::error::{CatalogError, CatalogResult};
 use super::model::{ChangeSet, ChangeSetStatus, OfferState};
 use super::validate::{OFFER, RESALE, StartRequest, is_create};
 use crate::World;
+use crate::at::At;
 use crate::notify::Notification;
 use crate::support::format::new_id;
 
@@ -40,7 +41,7 @@ pub fn entity_id(identifier: &str) -> &str {
 /// Starts a change set. Returns its id.
 pub fn start(
     world: &mut World,
-    now: OffsetDateTime,
+    now: At,
     account: &Account,
     request: StartRequest,
 ) -> CatalogResult<String> {
@@ -82,8 +83,8 @@ pub fn start(
     }
     let settings = &world.catalog.settings;
     let millis = |ms: u64| Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX));
-    let applying_at = crate::support::format::add(now, millis(settings.preparing_millis));
-    let finish_at = crate::support::format::add(applying_at, millis(settings.applying_millis));
+    let applying_at = now + millis(settings.preparing_millis);
+    let finish_at = applying_at + millis(settings.applying_millis);
     let id = new_id("", 25);
     let change_set = ChangeSet {
         id: id.clone(),
@@ -190,8 +191,8 @@ fn check_entities(
 }
 
 /// Moves every running change set forward to `now`.
-pub fn progress(world: &mut World, now: OffsetDateTime, account: &Account) {
-    let mut due: Vec<(OffsetDateTime, String)> = world
+pub fn progress(world: &mut World, now: At, account: &Account) {
+    let mut due: Vec<(At, String)> = world
         .catalog
         .change_sets
         .values()
@@ -324,12 +325,7 @@ fn emit_events(
 }
 
 /// Cancels a change set that is still PREPARING.
-pub fn cancel(
-    world: &mut World,
-    now: OffsetDateTime,
-    account: &Account,
-    id: &str,
-) -> CatalogResult<()> {
+pub fn cancel(world: &mut World, now: At, account: &Account, id: &str) -> CatalogResult<()> {
     progress(world, now, account);
     let Some(change_set) = world.catalog.change_sets.get_mut(id) else {
         return Err(CatalogError::NotFound(format!(

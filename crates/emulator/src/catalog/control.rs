@@ -95,7 +95,7 @@ async fn add_product(State(emu): State<Emulator>, body: Bytes) -> Response {
                 "title must be at most {limit} characters"
             )));
         }
-        let now = emu.clock().now();
+        let now = emu.clock().now_at();
         let id = new
             .product_id
             .unwrap_or_else(|| crate::support::format::new_id("prod-", 13));

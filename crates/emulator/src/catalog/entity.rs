@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
-use time::OffsetDateTime;
 
 use super::change_set::{Account, entity_id};
 use super::error::{CatalogError, CatalogResult};
@@ -12,6 +11,7 @@ use super::members::{object, opt_array, opt_int, opt_str, req_str, str_at, strin
 use super::model::{CatalogProduct, OfferState};
 use super::{offer, resale};
 use crate::World;
+use crate::at::At;
 use crate::support::format::{end_of, iso_seconds, parse_datetime};
 
 /// One entity, flattened for description and listing.
@@ -26,7 +26,7 @@ pub struct EntityView {
     /// `Name` / product title.
     pub name: String,
     /// `LastModifiedDate`.
-    pub last_modified: OffsetDateTime,
+    pub last_modified: At,
     /// `Visibility`.
     pub visibility: String,
     /// `DetailsDocument`.
@@ -278,8 +278,8 @@ enum Predicate {
     OneOf(Vec<String>),
     Wildcard(String),
     Range {
-        after: Option<OffsetDateTime>,
-        before: Option<OffsetDateTime>,
+        after: Option<At>,
+        before: Option<At>,
     },
 }
 
@@ -321,7 +321,7 @@ fn typed_filters(
             out.push((name.clone(), Predicate::Wildcard(w.to_owned())));
         } else if let Some(range) = spec_map.get("DateRange") {
             let range = object(range, &format!("{field}.{name}.DateRange"))?;
-            let parse = |k: &str| -> CatalogResult<Option<OffsetDateTime>> {
+            let parse = |k: &str| -> CatalogResult<Option<At>> {
                 match opt_str(range, k, field)? {
                     None => Ok(None),
                     Some(v) => parse_datetime(v).map(Some).ok_or_else(|| {

@@ -1,7 +1,6 @@
 //! The one place the catalog reads the core's market state (products and dimensions).
 
 use serde_json::json;
-use time::OffsetDateTime;
 
 use super::model::CatalogProduct;
 use crate::World;
@@ -37,8 +36,7 @@ pub fn market_products(world: &World, seller_account_id: &str) -> Vec<CatalogPro
                     json!({ "Key": d.name, "Name": d.name, "Description": d.description, "Types": types })
                 })
                 .collect(),
-            last_modified: OffsetDateTime::from_unix_timestamp(p.last_modified)
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            last_modified: p.last_modified,
         })
         .collect()
 }

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::{Date, OffsetDateTime};
+use time::Date;
+
+use crate::at::At;
 
 /// Change-set status as AWS spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,13 +97,17 @@ pub struct ChangeSet {
     /// Current status.
     pub status: ChangeSetStatus,
     /// When it was started.
-    pub start_time: OffsetDateTime,
+    #[serde(with = "crate::at::offset_datetime")]
+    pub start_time: At,
     /// When it left PREPARING (APPLYING begins).
-    pub applying_at: OffsetDateTime,
+    #[serde(with = "crate::at::offset_datetime")]
+    pub applying_at: At,
     /// When it will finish (or finished).
-    pub finish_at: OffsetDateTime,
+    #[serde(with = "crate::at::offset_datetime")]
+    pub finish_at: At,
     /// Set once terminal.
-    pub end_time: Option<OffsetDateTime>,
+    #[serde(default, with = "crate::at::offset_datetime::option")]
+    pub end_time: Option<At>,
     /// `CLIENT_ERROR` / `SERVER_FAULT` when FAILED.
     pub failure_code: Option<String>,
     /// Failure not tied to one change.
@@ -191,9 +197,11 @@ pub struct Offer {
     /// `AvailabilityEndDate`.
     pub availability_end_date: Option<Date>,
     /// When the offer was released.
-    pub release_date: Option<OffsetDateTime>,
+    #[serde(default, with = "crate::at::offset_datetime::option")]
+    pub release_date: Option<At>,
     /// Last modification.
-    pub last_modified: OffsetDateTime,
+    #[serde(with = "crate::at::offset_datetime")]
+    pub last_modified: At,
 }
 
 impl Offer {
@@ -218,7 +226,7 @@ impl Offer {
     }
 
     /// Whether the offer has expired at `now`.
-    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+    pub fn is_expired(&self, now: At) -> bool {
         self.availability_end_date
             .is_some_and(|d| crate::support::format::end_of(d) < now)
     }
@@ -266,9 +274,11 @@ pub struct ResaleAuthorization {
     /// `OffersMaxQuantity`.
     pub offers_max_quantity: Option<u64>,
     /// Creation time.
-    pub created: OffsetDateTime,
+    #[serde(with = "crate::at::offset_datetime")]
+    pub created: At,
     /// Last modification.
-    pub last_modified: OffsetDateTime,
+    #[serde(with = "crate::at::offset_datetime")]
+    pub last_modified: At,
 }
 
 impl ResaleAuthorization {
@@ -298,7 +308,8 @@ pub struct CatalogProduct {
     /// Dimensions, `{ "Key", "Name", "Types": [...], "Unit" }`.
     pub dimensions: Vec<Value>,
     /// Last modification.
-    pub last_modified: OffsetDateTime,
+    #[serde(with = "crate::at::offset_datetime")]
+    pub last_modified: At,
 }
 
 /// Knobs for the catalog emulation.

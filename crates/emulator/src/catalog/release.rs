@@ -6,6 +6,7 @@ use super::members::str_at;
 use super::model::{ErrorDetail, Offer, OfferState};
 use super::terms::charge_dates;
 use super::validate::OFFER_PRICING_TERMS;
+use crate::at::At;
 use crate::support::format::{IsoDuration, end_of, parse_date, parse_micros, start_of};
 
 /// The errors `offer` has as a whole. `releasing`: a ReleaseOffer is part of the change set.
@@ -113,7 +114,7 @@ fn cross_terms(offer: &Offer, publishing: bool) -> Vec<ErrorDetail> {
 }
 
 /// The latest instant the agreement could end if the offer were accepted on its last day.
-fn agreement_end(offer: &Offer) -> Option<time::OffsetDateTime> {
+fn agreement_end(offer: &Offer) -> Option<At> {
     let validity = offer.term("ValidityTerm")?;
     if let Some(end) = str_at(validity, "AgreementEndDate").and_then(parse_date) {
         return Some(end_of(end));

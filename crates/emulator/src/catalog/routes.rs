@@ -176,7 +176,7 @@ async fn start_change_set(
     run_with_body(&emu, &headers, &body, "StartChangeSet", |emu, body| {
         let request = validate::start_request(&body)?;
         let account = account(emu);
-        let now = emu.clock().now();
+        let now = emu.clock().now_at();
         let id = change_set::start(&mut emu.world(), now, &account, request)?;
         Ok(json!({ "ChangeSetId": id, "ChangeSetArn": account.arn("ChangeSet", &id) }))
     })
@@ -223,7 +223,7 @@ async fn cancel_change_set(
         validate::catalog(Some(query_param(&query, "catalog")?))?;
         let id = query_param(&query, "changeSetId")?;
         let account = account(emu);
-        let now = emu.clock().now();
+        let now = emu.clock().now_at();
         change_set::cancel(&mut emu.world(), now, &account, id)?;
         Ok(json!({ "ChangeSetId": id, "ChangeSetArn": account.arn("ChangeSet", id) }))
     })

@@ -10,15 +10,15 @@
 //!   impacting), so `SUM(amount) WHERE balance_impacting = 1` is the pending balance.
 
 use serde::Serialize;
-use time::OffsetDateTime;
 
 pub use super::model::{Disbursement, Refund};
 
 use super::ids::{account_id, event_id};
 use super::ledger::Charge;
 use super::money::share_micros;
+use crate::at::At;
 
-/// One billing event.
+/// One billing event. The control API lists them as JSON, with times in `time`'s serde form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BillingEvent {
     /// 40-character id.
@@ -46,11 +46,14 @@ pub struct BillingEvent {
     /// Whether it counts towards the seller balance.
     pub balance_impacting: bool,
     /// Invoice date.
-    pub invoice_date: Option<OffsetDateTime>,
+    #[serde(with = "crate::at::offset_datetime::option")]
+    pub invoice_date: Option<At>,
     /// Payment due date.
-    pub payment_due_date: Option<OffsetDateTime>,
+    #[serde(with = "crate::at::offset_datetime::option")]
+    pub payment_due_date: Option<At>,
     /// Usage period.
-    pub usage_period: Option<(OffsetDateTime, OffsetDateTime)>,
+    #[serde(with = "crate::at::offset_datetime::option_pair")]
+    pub usage_period: Option<(At, At)>,
     /// Invoice id.
     pub invoice_id: Option<String>,
     /// Groups the rows of one transaction.
@@ -62,7 +65,8 @@ pub struct BillingEvent {
     /// Offer id, when known.
     pub offer_id: Option<String>,
     /// When the row entered the feed.
-    pub inserted_at: OffsetDateTime,
+    #[serde(with = "crate::at::offset_datetime")]
+    pub inserted_at: At,
     /// Metered quantity invoiced, as a plain decimal (usage rows only; extra column, like
     /// `agreement_id` and `offer_id`).
     pub usage_quantity: Option<String>,
@@ -284,7 +288,7 @@ pub const COLUMNS: &[&str] = &[
 /// The `billing_event` table.
 pub fn table(events: &[BillingEvent], broker_id: &str) -> super::csv::Table {
     let mut table = super::csv::Table::new("billing_event", COLUMNS);
-    let iso = |at: &OffsetDateTime| super::iso(*at);
+    let iso = |at: &At| super::iso(*at);
     for event in events {
         let inserted = iso(&event.inserted_at);
         table.push(&[
@@ -379,8 +383,8 @@ mod tests {
             seller_account_id: "111122223333".to_owned(),
             amount_micros,
             currency: "USD".to_owned(),
-            invoice_date: datetime!(2026-11-01 0:00 UTC),
-            payment_due_date: datetime!(2026-12-01 0:00 UTC),
+            invoice_date: datetime!(2026-11-01 0:00 UTC).into(),
+            payment_due_date: datetime!(2026-12-01 0:00 UTC).into(),
             usage_period: None,
             usage_quantity_micros: None,
         }
@@ -397,7 +401,7 @@ mod tests {
             id: "inv-r".to_owned(),
             invoice_id: "inv-a".to_owned(),
             amount_micros: 10_000_000,
-            at: datetime!(2026-11-02 0:00 UTC),
+            at: datetime!(2026-11-02 0:00 UTC).into(),
         }];
         let before = events(&charges, &refunds, &[], &parties);
         let pending = disbursable(&before, &[]);
@@ -409,7 +413,7 @@ mod tests {
         assert_eq!(ids.len(), 6);
         let disbursement = Disbursement {
             id: "d1".to_owned(),
-            at: datetime!(2026-11-03 0:00 UTC),
+            at: datetime!(2026-11-03 0:00 UTC).into(),
             currency,
             amount_micros: net,
             event_ids: ids,

@@ -9,11 +9,13 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use time::{Date, Month, OffsetDateTime, Time};
+use time::{Date, Duration, Month};
 
 use super::FeedSettings;
 use super::money::{fractional_usage_amount_micros, parse_price_e8};
+use crate::at::At;
 use crate::state::World;
+use crate::support::format::start_of;
 
 /// One invoice line, from the seller's point of view.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,22 +37,17 @@ pub struct Charge {
     /// ISO 4217.
     pub currency: String,
     /// Invoice date.
-    pub invoice_date: OffsetDateTime,
+    pub invoice_date: At,
     /// Payment due date.
-    pub payment_due_date: OffsetDateTime,
+    pub payment_due_date: At,
     /// Usage period (usage charges only).
-    pub usage_period: Option<(OffsetDateTime, OffsetDateTime)>,
+    pub usage_period: Option<(At, At)>,
     /// Metered quantity billed, in millionths of a unit (usage charges only).
     pub usage_quantity_micros: Option<i64>,
 }
 
 /// Every charge invoiced at or before `now`, oldest first.
-pub fn charges(
-    world: &World,
-    settings: &FeedSettings,
-    seller: &str,
-    now: OffsetDateTime,
-) -> Vec<Charge> {
+pub fn charges(world: &World, settings: &FeedSettings, seller: &str, now: At) -> Vec<Charge> {
     let mut charges: Vec<Charge> = world
         .agreements
         .invoices
@@ -82,13 +79,13 @@ pub fn charges(
 }
 
 /// `P30D`-style due periods; 30 days when absent or unparsable.
-fn due_after(period: Option<&str>) -> time::Duration {
+fn due_after(period: Option<&str>) -> Duration {
     let days = period
         .and_then(|p| p.strip_prefix('P'))
         .and_then(|p| p.strip_suffix('D'))
         .and_then(|d| d.parse::<i64>().ok())
         .unwrap_or(30);
-    time::Duration::days(days)
+    Duration::days(days)
 }
 
 #[derive(Debug, Default)]
@@ -101,20 +98,13 @@ struct UsageLine {
     currency: String,
 }
 
-fn usage_charges(
-    world: &World,
-    settings: &FeedSettings,
-    seller: &str,
-    now: OffsetDateTime,
-) -> Vec<Charge> {
+fn usage_charges(world: &World, settings: &FeedSettings, seller: &str, now: At) -> Vec<Charge> {
     // (period start, period end, product code, buyer, dimension) → accumulated amount.
-    let mut lines: BTreeMap<(i64, i64, String, String, String), UsageLine> = BTreeMap::new();
+    let mut lines: BTreeMap<(At, At, String, String, String), UsageLine> = BTreeMap::new();
     for entry in world.metering.ledger.values() {
-        let Some(start) = OffsetDateTime::from_unix_timestamp(entry.hour).ok() else {
-            continue;
-        };
+        let start = entry.hour_start();
         let (period_start, period_end) = if settings.usage_invoicing == "hourly" {
-            (start, start + time::Duration::hours(1))
+            (start, start + Duration::HOUR)
         } else {
             month_bounds(start)
         };
@@ -136,8 +126,8 @@ fn usage_charges(
             .or_else(|| agreement.map(|a| a.product_id.clone()))
             .unwrap_or_else(|| entry.product_code.clone());
         let key = (
-            period_start.unix_timestamp(),
-            period_end.unix_timestamp(),
+            period_start,
+            period_end,
             entry.product_code.clone(),
             entry.customer_aws_account_id.clone(),
             entry.dimension.clone(),
@@ -155,25 +145,25 @@ fn usage_charges(
     lines
         .into_iter()
         .filter(|(_, line)| line.quantity_amount != 0)
-        .filter_map(|((start, end, product_code, buyer, dimension), line)| {
-            let period_start = OffsetDateTime::from_unix_timestamp(start).ok()?;
-            let period_end = OffsetDateTime::from_unix_timestamp(end).ok()?;
-            let invoice_id = usage_invoice_id(&product_code, &buyer, &dimension, start);
-            Some(Charge {
-                invoice_id,
-                agreement_id: line.agreement_id,
-                offer_id: line.offer_id,
-                product_id: line.product_id,
-                buyer_account_id: buyer,
-                seller_account_id: seller.to_owned(),
-                amount_micros: line.quantity_amount,
-                currency: line.currency,
-                invoice_date: period_end,
-                payment_due_date: period_end + due_after(None),
-                usage_period: Some((period_start, period_end - time::Duration::seconds(1))),
-                usage_quantity_micros: Some(line.quantity_micros),
-            })
-        })
+        .map(
+            |((period_start, period_end, product_code, buyer, dimension), line)| {
+                let invoice_id = usage_invoice_id(&product_code, &buyer, &dimension, period_start);
+                Charge {
+                    invoice_id,
+                    agreement_id: line.agreement_id,
+                    offer_id: line.offer_id,
+                    product_id: line.product_id,
+                    buyer_account_id: buyer,
+                    seller_account_id: seller.to_owned(),
+                    amount_micros: line.quantity_amount,
+                    currency: line.currency,
+                    invoice_date: period_end,
+                    payment_due_date: period_end + due_after(None),
+                    usage_period: Some((period_start, period_end - Duration::SECOND)),
+                    usage_quantity_micros: Some(line.quantity_micros),
+                }
+            },
+        )
         .collect()
 }
 
@@ -234,22 +224,21 @@ fn fallback_price(
 }
 
 /// The first instant of `at`'s month and of the next month.
-pub fn month_bounds(at: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    let start_date = Date::from_calendar_date(at.year(), at.month(), 1).unwrap_or(at.date());
-    let (year, month) = if at.month() == Month::December {
-        (at.year() + 1, Month::January)
+pub fn month_bounds(at: At) -> (At, At) {
+    let date = at.date();
+    let start_date = Date::from_calendar_date(date.year(), date.month(), 1).unwrap_or(date);
+    let (year, month) = if date.month() == Month::December {
+        (date.year() + 1, Month::January)
     } else {
-        (at.year(), at.month().next())
+        (date.year(), date.month().next())
     };
     let end_date = Date::from_calendar_date(year, month, 1).unwrap_or(start_date);
-    (
-        start_date.with_time(Time::MIDNIGHT).assume_utc(),
-        end_date.with_time(Time::MIDNIGHT).assume_utc(),
-    )
+    (start_of(start_date), start_of(end_date))
 }
 
-fn usage_invoice_id(product_code: &str, buyer: &str, dimension: &str, start: i64) -> String {
+/// Stable across regenerations: derived from the period's start in epoch seconds.
+fn usage_invoice_id(product_code: &str, buyer: &str, dimension: &str, start: At) -> String {
+    let start = start.seconds();
     let digest =
         Sha256::digest(format!("usage|{product_code}|{buyer}|{dimension}|{start}").as_bytes());
     format!("inv-{}", &hex::encode(digest)[..16])

@@ -20,16 +20,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use time::OffsetDateTime;
 
 pub use billing::BillingEvent;
 pub use control::control_router;
 pub use model::{Disbursement, FeedSettings, FeedsState, Refund};
 
 use crate::Emulator;
+use crate::at::At;
 
 /// ISO-8601 UTC with seconds (`2026-11-22T12:00:00Z`).
-pub fn iso(at: OffsetDateTime) -> String {
+pub fn iso(at: At) -> String {
     crate::support::format::iso_seconds(at)
 }
 
@@ -53,12 +53,12 @@ pub fn output_dir(emu: &Emulator) -> PathBuf {
 
 /// Every billing event as of the emulator's now.
 pub fn billing_events(emu: &Emulator) -> Vec<BillingEvent> {
-    let now = emu.clock().now();
+    let now = emu.clock().now_at();
     let world = emu.world();
     events_in(&world, emu, now)
 }
 
-fn events_in(world: &crate::World, emu: &Emulator, now: OffsetDateTime) -> Vec<BillingEvent> {
+fn events_in(world: &crate::World, emu: &Emulator, now: At) -> Vec<BillingEvent> {
     let feeds = &world.feeds;
     let charges = ledger::charges(world, &feeds.settings, &emu.config().seller_account_id, now);
     let parties = billing::Parties {
@@ -83,7 +83,7 @@ fn events_in(world: &crate::World, emu: &Emulator, now: OffsetDateTime) -> Vec<B
 /// Pays out every undisbursed balance-impacting event, one disbursement per currency with a
 /// positive net. Returns the disbursements made.
 pub fn disburse(emu: &Emulator) -> Vec<Disbursement> {
-    let now = emu.clock().now();
+    let now = emu.clock().now_at();
     let mut world = emu.world();
     let events = events_in(&world, emu, now);
     let pending = billing::disbursable(&events, &world.feeds.disbursements);
@@ -108,7 +108,7 @@ pub fn refund(
     invoice_id: &str,
     amount_micros: Option<i64>,
 ) -> Result<Refund, String> {
-    let now = emu.clock().now();
+    let now = emu.clock().now_at();
     let mut world = emu.world();
     let events = events_in(&world, emu, now);
     let invoiced: i64 = events
@@ -173,7 +173,7 @@ pub struct GenerateReport {
 /// Generates every feed into the output directory, replacing earlier files.
 pub async fn generate(emu: &Emulator) -> Result<GenerateReport, String> {
     let dir = output_dir(emu);
-    let now = emu.clock().now();
+    let now = emu.clock().now_at();
     let (tables, bucket) = {
         let world = emu.world();
         let settings = &world.feeds.settings;
@@ -198,11 +198,8 @@ pub async fn generate(emu: &Emulator) -> Result<GenerateReport, String> {
     })
 }
 
-fn write_tables(
-    dir: &Path,
-    tables: &[csv::Table],
-    now: OffsetDateTime,
-) -> Result<Vec<GeneratedFile>, String> {
+fn write_tables(dir: &Path, tables: &[csv::Table], now: At) -> Result<Vec<GeneratedFile>, String> {
+    let today = now.date();
     let mut files = Vec::new();
     for table in tables {
         let feed_dir = dir.join(format!("{}_v1", table.name));
@@ -216,11 +213,11 @@ fn write_tables(
             let partition = insert_column
                 .and_then(|i| row.get(i))
                 .and_then(|value| partition_of(value))
-                .unwrap_or((now.year(), u8::from(now.month())));
+                .unwrap_or((today.year(), u8::from(today.month())));
             partitions.entry(partition).or_default().push(row);
         }
         if partitions.is_empty() {
-            partitions.insert((now.year(), u8::from(now.month())), Vec::new());
+            partitions.insert((today.year(), u8::from(today.month())), Vec::new());
         }
         for ((year, month), rows) in partitions {
             let key = format!("{}_v1/year={year:04}/month={month:02}/data.csv", table.name);

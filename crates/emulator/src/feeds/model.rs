@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+
+use crate::at::At;
 
 /// Feed settings (control API `PUT /_souk/feeds/settings`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,7 +66,8 @@ pub struct Refund {
     /// Refunded amount in micros (positive).
     pub amount_micros: i64,
     /// When it was issued (emulator clock).
-    pub at: OffsetDateTime,
+    #[serde(with = "crate::at::offset_datetime")]
+    pub at: At,
 }
 
 /// A disbursement issued through the control API.
@@ -74,7 +76,8 @@ pub struct Disbursement {
     /// Disbursement id.
     pub id: String,
     /// When it was paid (emulator clock).
-    pub at: OffsetDateTime,
+    #[serde(with = "crate::at::offset_datetime")]
+    pub at: At,
     /// Currency.
     pub currency: String,
     /// Net amount paid, micros.

@@ -5,11 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use time::OffsetDateTime;
-
 use super::csv::Table;
 use super::ids::{account_id, event_id};
 use super::iso;
+use crate::at::At;
 use crate::state::World;
 
 const HISTORY: [&str; 4] = ["valid_from", "insert_date", "update_date", "delete_date"];
@@ -22,7 +21,7 @@ fn columns(extra: &[&'static str]) -> Vec<&'static str> {
         .collect()
 }
 
-fn history(at: OffsetDateTime) -> Vec<(&'static str, String)> {
+fn history(at: At) -> Vec<(&'static str, String)> {
     let at = iso(at);
     vec![
         ("valid_from", at.clone()),
@@ -31,19 +30,14 @@ fn history(at: OffsetDateTime) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn row(at: OffsetDateTime, values: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+fn row(at: At, values: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
     let mut all = history(at);
     all.extend(values);
     all
 }
 
 /// Every entity table.
-pub fn entity_tables(
-    world: &World,
-    seller: &str,
-    aws_account: &str,
-    now: OffsetDateTime,
-) -> Vec<Table> {
+pub fn entity_tables(world: &World, seller: &str, aws_account: &str, now: At) -> Vec<Table> {
     vec![
         accounts(world, seller, aws_account, now),
         header_only(
@@ -124,7 +118,7 @@ fn header_only(name: &'static str, extra: &[&'static str], with_valid_to: bool) 
     Table::new(name, &all)
 }
 
-fn accounts(world: &World, seller: &str, aws_account: &str, now: OffsetDateTime) -> Table {
+fn accounts(world: &World, seller: &str, aws_account: &str, now: At) -> Table {
     let mut table = Table::new(
         "account",
         &columns(&[
@@ -175,7 +169,7 @@ fn accounts(world: &World, seller: &str, aws_account: &str, now: OffsetDateTime)
     table
 }
 
-fn products(world: &World, seller: &str, now: OffsetDateTime) -> Table {
+fn products(world: &World, seller: &str, now: At) -> Table {
     let mut table = Table::new(
         "product",
         &columns(&[
@@ -237,7 +231,7 @@ fn offers(world: &World, seller: &str) -> Table {
     for offer in world.catalog.offers.values() {
         let expiration = offer
             .availability_end_date
-            .map(|d| iso(d.with_time(time::Time::MIDNIGHT).assume_utc()))
+            .map(|d| iso(crate::support::format::start_of(d)))
             .unwrap_or_else(|| "9999-01-01T00:00:00Z".to_owned());
         table.push(&row(
             offer.last_modified,

@@ -1,10 +1,15 @@
 //! The market's data: products and dimensions, buyers, subscriptions, contract entitlements and
 //! registration tokens, with the lookups on them (`World.market`). The rules that change them,
 //! and emit notifications, are in [`crate::market`].
+//!
+//! Times here are whole seconds: the state file and the control API show them as whole epoch
+//! seconds, so the rules round the clock down before storing it.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::at::At;
 
 /// What kind of listing a product is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,14 +68,14 @@ pub struct Product {
     pub concurrent_agreements: bool,
     /// The seller's fulfilment URL (where the buyer's browser POSTs the registration token).
     pub fulfillment_url: String,
-    /// When it was created or last replaced (epoch seconds; 0 when created without a clock,
-    /// through [`create_product`] directly). The catalog shows it as `LastModifiedDate`.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub last_modified: i64,
+    /// When it was created or last replaced (the epoch when created without a clock, through
+    /// [`create_product`](crate::market::create_product) directly). The catalog shows it as `LastModifiedDate`.
+    #[serde(default, skip_serializing_if = "is_epoch", with = "crate::at::seconds")]
+    pub last_modified: At,
 }
 
-fn is_zero(value: &i64) -> bool {
-    *value == 0
+fn is_epoch(at: &At) -> bool {
+    *at == At::UNIX_EPOCH
 }
 
 impl Product {
@@ -97,13 +102,15 @@ pub enum SubscriptionStatus {
     Active,
     /// `unsubscribe-pending` sent; metering accepted until `ends_at`.
     UnsubscribePending {
-        /// Epoch seconds when `unsubscribe-success` happens.
-        ends_at: i64,
+        /// When `unsubscribe-success` happens.
+        #[serde(with = "crate::at::seconds")]
+        ends_at: At,
     },
     /// `unsubscribe-success` sent; metering rejected with `CustomerNotSubscribed`.
     Unsubscribed {
-        /// Epoch seconds.
-        at: i64,
+        /// When.
+        #[serde(with = "crate::at::seconds")]
+        at: At,
     },
 }
 
@@ -126,13 +133,14 @@ pub struct Subscription {
     pub free_trial: bool,
     /// Lifecycle state.
     pub status: SubscriptionStatus,
-    /// Epoch seconds of `subscribe-success`.
-    pub subscribed_at: i64,
+    /// When `subscribe-success` happened.
+    #[serde(with = "crate::at::seconds")]
+    pub subscribed_at: At,
 }
 
 impl Subscription {
     /// Whether usage may be metered at `now` (active, or within the final hour).
-    pub fn accepts_metering(&self, now: i64) -> bool {
+    pub fn accepts_metering(&self, now: At) -> bool {
         match self.status {
             SubscriptionStatus::Active => true,
             SubscriptionStatus::UnsubscribePending { ends_at } => now < ends_at,
@@ -182,8 +190,9 @@ pub struct Entitlement {
     pub license_arn: String,
     /// The value.
     pub value: EntitlementValue,
-    /// Epoch seconds, if the contract ends.
-    pub expiration: Option<i64>,
+    /// When the contract ends, if it does.
+    #[serde(default, with = "crate::at::seconds::option")]
+    pub expiration: Option<At>,
 }
 
 /// An issued registration token.
@@ -193,8 +202,9 @@ pub struct RegistrationToken {
     pub product_code: String,
     /// The buyer account.
     pub aws_account_id: String,
-    /// Epoch seconds of issue.
-    pub issued_at: i64,
+    /// When it was issued.
+    #[serde(with = "crate::at::seconds")]
+    pub issued_at: At,
 }
 
 /// State of the market emulation.
@@ -210,15 +220,15 @@ pub struct MarketState {
     pub entitlements: BTreeMap<String, Entitlement>,
     /// Registration tokens.
     pub tokens: BTreeMap<String, RegistrationToken>,
-    /// Earliest pending `unsubscribe-success` (epoch seconds), so [`tick`] is free otherwise.
-    #[serde(default)]
-    pub next_transition_at: Option<i64>,
+    /// Earliest pending `unsubscribe-success`, so [`tick`](crate::market::tick) is free otherwise.
+    #[serde(default, with = "crate::at::seconds::option")]
+    pub next_transition_at: Option<At>,
 }
 
 impl MarketState {
     /// Recomputes [`MarketState::next_transition_at`] from the pending unsubscriptions after
-    /// `now` (after [`tick`], and when a persisted state is loaded).
-    pub fn recompute_next_transition(&mut self, now: i64) {
+    /// `now` (after [`tick`](crate::market::tick), and when a persisted state is loaded).
+    pub fn recompute_next_transition(&mut self, now: At) {
         self.next_transition_at = self
             .subscriptions
             .values()
@@ -271,7 +281,7 @@ impl MarketState {
     pub fn active_subscribers(
         &self,
         product_code: &str,
-        now: i64,
+        now: At,
     ) -> impl Iterator<Item = &Subscription> {
         self.subscriptions
             .values()

@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use super::allocations;
 use super::ledger::Allocation;
 use super::quantity::{self, Quantity};
-use super::{LedgerEntry, MeteringState, check_window, epoch_seconds, floor_hour, required};
+use super::{LedgerEntry, MeteringState, Timestamp, check_window, required};
 use crate::Emulator;
+use crate::at::At;
 use crate::market::{MarketState, Product, Subscription};
 use crate::wire::ApiError;
 use crate::wire::json::parse_body;
@@ -45,7 +46,7 @@ struct Record {
 /// A record after validation.
 struct Checked {
     raw: Value,
-    timestamp: f64,
+    timestamp: Timestamp,
     customer: Customer,
     license_arn: Option<String>,
     dimension: String,
@@ -80,9 +81,7 @@ pub(super) fn batch_meter_usage(emulator: &Emulator, body: &[u8]) -> Result<Valu
         records.push(parse_record(raw, index + 1)?);
     }
 
-    let now_utc = emulator.clock().now();
-    let now = now_utc.unix_timestamp();
-    let now_f = now_utc.unix_timestamp_nanos() as f64 / 1e9;
+    let now = emulator.clock().now_at();
     let mut world = emulator.world();
 
     let product = resolve_product(&world.market, non_empty(request.product_code), &records)?;
@@ -90,7 +89,7 @@ pub(super) fn batch_meter_usage(emulator: &Emulator, body: &[u8]) -> Result<Valu
         check_record(&world.market, &product, record)?;
     }
     for record in &records {
-        check_window(emulator, record.timestamp, now_f)?;
+        check_window(emulator, record.timestamp, now)?;
     }
 
     let mut results = Vec::new();
@@ -104,7 +103,7 @@ pub(super) fn batch_meter_usage(emulator: &Emulator, body: &[u8]) -> Result<Valu
         let (status, id) = match subscription {
             Some(s)
                 if s.accepts_metering(now)
-                    && record.timestamp >= (floor_hour(s.subscribed_at as f64) as f64) =>
+                    && record.timestamp.at >= s.subscribed_at.floor_hour() =>
             {
                 record_usage(&mut world.metering, &product, &s, &record, now)
             }
@@ -124,7 +123,7 @@ fn parse_record(raw: Value, position: usize) -> Result<Checked, ApiError> {
     let record = Record::deserialize(&raw)
         .map_err(|err| ApiError::serialization(format!("could not parse {member}: {err}")))?;
     let timestamp_value = required(record.timestamp, &format!("{member}.timestamp"))?;
-    let timestamp = epoch_seconds(&timestamp_value).ok_or_else(|| {
+    let timestamp = super::timestamp(&timestamp_value).ok_or_else(|| {
         ApiError::serialization(format!("{member}.timestamp must be epoch seconds"))
     })?;
     let dimension = required(record.dimension, &format!("{member}.dimension"))?;
@@ -244,7 +243,7 @@ fn check_record(market: &MarketState, product: &Product, record: &Checked) -> Re
             "License {arn} does not match the customer and product of the usage record"
         )));
     }
-    if record.timestamp < floor_hour(subscription.subscribed_at as f64) as f64 {
+    if record.timestamp.at < subscription.subscribed_at.floor_hour() {
         return Err(invalid_license(format!(
             "Usage is outside the activation period of license {arn}"
         )));
@@ -276,9 +275,9 @@ fn record_usage(
     product: &Product,
     subscription: &Subscription,
     record: &Checked,
-    now: i64,
+    now: At,
 ) -> (&'static str, Option<String>) {
-    let hour = floor_hour(record.timestamp);
+    let hour = record.timestamp.at.floor_hour();
     let license = product
         .concurrent_agreements
         .then_some(subscription.license_arn.as_str());
@@ -307,12 +306,12 @@ fn record_usage(
             customer_aws_account_id: subscription.aws_account_id.clone(),
             customer_identifier: subscription.customer_identifier.clone(),
             dimension: record.dimension.clone(),
-            hour,
-            timestamp: super::whole(record.timestamp),
+            hour: hour.seconds(),
+            timestamp: record.timestamp.at.seconds(),
             quantity: record.quantity.micros / quantity::MICROS,
             quantity_micros: Some(record.quantity.micros),
             allocations: record.allocations.clone(),
-            recorded_at: now,
+            recorded_at: now.seconds(),
         },
     );
     ("Success", Some(id))

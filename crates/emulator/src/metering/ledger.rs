@@ -3,12 +3,18 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::at::At;
 use crate::tracked::TrackedMap;
 
 /// Millionths per unit: quantities are held exactly in millionths.
 pub const MICROS: i64 = 1_000_000;
 
 /// One billed usage record: what AWS will bill for a customer, dimension and hour.
+///
+/// Its times stay whole epoch seconds rather than [`At`]: the struct is public and built
+/// field by field by callers (a test planting ledger entries), and the seconds are what the
+/// ledger key, the state file and the control API show. Rules read them through
+/// [`LedgerEntry::hour_start`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     /// The id returned to the caller.
@@ -44,6 +50,11 @@ pub struct LedgerEntry {
 }
 
 impl LedgerEntry {
+    /// The start of the hour billed.
+    pub fn hour_start(&self) -> At {
+        At::from_seconds(self.hour)
+    }
+
     /// The exact quantity in millionths of a unit.
     pub fn micros(&self) -> i64 {
         self.quantity_micros
@@ -85,11 +96,12 @@ impl MeteringState {
         license_arn: Option<&str>,
         account: &str,
         dimension: &str,
-        hour: i64,
+        hour: At,
     ) -> String {
         format!(
-            "{product_code}|{}|{account}|{dimension}|{hour}",
-            license_arn.unwrap_or("-")
+            "{product_code}|{}|{account}|{dimension}|{}",
+            license_arn.unwrap_or("-"),
+            hour.seconds()
         )
     }
 }

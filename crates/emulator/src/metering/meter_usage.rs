@@ -9,9 +9,7 @@ use serde_json::{Value, json};
 use super::allocations;
 use super::ledger::Allocation;
 use super::quantity;
-use super::{
-    ClientTokenUse, LedgerEntry, MeteringState, check_window, epoch_seconds, floor_hour, required,
-};
+use super::{ClientTokenUse, LedgerEntry, MeteringState, check_window, required};
 use crate::Emulator;
 use crate::market::DimensionKind;
 use crate::wire::ApiError;
@@ -45,7 +43,7 @@ pub(super) fn meter_usage(
     let request: Request = parse_body(body)?;
     let product_code = required(request.product_code.clone(), "productCode")?;
     let timestamp_value = required(request.timestamp.clone(), "timestamp")?;
-    let timestamp = epoch_seconds(&timestamp_value)
+    let timestamp = super::timestamp(&timestamp_value)
         .ok_or_else(|| ApiError::serialization("timestamp must be epoch seconds"))?;
     let dimension = required(request.usage_dimension.clone(), "usageDimension")?;
     let quantity = quantity::resolve(
@@ -67,14 +65,13 @@ pub(super) fn meter_usage(
         "usageAllocations",
     )?;
     let fingerprint = json!({
-        "ProductCode": product_code, "Timestamp": timestamp, "UsageDimension": dimension,
+        "ProductCode": product_code, "Timestamp": timestamp.sent, "UsageDimension": dimension,
         "UsageQuantity": quantity.micros, "Decimal": quantity.decimal, "DryRun": request.dry_run.unwrap_or(false),
         "UsageAllocations": request.usage_allocations,
     })
     .to_string();
 
-    let now_utc = emulator.clock().now();
-    let now = now_utc.unix_timestamp();
+    let now = emulator.clock().now_at();
     let mut world = emulator.world();
 
     if let Some(token) = &request.client_token
@@ -97,11 +94,7 @@ pub(super) fn meter_usage(
     if !matches!(product.dimension(&dimension), Some(d) if d.kind == DimensionKind::Metered) {
         return Err(super::invalid_dimension(&dimension, &product_code));
     }
-    check_window(
-        emulator,
-        timestamp,
-        now_utc.unix_timestamp_nanos() as f64 / 1e9,
-    )?;
+    check_window(emulator, timestamp, now)?;
     let known = access_key_id.and_then(|key| world.sts.known_account(key, now));
     let subscription = match known {
         Some(account) => world
@@ -124,7 +117,7 @@ pub(super) fn meter_usage(
         ));
     }
 
-    let hour = floor_hour(timestamp);
+    let hour = timestamp.at.floor_hour();
     let key = MeteringState::key(
         &product_code,
         None,
@@ -156,12 +149,12 @@ pub(super) fn meter_usage(
                     customer_aws_account_id: subscription.aws_account_id.clone(),
                     customer_identifier: subscription.customer_identifier.clone(),
                     dimension,
-                    hour,
-                    timestamp: super::whole(timestamp),
+                    hour: hour.seconds(),
+                    timestamp: timestamp.at.seconds(),
                     quantity: quantity.micros / quantity::MICROS,
                     quantity_micros: Some(quantity.micros),
                     allocations: request.usage_allocations.unwrap_or_default(),
-                    recorded_at: now,
+                    recorded_at: now.seconds(),
                 },
             );
             id

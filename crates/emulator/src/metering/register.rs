@@ -48,7 +48,7 @@ pub(super) fn register_usage(
             format!("Public key version {version} is not valid"),
         ));
     }
-    let now = emulator.clock().now().unix_timestamp();
+    let now = emulator.clock().now_at();
     let world = emulator.world();
     let product = world
         .market
@@ -83,7 +83,7 @@ pub(super) fn register_usage(
             "customerIdentifier": subscription.customer_identifier,
             "customerAWSAccountId": subscription.aws_account_id,
             "nonce": request.nonce,
-            "iat": now,
+            "iat": now.seconds(),
         })
         .to_string(),
     );

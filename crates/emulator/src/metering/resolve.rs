@@ -22,8 +22,10 @@ pub(super) fn resolve_customer(emulator: &Emulator, body: &[u8]) -> Result<Value
             "1 validation error detected: Value '' at 'registrationToken' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\s\\S]+",
         ));
     }
-    let now = emulator.clock().now().unix_timestamp();
-    let ttl = i64::try_from(emulator.config().registration_token_ttl.as_secs()).unwrap_or(i64::MAX);
+    let now = emulator.clock().now_at();
+    // Whole seconds of the configured lifetime, as tokens have always been aged.
+    let ttl_seconds = emulator.config().registration_token_ttl.as_secs();
+    let ttl = time::Duration::seconds(i64::try_from(ttl_seconds).unwrap_or(i64::MAX));
     let world = emulator.world();
     let resolved = resolve_token(&world.market, &token, now, ttl).map_err(|err| match err {
         TokenError::Invalid => {

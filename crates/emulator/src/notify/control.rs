@@ -282,7 +282,7 @@ async fn confirmation(
             "You have chosen to subscribe to the topic {topic_arn}.\nTo confirm the subscription, visit the SubscribeURL included in this message."
         ),
         subscribe_url: Some(format!("{base}/_souk/sns/confirm?{query}")),
-        timestamp: sns::timestamp(time::OffsetDateTime::now_utc()),
+        timestamp: sns::timestamp(super::wall_now()),
         signature_version: String::new(),
         signature: String::new(),
         signing_cert_url: format!("{base}{}", signing::CERT_PATH),

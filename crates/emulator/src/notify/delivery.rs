@@ -12,9 +12,10 @@ use super::signing::{self, Signer};
 use super::sns::{self, Envelope};
 use super::{
     DeliveryRecord, DeliveryStatus, Feed, Notification, Outgoing, Subscription, Target, public_url,
-    wall_ms,
+    wall_now,
 };
 use crate::Emulator;
+use crate::at::At;
 
 /// How many delivery records are kept.
 const MAX_RECORDS: usize = 1000;
@@ -76,10 +77,10 @@ pub async fn flush(emu: &Emulator) -> FlushSummary {
     }
     let due = {
         let mut world = emu.world();
-        let now = wall_ms();
+        let now = wall_now();
         let (due, later): (Vec<Outgoing>, Vec<Outgoing>) = std::mem::take(&mut world.notify.queued)
             .into_iter()
-            .partition(|o| o.next_attempt_ms <= now);
+            .partition(|o| o.next_attempt <= now);
         world.notify.queued = later;
         due
     };
@@ -113,8 +114,8 @@ pub async fn flush(emu: &Emulator) -> FlushSummary {
                 } else {
                     let exponent = item.attempts.saturating_sub(1).min(16);
                     let delay = settings.backoff_ms.saturating_mul(1u64 << exponent);
-                    item.next_attempt_ms =
-                        wall_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
+                    let delay = i64::try_from(delay).unwrap_or(i64::MAX);
+                    item.next_attempt = wall_now() + time::Duration::milliseconds(delay);
                     world.notify.queued.push(item);
                 }
             }
@@ -128,7 +129,7 @@ type AttemptResult = Result<Option<u16>, (Option<u16>, String)>;
 async fn attempt(emu: &Emulator, item: Outgoing) -> (Outgoing, AttemptResult) {
     let result = match &item.target {
         Target::Sqs(queue) => {
-            let now = crate::sqs::now_ms(emu);
+            let now = emu.clock().now_at();
             let sent = emu.world().sqs.send_internal(queue, item.body.clone(), now);
             sent.map(|_| None)
                 .map_err(|e| (None, format!("sqs {queue}: {e}")))
@@ -157,7 +158,7 @@ async fn build(
     subscriptions: &[Subscription],
 ) -> (Vec<DeliveryRecord>, Vec<Outgoing>) {
     let base = public_url(emu);
-    let now = emu.clock().now();
+    let now = emu.clock().now_at();
     let mut signer: Option<Arc<Signer>> = None;
     let mut records = Vec::new();
     let mut outgoing = Vec::new();
@@ -252,11 +253,7 @@ async fn build(
     (records, outgoing)
 }
 
-fn event_json(
-    emu: &Emulator,
-    notification: &Notification,
-    now: time::OffsetDateTime,
-) -> Option<serde_json::Value> {
+fn event_json(emu: &Emulator, notification: &Notification, now: At) -> Option<serde_json::Value> {
     let Notification::EventBridge {
         source,
         detail_type,
@@ -310,7 +307,7 @@ pub(super) fn new_delivery(
         headers,
         body,
         attempts: 0,
-        next_attempt_ms: 0,
+        next_attempt: At::UNIX_EPOCH,
     };
     (record, item)
 }

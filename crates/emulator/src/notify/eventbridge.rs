@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use crate::at::At;
+
 /// The event JSON for an `EventBridge` notification delivered at `at`.
 pub fn event(
     source: &str,
@@ -11,9 +13,9 @@ pub fn event(
     detail: &Value,
     account: &str,
     region: &str,
-    at: time::OffsetDateTime,
+    at: At,
 ) -> Value {
-    let at = at.to_offset(time::UtcOffset::UTC);
+    let at = at.to_offset_datetime();
     let time = format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
         at.year(),

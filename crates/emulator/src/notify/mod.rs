@@ -27,6 +27,7 @@ pub use routes::router;
 pub use subscription::{Feed, SnsTopic, Status, Subscription, Target};
 
 use crate::Emulator;
+use crate::at::At;
 
 /// The emulator's base URL as clients reach it (settings, else `http://localhost:4566`).
 pub fn public_url(emu: &Emulator) -> String {
@@ -42,10 +43,7 @@ pub fn set_public_url(emu: &Emulator, url: &str) {
     emu.world().notify.settings.public_url = Some(url.trim_end_matches('/').to_owned());
 }
 
-/// Wall-clock epoch milliseconds (retry scheduling is real time, not emulator time).
-pub(crate) fn wall_ms() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+/// The wall clock's now (retry scheduling is real time, not emulator time).
+pub(crate) fn wall_now() -> At {
+    At::from_offset_datetime(time::OffsetDateTime::now_utc())
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::subscription::{Subscription, Target};
+use crate::at::At;
 
 /// One lifecycle event to deliver, in AWS's vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,8 +123,9 @@ pub struct Outgoing {
     pub body: String,
     /// Attempts made so far.
     pub attempts: u32,
-    /// Wall-clock epoch milliseconds of the next attempt.
-    pub next_attempt_ms: i64,
+    /// When the next attempt is due, on the wall clock (retries are real time).
+    #[serde(rename = "next_attempt_ms")]
+    pub next_attempt: At,
 }
 
 /// Notification subscriptions and the notifications waiting to be delivered.

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::Notification;
 use super::signing::{SignatureVersion, Signer, string_to_sign};
+use crate::at::At;
 
 /// A signed SNS envelope, serialized in AWS's field order.
 #[derive(Debug, Clone, Serialize)]
@@ -128,8 +129,8 @@ pub fn product_code(notification: &Notification) -> Option<&str> {
 }
 
 /// SNS timestamp format with milliseconds.
-pub fn timestamp(at: time::OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
+pub fn timestamp(at: At) -> String {
+    let at = at.to_offset_datetime();
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
         at.year(),

@@ -18,7 +18,7 @@ pub mod queue;
 
 pub use error::SqsError;
 pub use json::handle;
-pub use ops::{ReceiveOutput, SendOutput, now_ms};
+pub use ops::{ReceiveOutput, SendOutput};
 pub use query::handle_query;
 pub use queue::{Message, MessageAttribute, Queue, Received, SqsState, queue_key};
 

@@ -8,11 +8,7 @@ use super::error::SqsError;
 use super::queue::{MessageAttribute, Queue, Received, md5_of_attributes};
 use super::{queue_arn, queue_key, queue_url};
 use crate::Emulator;
-
-/// Milliseconds since the epoch on the emulator clock.
-pub fn now_ms(emu: &Emulator) -> i64 {
-    i64::try_from(emu.clock().now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
+use crate::at::At;
 
 /// CreateQueue.
 pub fn create_queue(
@@ -24,7 +20,7 @@ pub fn create_queue(
         return Err(SqsError::MissingParameter("QueueName".to_owned()));
     }
     let account = emu.config().seller_account_id.clone();
-    let now = now_ms(emu);
+    let now = emu.clock().now_at();
     let queue = Queue::new(&account, name, attributes, now)?;
     let mut world = emu.world();
     let key = format!("{account}/{name}");
@@ -254,7 +250,7 @@ pub fn plan_receive(emu: &Emulator, input: ReceiveInput) -> Result<ReceivePlan, 
 
 /// Receives what is visible now (possibly nothing); `None` when the queue no longer exists.
 pub fn receive_now(emu: &Emulator, plan: &ReceivePlan) -> Option<ReceiveOutput> {
-    let now = now_ms(emu);
+    let now = emu.clock().now_at();
     let sender = emu.config().seller_account_id.clone();
     let received = {
         let mut world = emu.world();
@@ -274,13 +270,14 @@ fn describe(received: Received, plan: &ReceivePlan, sender: &str) -> ReceivedMes
     let mut system_attributes = BTreeMap::new();
     let candidates = [
         ("SenderId", sender.to_owned()),
-        ("SentTimestamp", message.sent_at_ms.to_string()),
+        ("SentTimestamp", message.sent_at.millis().to_string()),
         ("ApproximateReceiveCount", message.receive_count.to_string()),
         (
             "ApproximateFirstReceiveTimestamp",
             message
-                .first_receive_ms
-                .unwrap_or(message.sent_at_ms)
+                .first_receive
+                .unwrap_or(message.sent_at)
+                .millis()
                 .to_string(),
         ),
     ];
@@ -351,7 +348,7 @@ pub fn get_attributes(
     names: &[String],
 ) -> Result<BTreeMap<String, String>, SqsError> {
     let key = required_key(url)?;
-    let now = now_ms(emu);
+    let now = emu.clock().now_at();
     let (account, name) = key.split_once('/').unwrap_or_default();
     let arn = queue_arn(emu, account, name);
     with_queue(emu, url, |queue, _| {
@@ -382,10 +379,10 @@ fn required_key(url: &str) -> Result<String, SqsError> {
 fn with_queue<T>(
     emu: &Emulator,
     url: &str,
-    f: impl FnOnce(&mut Queue, i64) -> Result<T, SqsError>,
+    f: impl FnOnce(&mut Queue, At) -> Result<T, SqsError>,
 ) -> Result<T, SqsError> {
     let key = required_key(url)?;
-    let now = now_ms(emu);
+    let now = emu.clock().now_at();
     let mut world = emu.world();
     let queue = world
         .sqs

@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use time::Duration;
 
 use super::error::SqsError;
+use crate::at::At;
 use crate::support::md5;
 
 /// Attributes a queue accepts, with AWS's defaults and allowed ranges.
@@ -53,14 +55,17 @@ pub struct Message {
     pub body: String,
     /// Message attributes as sent.
     pub attributes: BTreeMap<String, MessageAttribute>,
-    /// When it was sent (epoch milliseconds, emulator clock).
-    pub sent_at_ms: i64,
-    /// When it becomes visible to ReceiveMessage (epoch milliseconds, emulator clock).
-    pub visible_at_ms: i64,
+    /// When it was sent.
+    #[serde(rename = "sent_at_ms")]
+    pub sent_at: At,
+    /// When it becomes visible to ReceiveMessage.
+    #[serde(rename = "visible_at_ms")]
+    pub visible_at: At,
     /// How many times it has been received.
     pub receive_count: u32,
     /// When it was first received.
-    pub first_receive_ms: Option<i64>,
+    #[serde(rename = "first_receive_ms")]
+    pub first_receive: Option<At>,
     /// The nonce of the newest receipt handle issued for it.
     pub receipt_nonce: Option<String>,
 }
@@ -74,8 +79,9 @@ pub struct Queue {
     pub name: String,
     /// Attributes set at creation (or by SetQueueAttributes).
     pub attributes: BTreeMap<String, String>,
-    /// Creation time (epoch seconds).
-    pub created_at: i64,
+    /// Creation time (whole seconds, as `CreatedTimestamp` shows it).
+    #[serde(with = "crate::at::seconds")]
+    pub created_at: At,
     /// Messages, oldest first.
     pub messages: VecDeque<Message>,
 }
@@ -95,7 +101,7 @@ impl Queue {
         account: &str,
         name: &str,
         attributes: BTreeMap<String, String>,
-        now_ms: i64,
+        now: At,
     ) -> Result<Self, SqsError> {
         validate_name(name)?;
         for (key, value) in &attributes {
@@ -105,7 +111,7 @@ impl Queue {
             account: account.to_owned(),
             name: name.to_owned(),
             attributes,
-            created_at: now_ms.div_euclid(1000),
+            created_at: now.floor_seconds(),
             messages: VecDeque::new(),
         })
     }
@@ -125,20 +131,24 @@ impl Queue {
             .unwrap_or(0)
     }
 
+    fn retention(&self) -> Duration {
+        Duration::seconds(self.number_attribute("MessageRetentionPeriod"))
+    }
+
     /// Removes messages older than the retention period.
-    pub fn expire(&mut self, now_ms: i64) {
-        let retention_ms = self.number_attribute("MessageRetentionPeriod") * 1000;
+    pub fn expire(&mut self, now: At) {
+        let retention = self.retention();
         self.messages
-            .retain(|message| now_ms - message.sent_at_ms < retention_ms);
+            .retain(|message| now - message.sent_at < retention);
     }
 
     /// Whether a message is past retention; checks only the oldest, so a queue with nothing to
     /// drop costs one comparison (messages are appended in clock order).
-    pub fn has_expired(&self, now_ms: i64) -> bool {
-        let retention_ms = self.number_attribute("MessageRetentionPeriod") * 1000;
+    pub fn has_expired(&self, now: At) -> bool {
+        let retention = self.retention();
         self.messages
             .front()
-            .is_some_and(|oldest| now_ms - oldest.sent_at_ms >= retention_ms)
+            .is_some_and(|oldest| now - oldest.sent_at >= retention)
     }
 
     /// Appends a message; `delay_seconds` overrides the queue's DelaySeconds.
@@ -147,7 +157,7 @@ impl Queue {
         body: String,
         attributes: BTreeMap<String, MessageAttribute>,
         delay_seconds: Option<i64>,
-        now_ms: i64,
+        now: At,
     ) -> Result<Message, SqsError> {
         validate_body(&body, self.number_attribute("MaximumMessageSize"))?;
         let delay = match delay_seconds {
@@ -163,10 +173,10 @@ impl Queue {
             id: uuid::Uuid::new_v4().to_string(),
             body,
             attributes,
-            sent_at_ms: now_ms,
-            visible_at_ms: now_ms + delay * 1000,
+            sent_at: now,
+            visible_at: now + Duration::seconds(delay),
             receive_count: 0,
-            first_receive_ms: None,
+            first_receive: None,
             receipt_nonce: None,
         };
         self.messages.push_back(message.clone());
@@ -178,22 +188,23 @@ impl Queue {
         &mut self,
         max: usize,
         visibility_timeout: Option<i64>,
-        now_ms: i64,
+        now: At,
     ) -> Vec<Received> {
-        self.expire(now_ms);
-        let timeout_ms =
-            visibility_timeout.unwrap_or_else(|| self.number_attribute("VisibilityTimeout")) * 1000;
+        self.expire(now);
+        let timeout = Duration::seconds(
+            visibility_timeout.unwrap_or_else(|| self.number_attribute("VisibilityTimeout")),
+        );
         let mut received = Vec::new();
         for message in self
             .messages
             .iter_mut()
-            .filter(|m| m.visible_at_ms <= now_ms)
+            .filter(|m| m.visible_at <= now)
             .take(max)
         {
             let nonce = uuid::Uuid::new_v4().simple().to_string();
-            message.visible_at_ms = now_ms + timeout_ms;
+            message.visible_at = now + timeout;
             message.receive_count += 1;
-            message.first_receive_ms.get_or_insert(now_ms);
+            message.first_receive.get_or_insert(now);
             message.receipt_nonce = Some(nonce.clone());
             let receipt_handle =
                 encode_receipt_handle(&self.account, &self.name, &message.id, &nonce);
@@ -220,7 +231,7 @@ impl Queue {
         &mut self,
         receipt_handle: &str,
         timeout: i64,
-        now_ms: i64,
+        now: At,
     ) -> Result<(), SqsError> {
         let handle = self.parse_handle(receipt_handle)?;
         if !(0..=43_200).contains(&timeout) {
@@ -231,7 +242,7 @@ impl Queue {
         let Some(message) = self.messages.iter_mut().find(|m| m.id == handle.message_id) else {
             return Err(SqsError::MessageNotInflight);
         };
-        if message.visible_at_ms <= now_ms {
+        if message.visible_at <= now {
             return Err(SqsError::MessageNotInflight);
         }
         if message.receipt_nonce.as_deref() != Some(&handle.nonce) {
@@ -239,7 +250,7 @@ impl Queue {
                 "Value {receipt_handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired."
             )));
         }
-        message.visible_at_ms = now_ms + timeout * 1000;
+        message.visible_at = now + Duration::seconds(timeout);
         Ok(())
     }
 
@@ -253,10 +264,10 @@ impl Queue {
     }
 
     /// Counts (visible, in flight, delayed) messages.
-    pub fn counts(&self, now_ms: i64) -> (usize, usize, usize) {
+    pub fn counts(&self, now: At) -> (usize, usize, usize) {
         let mut counts = (0, 0, 0);
         for message in &self.messages {
-            if message.visible_at_ms <= now_ms {
+            if message.visible_at <= now {
                 counts.0 += 1;
             } else if message.receive_count > 0 {
                 counts.1 += 1;
@@ -268,8 +279,8 @@ impl Queue {
     }
 
     /// Whether a message is visible now.
-    pub fn has_visible(&self, now_ms: i64) -> bool {
-        self.messages.iter().any(|m| m.visible_at_ms <= now_ms)
+    pub fn has_visible(&self, now: At) -> bool {
+        self.messages.iter().any(|m| m.visible_at <= now)
     }
 
     /// GetQueueAttributes: the requested attributes (`All` for every one).
@@ -277,9 +288,9 @@ impl Queue {
         &self,
         names: &[String],
         arn: &str,
-        now_ms: i64,
+        now: At,
     ) -> Result<BTreeMap<String, String>, SqsError> {
-        let (visible, in_flight, delayed) = self.counts(now_ms);
+        let (visible, in_flight, delayed) = self.counts(now);
         let mut all: BTreeMap<String, String> = BTreeMap::new();
         for (name, default, ..) in QUEUE_ATTRIBUTES {
             let value = self
@@ -306,11 +317,9 @@ impl Queue {
             "ApproximateNumberOfMessagesDelayed".to_owned(),
             delayed.to_string(),
         );
-        all.insert("CreatedTimestamp".to_owned(), self.created_at.to_string());
-        all.insert(
-            "LastModifiedTimestamp".to_owned(),
-            self.created_at.to_string(),
-        );
+        let created = self.created_at.seconds().to_string();
+        all.insert("CreatedTimestamp".to_owned(), created.clone());
+        all.insert("LastModifiedTimestamp".to_owned(), created);
         all.insert("QueueArn".to_owned(), arn.to_owned());
         if names.iter().any(|n| n == "All") {
             return Ok(all);
@@ -462,12 +471,12 @@ impl SqsState {
         &mut self,
         url_or_arn: &str,
         body: String,
-        now_ms: i64,
+        now: At,
     ) -> Result<String, SqsError> {
         let queue = self
             .find_mut(url_or_arn)
             .ok_or(SqsError::QueueDoesNotExist)?;
-        let message = queue.send(body, BTreeMap::new(), None, now_ms)?;
+        let message = queue.send(body, BTreeMap::new(), None, now)?;
         self.wake.notify_waiters();
         Ok(message.id)
     }
@@ -501,33 +510,40 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::{Queue, decode_receipt_handle};
+    use crate::at::At;
     use crate::sqs::SqsError;
+
+    const T0: At = At::UNIX_EPOCH;
+
+    fn ms(millis: i64) -> At {
+        At::from_millis(millis)
+    }
 
     fn queue(attributes: &[(&str, &str)]) -> Queue {
         let attributes = attributes
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        Queue::new("111122223333", "q", attributes, 0).expect("queue")
+        Queue::new("111122223333", "q", attributes, T0).expect("queue")
     }
 
     #[test]
     fn delays_hide_messages_until_due() {
         let mut q = queue(&[("DelaySeconds", "10")]);
-        q.send("a".into(), BTreeMap::new(), None, 0).expect("send");
-        q.send("b".into(), BTreeMap::new(), Some(0), 0)
+        q.send("a".into(), BTreeMap::new(), None, T0).expect("send");
+        q.send("b".into(), BTreeMap::new(), Some(0), T0)
             .expect("send");
-        let now = q.receive(10, None, 1_000);
+        let now = q.receive(10, None, ms(1_000));
         assert_eq!(
             now.iter()
                 .map(|r| r.message.body.as_str())
                 .collect::<Vec<_>>(),
             ["b"]
         );
-        assert_eq!(q.counts(1_000), (0, 1, 1));
-        assert_eq!(q.receive(10, None, 10_000).len(), 1);
+        assert_eq!(q.counts(ms(1_000)), (0, 1, 1));
+        assert_eq!(q.receive(10, None, ms(10_000)).len(), 1);
         assert!(matches!(
-            q.send("c".into(), BTreeMap::new(), Some(901), 0),
+            q.send("c".into(), BTreeMap::new(), Some(901), T0),
             Err(SqsError::InvalidParameterValue(_))
         ));
     }
@@ -535,49 +551,49 @@ mod tests {
     #[test]
     fn retention_drops_old_messages() {
         let mut q = queue(&[("MessageRetentionPeriod", "60")]);
-        q.send("old".into(), BTreeMap::new(), None, 0)
+        q.send("old".into(), BTreeMap::new(), None, T0)
             .expect("send");
-        assert!(q.receive(1, None, 61_000).is_empty());
+        assert!(q.receive(1, None, ms(61_000)).is_empty());
         assert!(q.messages.is_empty());
     }
 
     #[test]
     fn receipt_handles_belong_to_their_queue() {
         let mut q = queue(&[]);
-        q.send("x".into(), BTreeMap::new(), None, 0).expect("send");
-        let handle = q.receive(1, Some(30), 0).remove(0).receipt_handle;
+        q.send("x".into(), BTreeMap::new(), None, T0).expect("send");
+        let handle = q.receive(1, Some(30), T0).remove(0).receipt_handle;
         let parsed = decode_receipt_handle(&handle).expect("handle");
         assert_eq!(parsed.queue, "q");
-        let mut other = Queue::new("111122223333", "other", BTreeMap::new(), 0).expect("queue");
+        let mut other = Queue::new("111122223333", "other", BTreeMap::new(), T0).expect("queue");
         assert!(matches!(
             other.delete(&handle),
             Err(SqsError::ReceiptHandleIsInvalid(_))
         ));
         assert!(matches!(
-            q.change_visibility(&handle, 43_201, 0),
+            q.change_visibility(&handle, 43_201, T0),
             Err(SqsError::InvalidParameterValue(_))
         ));
-        q.change_visibility(&handle, 0, 0).expect("change");
+        q.change_visibility(&handle, 0, T0).expect("change");
         assert!(matches!(
-            q.change_visibility(&handle, 5, 0),
+            q.change_visibility(&handle, 5, T0),
             Err(SqsError::MessageNotInflight)
         ));
     }
 
     #[test]
     fn invalid_names_and_attributes_are_rejected() {
-        assert!(Queue::new("1", "", BTreeMap::new(), 0).is_err());
-        assert!(Queue::new("1", "has space", BTreeMap::new(), 0).is_err());
-        assert!(Queue::new("1", &"x".repeat(81), BTreeMap::new(), 0).is_err());
-        assert!(Queue::new("1", "ok.fifo", BTreeMap::new(), 0).is_ok());
+        assert!(Queue::new("1", "", BTreeMap::new(), T0).is_err());
+        assert!(Queue::new("1", "has space", BTreeMap::new(), T0).is_err());
+        assert!(Queue::new("1", &"x".repeat(81), BTreeMap::new(), T0).is_err());
+        assert!(Queue::new("1", "ok.fifo", BTreeMap::new(), T0).is_ok());
         let bad = BTreeMap::from([("VisibilityTimeout".to_owned(), "abc".to_owned())]);
         assert!(matches!(
-            Queue::new("1", "q", bad, 0),
+            Queue::new("1", "q", bad, T0),
             Err(SqsError::InvalidAttributeValue(_))
         ));
         let unknown = BTreeMap::from([("Colour".to_owned(), "blue".to_owned())]);
         assert!(matches!(
-            Queue::new("1", "q", unknown, 0),
+            Queue::new("1", "q", unknown, T0),
             Err(SqsError::InvalidAttributeName(_))
         ));
     }

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::at::At;
+
 /// A role that can be assumed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Role {
@@ -34,8 +36,9 @@ pub struct Session {
     pub secret_access_key: String,
     /// Session token.
     pub session_token: String,
-    /// Epoch seconds.
-    pub expiration: i64,
+    /// When the credentials expire (whole seconds, as the state file and `Expiration` show).
+    #[serde(with = "crate::at::seconds")]
+    pub expiration: At,
 }
 
 /// An identity behind a registered long-term access key.
@@ -129,7 +132,7 @@ impl StsState {
 
     /// Identifies the caller behind `access_key_id` at `now` (expired sessions fall back to the
     /// default principal).
-    pub fn caller(&self, access_key_id: Option<&str>, default_account: &str, now: i64) -> Caller {
+    pub fn caller(&self, access_key_id: Option<&str>, default_account: &str, now: At) -> Caller {
         if let Some(key) = access_key_id {
             if let Some(session) = self.sessions.get(key).filter(|s| s.expiration > now) {
                 let account = arn_account(&session.role_arn)
@@ -169,7 +172,7 @@ impl StsState {
     }
 
     /// The account behind a session or a registered key (not the default principal).
-    pub fn known_account(&self, access_key_id: &str, now: i64) -> Option<String> {
+    pub fn known_account(&self, access_key_id: &str, now: At) -> Option<String> {
         if let Some(session) = self
             .sessions
             .get(access_key_id)
@@ -183,7 +186,7 @@ impl StsState {
     }
 
     /// Whether `access_key_id` is an emulator-issued session that has expired at `now`.
-    pub fn session_expired(&self, access_key_id: &str, now: i64) -> bool {
+    pub fn session_expired(&self, access_key_id: &str, now: At) -> bool {
         self.sessions
             .get(access_key_id)
             .is_some_and(|s| s.expiration <= now)
@@ -191,13 +194,7 @@ impl StsState {
 
     /// If `access_key_id` is a live session of a role that denies `action`, the caller ARN to
     /// put in the AccessDenied message.
-    pub fn denied_caller(
-        &self,
-        access_key_id: &str,
-        action: &str,
-        now_utc: time::OffsetDateTime,
-    ) -> Option<String> {
-        let now = now_utc.unix_timestamp();
+    pub fn denied_caller(&self, access_key_id: &str, action: &str, now: At) -> Option<String> {
         let session = self
             .sessions
             .get(access_key_id)

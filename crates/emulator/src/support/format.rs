@@ -2,7 +2,9 @@
 //! durations, decimal prices as integer micros.
 
 use time::macros::format_description;
-use time::{Date, OffsetDateTime, Time};
+use time::{Date, Time};
+
+use crate::at::At;
 
 /// A new opaque identifier: `prefix` followed by `len` lower-case alphanumerics.
 pub fn new_id(prefix: &str, len: usize) -> String {
@@ -15,20 +17,16 @@ pub fn new_id(prefix: &str, len: usize) -> String {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, the catalog's `DateTimeISO8601`.
-pub fn iso_seconds(at: OffsetDateTime) -> String {
+pub fn iso_seconds(at: At) -> String {
     let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_default()
+    at.to_offset_datetime().format(&format).unwrap_or_default()
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.000Z`, as DescribeEntity shows dates inside documents.
-pub fn iso_millis(at: OffsetDateTime) -> String {
+pub fn iso_millis(at: At) -> String {
     let format =
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_default()
+    at.to_offset_datetime().format(&format).unwrap_or_default()
 }
 
 /// Parses a strict calendar date `YYYY-MM-DD`.
@@ -41,30 +39,19 @@ pub fn parse_date(value: &str) -> Option<Date> {
 }
 
 /// Parses a `DateTimeISO8601` filter value (`YYYY-MM-DDTHH:MM:SSZ`, with or without millis).
-pub fn parse_datetime(value: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).ok()
+pub fn parse_datetime(value: &str) -> Option<At> {
+    At::parse_rfc3339(value)
 }
 
 /// Midnight UTC at the start of `date`.
-pub fn start_of(date: Date) -> OffsetDateTime {
-    date.with_time(Time::MIDNIGHT).assume_utc()
+pub fn start_of(date: Date) -> At {
+    At::from_offset_datetime(date.with_time(Time::MIDNIGHT).assume_utc())
 }
 
 /// The last millisecond (23:59:59.999 UTC) of `date`.
-pub fn end_of(date: Date) -> OffsetDateTime {
+pub fn end_of(date: Date) -> At {
     let last = Time::from_hms_milli(23, 59, 59, 999).unwrap_or(Time::MIDNIGHT);
-    date.with_time(last).assume_utc()
-}
-
-/// `at + by`, saturating at the last representable instant instead of overflowing.
-pub fn add(at: OffsetDateTime, by: time::Duration) -> OffsetDateTime {
-    at.checked_add(by).unwrap_or_else(|| {
-        if by.is_negative() {
-            start_of(Date::MIN)
-        } else {
-            end_of(Date::MAX)
-        }
-    })
+    At::from_offset_datetime(date.with_time(last).assume_utc())
 }
 
 /// An ISO-8601 duration of the catalog's form `P(nY)(nM)(nD)` (at least one part).
@@ -118,8 +105,9 @@ impl IsoDuration {
     }
 
     /// `from` moved forward by this duration (calendar months, clamped to the month's end).
-    pub fn add_to(&self, from: OffsetDateTime) -> OffsetDateTime {
+    pub fn add_to(&self, from: At) -> At {
         let total_months = i64::from(self.years) * 12 + i64::from(self.months);
+        let from = from.to_offset_datetime();
         let date = from.date();
         let month_index =
             i64::from(date.year()) * 12 + i64::from(u8::from(date.month())) - 1 + total_months;
@@ -130,10 +118,8 @@ impl IsoDuration {
         let Ok(moved) = Date::from_calendar_date(year, month, day) else {
             return end_of(Date::MAX);
         };
-        add(
-            from.replace_date(moved),
-            time::Duration::days(i64::from(self.days)),
-        )
+        At::from_offset_datetime(from.replace_date(moved))
+            + time::Duration::days(i64::from(self.days))
     }
 
     /// Approximate length in days (for comparisons only).
@@ -240,7 +226,7 @@ mod tests {
         assert_eq!(end.date(), Date::MAX);
         let far = IsoDuration::parse("P999999999Y4294967295D").unwrap_or_default();
         assert_eq!(far.add_to(start_of(Date::MIN)).date(), Date::MAX);
-        assert_eq!(add(end, time::Duration::MAX), end_of(Date::MAX));
+        assert_eq!(end + time::Duration::MAX, end_of(Date::MAX));
     }
 
     #[test]

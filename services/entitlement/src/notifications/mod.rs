@@ -193,9 +193,9 @@ pub(crate) mod fixtures {
     };
     use souk_emulator::notify::signing::{self, SignatureVersion};
     use souk_emulator::notify::{Notification, eventbridge, sns};
-    use souk_emulator::{EmulatorConfig, World};
-    use time::OffsetDateTime;
+    use souk_emulator::{At, EmulatorConfig, World};
     use time::macros::datetime;
+    use time::{Duration, OffsetDateTime};
 
     /// The product in every fixture.
     pub const PRODUCT: &str = "soukdemoproductcode0001";
@@ -230,13 +230,15 @@ pub(crate) mod fixtures {
             free_trial: true,
             ..SubscribeRequest::default()
         };
-        let now = AT.unix_timestamp();
+        let now = At::from(AT);
         market::subscribe(&mut world, &config, request, now).expect("subscribe");
         let seats = BTreeMap::from([("seats".to_owned(), EntitlementValue::Integer(5))]);
         market::set_entitlements(&mut world, &config, PRODUCT, BUYER, seats, None)
             .expect("entitlements");
-        market::unsubscribe(&mut world, &config, PRODUCT, BUYER, now + 10).expect("unsubscribe");
-        market::tick(&mut world, &config, now + 10 + 3600);
+        let unsubscribed = now + Duration::seconds(10);
+        market::unsubscribe(&mut world, &config, PRODUCT, BUYER, unsubscribed)
+            .expect("unsubscribe");
+        market::tick(&mut world, &config, unsubscribed + Duration::HOUR);
         std::mem::take(&mut world.notify.pending)
     }
 
@@ -257,8 +259,8 @@ pub(crate) mod fixtures {
             product_code: PRODUCT.to_owned(),
             resale_authorization_id: Some("resaleauthz-yaxjqxiskysxa".to_owned()),
             previous_agreement_id: None,
-            acceptance_time: AT,
-            start_time: AT,
+            acceptance_time: AT.into(),
+            start_time: AT.into(),
             end_time: None,
             terms: Vec::new(),
             selector_value: None,
@@ -266,7 +268,7 @@ pub(crate) mod fixtures {
             currency_code: "USD".to_owned(),
             agreement_value_micros: 0,
             auto_renew: true,
-            updated_at: AT,
+            updated_at: AT.into(),
         };
         events::created(&mut world, &agreement);
         events::amended(&mut world, &agreement);
@@ -304,7 +306,7 @@ pub(crate) mod fixtures {
             detail,
             &config.seller_account_id,
             &config.region,
-            AT,
+            AT.into(),
         )
         .to_string()
     }
@@ -325,7 +327,7 @@ pub(crate) mod fixtures {
             ),
             message: message.to_owned(),
             subscribe_url: None,
-            timestamp: sns::timestamp(AT),
+            timestamp: sns::timestamp(AT.into()),
             signature_version: String::new(),
             signature: String::new(),
             signing_cert_url: EMULATOR_CERT_URL.to_owned(),

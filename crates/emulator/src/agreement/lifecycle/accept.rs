@@ -1,12 +1,12 @@
 //! Accepting an offer: a NEW agreement, or REPLACE for a replacement offer.
 
 use http::StatusCode;
-use time::OffsetDateTime;
 
 use super::{AcceptRequest, conflict, not_found, released_offer, start_agreement};
 use crate::World;
 use crate::agreement::billing;
 use crate::agreement::model::{Agreement, AgreementStatus};
+use crate::at::At;
 use crate::catalog::model::Offer;
 use crate::config::EmulatorConfig;
 use crate::support::format::new_id;
@@ -42,7 +42,7 @@ fn product_code(world: &World, config: &EmulatorConfig, product_id: &str) -> Str
 pub fn accept(
     world: &mut World,
     config: &EmulatorConfig,
-    now: OffsetDateTime,
+    now: At,
     offer_id: &str,
     request: &AcceptRequest,
 ) -> Result<Agreement, ApiError> {

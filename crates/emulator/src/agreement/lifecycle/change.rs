@@ -1,7 +1,5 @@
 //! Changing an active agreement: AMEND (quantities) and RENEW.
 
-use time::OffsetDateTime;
-
 use super::{
     AmendRequest, RenewRequest, active, conflict, markup, party, released_offer, start_agreement,
 };
@@ -9,6 +7,7 @@ use crate::World;
 use crate::agreement::billing::{self, Priced};
 use crate::agreement::model::{Agreement, AgreementStatus};
 use crate::agreement::{events, market_subscription};
+use crate::at::At;
 use crate::config::EmulatorConfig;
 use crate::support::format::new_id;
 use crate::support::json::str_at;
@@ -18,7 +17,7 @@ use crate::wire::ApiError;
 pub fn amend(
     world: &mut World,
     config: &EmulatorConfig,
-    now: OffsetDateTime,
+    now: At,
     id: &str,
     request: &AmendRequest,
 ) -> Result<Agreement, ApiError> {
@@ -89,7 +88,7 @@ pub fn amend(
 pub fn renew(
     world: &mut World,
     config: &EmulatorConfig,
-    now: OffsetDateTime,
+    now: At,
     id: &str,
     request: &RenewRequest,
 ) -> Result<Agreement, ApiError> {
@@ -111,10 +110,10 @@ pub fn renew(
     )
     .map_err(ApiError::validation)?;
     let start = old.end_time.unwrap_or(now).max(now);
-    let end = priced.duration.map(|d| d.add_to(start)).or_else(|| {
-        old.end_time
-            .map(|e| crate::support::format::add(start, e - old.start_time))
-    });
+    let end = priced
+        .duration
+        .map(|d| d.add_to(start))
+        .or_else(|| old.end_time.map(|e| start + (e - old.start_time)));
     let mut renewed = old.clone();
     renewed.id = new_id("agmt-", 25);
     renewed.intent = "RENEW".to_owned();

@@ -1,11 +1,10 @@
 //! Ending agreements: cancel, terminate, expire (the final metering hour starts).
 
-use time::OffsetDateTime;
-
 use super::{EndRequest, active, not_found};
 use crate::World;
 use crate::agreement::model::{Agreement, AgreementStatus};
 use crate::agreement::{events, market_subscription};
+use crate::at::At;
 use crate::config::EmulatorConfig;
 use crate::wire::ApiError;
 
@@ -13,7 +12,7 @@ use crate::wire::ApiError;
 pub fn end(
     world: &mut World,
     config: &EmulatorConfig,
-    now: OffsetDateTime,
+    now: At,
     id: &str,
     request: &EndRequest,
 ) -> Result<Agreement, ApiError> {
@@ -36,7 +35,7 @@ pub(super) fn finish(
     config: &EmulatorConfig,
     id: &str,
     status: AgreementStatus,
-    now: OffsetDateTime,
+    now: At,
 ) -> Result<Agreement, ApiError> {
     let Some(agreement) = world.agreements.agreements.get_mut(id) else {
         return Err(not_found(format!("agreement {id} does not exist")));
@@ -59,7 +58,7 @@ pub(super) fn finish(
     let market_sent = if still_covered {
         false
     } else {
-        market_subscription::unsubscribe(world, config, &agreement, ended_at.unix_timestamp())
+        market_subscription::unsubscribe(world, config, &agreement, ended_at)
     };
     if !market_sent {
         events::ended(world, &agreement);

@@ -5,7 +5,6 @@
 
 use http::StatusCode;
 use serde::Deserialize;
-use time::OffsetDateTime;
 
 mod accept;
 mod change;
@@ -19,6 +18,7 @@ use super::billing::{self, InvoiceParty, Priced};
 use super::model::{Agreement, AgreementStatus, DimensionQuantity};
 use super::{events, market_subscription};
 use crate::World;
+use crate::at::At;
 use crate::catalog::change_set::{self, Account};
 use crate::catalog::model::{Offer, OfferState};
 use crate::config::EmulatorConfig;
@@ -82,7 +82,7 @@ fn account(config: &EmulatorConfig) -> Account {
 
 /// Finishes due change sets, then expires agreements whose end time has passed. Only
 /// [`crate::advance::advance`] calls it.
-pub(crate) fn progress(world: &mut World, config: &EmulatorConfig, now: OffsetDateTime) {
+pub(crate) fn progress(world: &mut World, config: &EmulatorConfig, now: At) {
     change_set::progress(world, now, &account(config));
     let due: Vec<String> = world
         .agreements
@@ -120,7 +120,7 @@ pub(super) fn start_agreement(
     agreement: Agreement,
     priced: &Priced,
     offer: Option<&Offer>,
-    now: OffsetDateTime,
+    now: At,
 ) -> Result<Agreement, ApiError> {
     world
         .agreements
@@ -132,7 +132,7 @@ pub(super) fn start_agreement(
         &agreement,
         &priced.entitlements,
         priced.free_trial,
-        now.unix_timestamp(),
+        now,
     );
     let at = agreement.start_time.max(now);
     let lines = billing::invoices(&party(&agreement, offer), priced, at);

@@ -1,15 +1,15 @@
 //! UpdatePaymentScheduleTerms: flexible payment schedules (FPS).
 
 use serde_json::Value;
-use time::OffsetDateTime;
 
 use super::{MAX_CHARGES, PRIVATE_CURRENCIES, terms_of};
+use crate::at::At;
 use crate::catalog::model::{ErrorDetail, Offer, OfferState};
 use crate::support::format::{end_of, parse_date};
 use crate::support::json::str_at;
 
 /// UpdatePaymentScheduleTerms rules that depend only on the document and the clock.
-pub fn schedule(doc: &Value, offer: &Offer, now: OffsetDateTime) -> Vec<ErrorDetail> {
+pub fn schedule(doc: &Value, offer: &Offer, now: At) -> Vec<ErrorDetail> {
     let mut errors = Vec::new();
     if offer.state == OfferState::Released {
         errors.push(ErrorDetail::new(

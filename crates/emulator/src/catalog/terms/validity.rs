@@ -1,15 +1,15 @@
 //! UpdateValidityTerms: agreement duration, start and end dates.
 
 use serde_json::Value;
-use time::OffsetDateTime;
 
 use super::terms_of;
+use crate::at::At;
 use crate::catalog::model::{ErrorDetail, Offer, OfferState};
 use crate::support::format::{IsoDuration, end_of, parse_date, start_of};
 use crate::support::json::str_at;
 
 /// UpdateValidityTerms rules.
-pub fn validity(doc: &Value, offer: &Offer, now: OffsetDateTime) -> Vec<ErrorDetail> {
+pub fn validity(doc: &Value, offer: &Offer, now: At) -> Vec<ErrorDetail> {
     let mut errors = Vec::new();
     for t in terms_of(doc) {
         let duration = str_at(&t, "AgreementDuration").and_then(IsoDuration::parse);
