@@ -8,7 +8,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 
 use crate::decode_errors;
@@ -103,10 +102,17 @@ impl GrpcServer {
             .layer(decode_errors::layer::<tonic::body::Body>())
             .layer(auth)
             .add_routes(self.routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .serve_with_incoming_shutdown(incoming(listener), shutdown)
             .await?;
         Ok(())
     }
+}
+
+/// The accepted connections of `listener`, without Nagle's algorithm: replies are small and
+/// latency-bound (a check answered in microseconds otherwise waits for the peer's delayed ACK;
+/// the check benchmark saw p99 drop from 49 ms to 5 ms for batches of 100).
+fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// Reflection advertising exactly the `served` services and itself (`reflection_name`), not
