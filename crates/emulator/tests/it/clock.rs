@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::service_error;
+use crate::support::a_moment_ago;
 use crate::support::catalog::*;
 use crate::support::{self, BUYER, PRODUCT, control, control_ok};
 
@@ -27,13 +28,12 @@ fn usage(account: &str, at: i64) -> UsageRecord {
 
 /// The status of one BatchMeterUsage record for `BUYER` on the SaaS product, stamped a minute ago.
 async fn meter_status(cat: &Cat) -> UsageRecordResultStatus {
-    let now = cat.env.emu.emulator.clock().now().unix_timestamp();
     let out = cat
         .env
         .metering
         .batch_meter_usage()
         .product_code(PRODUCT)
-        .usage_records(usage(BUYER, now - 60))
+        .usage_records(usage(BUYER, a_moment_ago(&cat.env, 60)))
         .send()
         .await
         .unwrap_or_else(|err| panic!("{err:?}"));

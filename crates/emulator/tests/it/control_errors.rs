@@ -143,7 +143,7 @@ async fn ledger_timestamps_are_whole_seconds() {
     let env = env().await;
     seed(&env.emu.url).await;
     subscribe(&env.emu.url, PRODUCT, BUYER).await;
-    let at = now(&env) - 30;
+    let at = a_moment_ago(&env, 30);
     let body = json!({
         "ProductCode": PRODUCT,
         "UsageRecords": [{ "Timestamp": at as f64 + 0.75, "CustomerAWSAccountId": BUYER,

@@ -19,7 +19,7 @@ async fn batch(env: &Env, records: Value) -> Raw {
 
 fn record(env: &Env, extra: Value) -> Value {
     let mut record = json!({
-        "Timestamp": now(env) - 60, "CustomerAWSAccountId": BUYER, "Dimension": "users",
+        "Timestamp": a_moment_ago(env, 60), "CustomerAWSAccountId": BUYER, "Dimension": "users",
     });
     if let (Some(record), Some(extra)) = (record.as_object_mut(), extra.as_object()) {
         record.extend(extra.clone());
@@ -164,7 +164,7 @@ async fn meter_usage_takes_decimal_quantities() {
     subscribe(&env.emu.url, "prod-ami-dec", BUYER).await;
     let call = |extra: Value| {
         let mut body = json!({
-            "ProductCode": "prod-ami-dec", "Timestamp": now(&env) - 30, "UsageDimension": "hosts",
+            "ProductCode": "prod-ami-dec", "Timestamp": a_moment_ago(&env, 30), "UsageDimension": "hosts",
         });
         if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
             body.extend(extra.clone());

@@ -27,7 +27,7 @@ async fn ami_env(subscribed: bool) -> Env {
 #[tokio::test]
 async fn client_token_makes_meter_usage_idempotent() {
     let env = ami_env(true).await;
-    let ts = DateTime::from_secs(now(&env) - 30);
+    let ts = DateTime::from_secs(a_moment_ago(&env, 30));
     let call = |token: &str, quantity: i32| {
         env.metering
             .meter_usage()
@@ -68,7 +68,7 @@ async fn client_token_makes_meter_usage_idempotent() {
 #[tokio::test]
 async fn meter_usage_errors() {
     let env = ami_env(false).await;
-    let ts = DateTime::from_secs(now(&env) - 30);
+    let ts = DateTime::from_secs(a_moment_ago(&env, 30));
     let m = &env.metering;
     service_error!(
         m.meter_usage()

@@ -121,7 +121,7 @@ async fn concurrent_agreement_products_resolve_to_account_and_licence() {
 #[tokio::test]
 async fn first_write_wins_per_customer_dimension_hour() {
     let env = ready().await;
-    let ts = now(&env) - 60;
+    let ts = a_moment_ago(&env, 60);
     let first = env
         .metering
         .batch_meter_usage()
@@ -192,7 +192,7 @@ async fn unknown_and_unsubscribed_customers_are_not_subscribed_but_the_final_hou
     let url = env.emu.url.clone();
     let send = |account: &'static str, dimension: &'static str| {
         let client = env.metering.clone();
-        let ts = now(&env) - 1;
+        let ts = a_moment_ago(&env, 1);
         async move {
             let out = client
                 .batch_meter_usage()
@@ -230,7 +230,7 @@ async fn unknown_and_unsubscribed_customers_are_not_subscribed_but_the_final_hou
 #[tokio::test]
 async fn request_level_errors_reject_the_whole_batch() {
     let env = ready().await;
-    let ts = now(&env) - 10;
+    let ts = a_moment_ago(&env, 10);
     let m = &env.metering;
 
     service_error!(
@@ -368,7 +368,7 @@ async fn request_level_errors_reject_the_whole_batch() {
 #[tokio::test]
 async fn more_than_25_records_is_a_validation_error() {
     let env = ready().await;
-    let ts = now(&env) - 10;
+    let ts = a_moment_ago(&env, 10);
     let records: Vec<UsageRecord> = (0..26).map(|i| record(BUYER, "users", i, ts)).collect();
     let result = env
         .metering
@@ -391,7 +391,7 @@ async fn licence_arn_records_need_no_product_code_and_must_match_the_customer() 
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let ts = now(&env) - 5;
+    let ts = a_moment_ago(&env, 5);
     let with_licence = |account: &str, arn: &str| {
         UsageRecord::builder()
             .customer_aws_account_id(account)
@@ -463,7 +463,7 @@ async fn licence_arn_records_need_no_product_code_and_must_match_the_customer() 
 async fn injected_faults_throttle_fail_and_leave_records_unprocessed() {
     let env = ready().await;
     let url = env.emu.url.clone();
-    let ts = now(&env) - 5;
+    let ts = a_moment_ago(&env, 5);
 
     assert_transient_faults!(
         &url,
@@ -529,7 +529,7 @@ async fn injected_faults_throttle_fail_and_leave_records_unprocessed() {
 #[tokio::test]
 async fn dropped_responses_still_bill() {
     let env = ready().await;
-    let ts = now(&env) - 5;
+    let ts = a_moment_ago(&env, 5);
     fault_once(&env.emu.url, "BatchMeterUsage", "drop").await;
     let dropped = env
         .metering

@@ -48,7 +48,7 @@ async fn meter(env: &Env, quantity: i32) -> UsageRecordResultStatus {
         .customer_aws_account_id(BUYER)
         .dimension("users")
         .quantity(quantity)
-        .timestamp(DateTime::from_secs(now(env) - 60))
+        .timestamp(DateTime::from_secs(a_moment_ago(env, 60)))
         .build()
         .unwrap_or_else(|err| panic!("record: {err}"));
     let out = env

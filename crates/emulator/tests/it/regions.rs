@@ -80,7 +80,7 @@ async fn disabled_regions_and_wrong_regions() {
     );
 
     let elsewhere = metering_in(&url, "eu-west-1");
-    let ts = DateTime::from_secs(now(&env) - 5);
+    let ts = DateTime::from_secs(a_moment_ago(&env, 5));
     service_error!(
         elsewhere
             .meter_usage()
@@ -170,7 +170,7 @@ async fn register_usage_and_resolve_customer_faults_and_platforms() {
         .set_tags(Some(tags))
         .build()
         .ok();
-    let ts = DateTime::from_secs(now(&env) - 5);
+    let ts = DateTime::from_secs(a_moment_ago(&env, 5));
     service_error!(
         m.meter_usage()
             .product_code(CONTAINER)

@@ -387,6 +387,14 @@ pub fn now(env: &Env) -> i64 {
     env.emu.emulator.clock().now().unix_timestamp()
 }
 
+/// `seconds` before the emulator's "now", but not before the start of the current hour: AWS
+/// refuses usage from before the subscription's hour, so a test that subscribed in the first
+/// seconds of an hour must not stamp its usage in the previous one.
+pub fn a_moment_ago(env: &Env, seconds: i64) -> i64 {
+    let now = now(env);
+    (now - seconds).max(now - now.rem_euclid(3600))
+}
+
 /// Raw awsJson call.
 pub async fn aws_json(url: &str, target: &str, body: &[u8]) -> Raw {
     raw(
