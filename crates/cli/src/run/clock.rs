@@ -50,12 +50,13 @@ impl RemoteEmulatorClock {
     /// Reads the emulator's clock at `emulator_url` once (failing if it cannot), then every
     /// [`REMOTE_CLOCK_INTERVAL`] in the background.
     pub async fn follow(emulator_url: &str) -> anyhow::Result<Self> {
-        let offset = read_offset(emulator_url).await.map_err(|error| {
+        // One client for every read: its pool keeps the connection to the emulator open.
+        let emulator = EmulatorClient::new(emulator_url)?;
+        let offset = read_offset(&emulator).await.map_err(|error| {
             anyhow::anyhow!(
                 "clock_source = \"emulator\": cannot read the clock of {emulator_url}: {error}"
             )
         })?;
-        let url = emulator_url.to_owned();
         let clock = Self {
             offset_millis: Arc::new(AtomicI64::new(offset)),
         };
@@ -63,7 +64,7 @@ impl RemoteEmulatorClock {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(REMOTE_CLOCK_INTERVAL).await;
-                match read_offset(&url).await {
+                match read_offset(&emulator).await {
                     Ok(offset) => shared.store(offset, Ordering::Relaxed),
                     Err(error) => tracing::debug!(%error, "reading the emulator clock failed"),
                 }
@@ -74,8 +75,8 @@ impl RemoteEmulatorClock {
 }
 
 /// `offset_seconds` of the emulator's `GET /_souk/clock`, in milliseconds.
-async fn read_offset(emulator_url: &str) -> anyhow::Result<i64> {
-    let body = EmulatorClient::new(emulator_url)?
+async fn read_offset(emulator: &EmulatorClient) -> anyhow::Result<i64> {
+    let body = emulator
         .call(http::Method::GET, "/_souk/clock", None)
         .await?;
     let seconds = body
