@@ -7,7 +7,8 @@
 //!   [`Caller::require`].
 //! * **AWS**: the [`RoleAssumer`] assumes each seller integration's IAM role with STS AssumeRole
 //!   and its ExternalId, caches and refreshes the temporary credentials, and builds the SDK
-//!   clients (metering, entitlement, catalog, agreement, SQS) acting as that role.
+//!   clients (metering, entitlement, catalog, agreement, SQS) acting as that role; the
+//!   [`Pacer`] spaces each integration's calls under AWS's per-account quotas.
 //!
 //! This crate must not depend on any Souk service, on the store or on gRPC contracts beyond
 //! `tonic::Status`: services depend on it, never the other way round.
@@ -16,6 +17,7 @@ pub mod authenticator;
 pub mod aws;
 pub mod keys;
 pub mod layer;
+pub mod pacer;
 
 pub use authenticator::{
     AuthError, AuthOptions, Authenticator, KeyRevocations, KeyStore, StoredKey,
@@ -28,3 +30,4 @@ pub use keys::{
     generate_external_id,
 };
 pub use layer::{AuthLayer, AuthService, EXEMPT_PATH_PREFIXES};
+pub use pacer::Pacer;

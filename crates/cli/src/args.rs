@@ -62,6 +62,12 @@ pub enum Command {
     /// Play the buyer and the clock on the local AWS Marketplace emulator (its control API).
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Send usage and follow its hourly records to AWS BatchMeterUsage.
+    #[command(subcommand)]
+    Usage(UsageCommand),
+    /// Meters: how a product dimension's usage events become the hourly quantity.
+    #[command(subcommand)]
+    Meter(MeterCommand),
 }
 
 impl Command {
@@ -89,6 +95,8 @@ impl Command {
             Self::Entitlement(command) => command.client(),
             Self::Plan(command) => command.client(),
             Self::Fulfilment(command) => command.client(),
+            Self::Usage(command) => command.client(),
+            Self::Meter(command) => command.client(),
             Self::Sandbox(command) => return command.emulator().output,
             Self::Dev(_) | Self::Serve(_) | Self::Emulator(_) | Self::Bootstrap { .. } => {
                 return OutputFormat::Table;
@@ -888,6 +896,199 @@ pub struct UpdateFulfilmentArgs {
     pub client: ClientArgs,
 }
 
+/// `souk usage …`.
+#[derive(Debug, Subcommand)]
+pub enum UsageCommand {
+    /// Record one usage event; prints whether it was recorded now or before (a duplicate) and
+    /// the hour it counts towards.
+    Record(RecordUsageArgs),
+    /// Upload usage events from a CSV file (`-` for stdin) with the header
+    /// idempotency_key,customer,dimension,quantity,timestamp and an optional tags column
+    /// ("k=v;k2=v2"). Uploading a file again is safe: events already recorded are duplicates.
+    Upload {
+        /// The CSV file, or `-` for stdin.
+        file: PathBuf,
+        /// Events per chunk (one durable write each), 1 to 1000.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        chunk: u32,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List hourly records (one per customer, dimension and hour), newest hour first.
+    List {
+        /// Only this customer: a `cus_…` id, your linked id or a 12-digit AWS account id.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Only this dimension (AWS key or feature name).
+        #[arg(long)]
+        dimension: Option<String>,
+        /// Only records in these statuses (repeatable or comma-separated).
+        #[arg(long = "status", value_enum, value_delimiter = ',')]
+        statuses: Vec<RecordStatusArg>,
+        /// Records per page, 1 to 1000 (default 50).
+        #[arg(long, value_name = "N")]
+        page_size: Option<i32>,
+        /// The next-page token a previous list printed.
+        #[arg(long, value_name = "TOKEN")]
+        page_token: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Count the hourly records per status, by integration and product, with the oldest hour
+    /// not sent yet.
+    Summary {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Send held records (AWS answered CustomerNotSubscribed) again; every held record when no
+    /// id is given.
+    Retry {
+        /// Record ids (`hrec_…`).
+        #[arg(value_name = "RECORD_ID")]
+        ids: Vec<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+impl UsageCommand {
+    /// The connection options.
+    pub fn client(&self) -> &ClientArgs {
+        match self {
+            Self::Record(args) => &args.client,
+            Self::Upload { client, .. }
+            | Self::List { client, .. }
+            | Self::Summary { client }
+            | Self::Retry { client, .. } => client,
+        }
+    }
+}
+
+/// `souk usage record`.
+#[derive(Debug, Args)]
+pub struct RecordUsageArgs {
+    /// The customer: a `cus_…` id, your linked id or a 12-digit AWS account id.
+    #[arg(long)]
+    pub customer: String,
+    /// The AWS dimension key, or the feature name of its meter.
+    #[arg(long)]
+    pub dimension: String,
+    /// Quantity, 0 to 2147483647 (the server explains anything else).
+    #[arg(long, allow_negative_numbers = true)]
+    pub quantity: i64,
+    /// When the usage happened (RFC 3339, e.g. 2026-06-01T12:30:00Z); default now.
+    #[arg(long, value_parser = parse_rfc3339, value_name = "TIME")]
+    pub timestamp: Option<time::OffsetDateTime>,
+    /// Idempotency key of the event; default a fresh UUID. Send the same key again to retry
+    /// safely.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// A cost-allocation tag of the whole quantity (repeatable).
+    #[arg(long = "tag", value_parser = parse_tag, value_name = "KEY=VALUE")]
+    pub tags: Vec<(String, String)>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Hourly record statuses on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecordStatusArg {
+    /// The hour is open: events still count towards it.
+    Open,
+    /// Sealed; waits to be sent, or is being retried.
+    Pending,
+    /// AWS accepted it.
+    Sent,
+    /// AWS answered CustomerNotSubscribed; `souk usage retry` sends it again.
+    Held,
+    /// Refused for good.
+    Failed,
+    /// Its quantity was carried into a later hour.
+    Carried,
+}
+
+/// `souk meter …`.
+#[derive(Debug, Subcommand)]
+pub enum MeterCommand {
+    /// Create or replace the meter of a product dimension.
+    Put(PutMeterArgs),
+    /// List the meters, by product and dimension.
+    List {
+        /// Only meters of this product code.
+        #[arg(long, value_name = "CODE")]
+        product: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+impl MeterCommand {
+    /// The connection options.
+    pub fn client(&self) -> &ClientArgs {
+        match self {
+            Self::Put(args) => &args.client,
+            Self::List { client, .. } => client,
+        }
+    }
+}
+
+/// `souk meter put`.
+#[derive(Debug, Args)]
+pub struct PutMeterArgs {
+    /// Product code.
+    #[arg(long, value_name = "CODE")]
+    pub product: String,
+    /// The AWS dimension key.
+    #[arg(long, value_name = "KEY")]
+    pub dimension: String,
+    /// Your name for the dimension, accepted in usage events in place of the key.
+    #[arg(long, value_name = "NAME")]
+    pub feature: Option<String>,
+    /// How an hour's events become its quantity.
+    #[arg(long, value_enum, default_value_t = AggregationArg::Sum)]
+    pub aggregation: AggregationArg,
+    /// For unique-count: the event attribute whose distinct values are counted.
+    #[arg(long, value_name = "NAME")]
+    pub attribute: Option<String>,
+    /// Ship a zero record for every hour an active subscriber has no usage.
+    #[arg(long)]
+    pub zero_fill: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Meter aggregations on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AggregationArg {
+    /// The sum of the quantities.
+    Sum,
+    /// The number of events.
+    Count,
+    /// The largest quantity.
+    Max,
+    /// The quantity of the latest event.
+    Latest,
+    /// The number of distinct values of --attribute.
+    #[value(name = "unique-count", alias = "unique_count")]
+    UniqueCount,
+}
+
+/// Parses an RFC 3339 instant (`2026-06-01T12:30:00Z`).
+pub fn parse_rfc3339(text: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+        .map_err(|_| format!("{text:?} is not an RFC 3339 time (e.g. 2026-06-01T12:30:00Z)"))
+}
+
+/// Parses a `KEY=VALUE` tag.
+pub fn parse_tag(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!("{text:?} is not a tag: expected KEY=VALUE")),
+    }
+}
+
 /// Options of `souk sandbox` commands: where the emulator is and how to print.
 #[derive(Debug, Args, Clone)]
 pub struct EmulatorClientArgs {
@@ -953,6 +1154,20 @@ pub enum SandboxCommand {
         #[command(flatten)]
         emulator: EmulatorClientArgs,
     },
+    /// Show what the emulator billed: one metering record per customer, dimension and hour.
+    Ledger {
+        /// Only this product.
+        #[arg(long)]
+        product: Option<String>,
+        /// Only this buyer account.
+        #[arg(long)]
+        account: Option<String>,
+        /// Only this dimension.
+        #[arg(long)]
+        dimension: Option<String>,
+        #[command(flatten)]
+        emulator: EmulatorClientArgs,
+    },
 }
 
 impl SandboxCommand {
@@ -963,7 +1178,8 @@ impl SandboxCommand {
             Self::Subscribe { emulator, .. }
             | Self::Unsubscribe { emulator, .. }
             | Self::AdvanceClock { emulator, .. }
-            | Self::Clock { emulator } => emulator,
+            | Self::Clock { emulator }
+            | Self::Ledger { emulator, .. } => emulator,
         }
     }
 }
@@ -1194,5 +1410,55 @@ mod tests {
         };
         assert_eq!(by, 5400);
         assert!(emulator.emulator_url.starts_with("http://"));
+    }
+
+    #[test]
+    fn usage_and_meter_commands_parse() {
+        let parse = |line: &str| Cli::try_parse_from(line.split_whitespace());
+        let cli = parse(
+            "souk usage record --customer cus_1 --dimension api --quantity 3 \
+             --timestamp 2026-06-01T12:30:00Z --tag team=a --tag env=prod -o json",
+        )
+        .unwrap();
+        assert_eq!(cli.command.output(), OutputFormat::Json);
+        let Command::Usage(UsageCommand::Record(record)) = cli.command else {
+            panic!("not usage record");
+        };
+        assert_eq!(record.tags.len(), 2);
+        assert!(record.timestamp.is_some());
+        assert!(
+            parse(
+                "souk usage record --customer c --dimension d --quantity 1 --timestamp 2026-06-01"
+            )
+            .is_err()
+        );
+        assert!(
+            parse("souk usage record --customer c --dimension d --quantity 1 --tag x").is_err()
+        );
+        let Command::Usage(UsageCommand::List { statuses, .. }) =
+            parse("souk usage list --status pending,held --status failed")
+                .unwrap()
+                .command
+        else {
+            panic!("not usage list");
+        };
+        assert_eq!(
+            statuses,
+            [
+                RecordStatusArg::Pending,
+                RecordStatusArg::Held,
+                RecordStatusArg::Failed
+            ]
+        );
+        assert!(parse("souk usage upload - --chunk 1000").is_ok());
+        assert!(parse("souk usage upload usage.csv --chunk 0").is_err());
+        assert!(parse("souk usage retry hrec_1 hrec_2").is_ok());
+        assert!(parse("souk usage summary").is_ok());
+        assert!(
+            parse("souk meter put --product p --dimension users --aggregation unique-count --attribute user --zero-fill")
+                .is_ok()
+        );
+        assert!(parse("souk meter put --product p --dimension d --aggregation avg").is_err());
+        assert!(parse("souk meter list --product p").is_ok());
     }
 }

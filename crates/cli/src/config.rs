@@ -416,6 +416,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configuration_is_valid() {
+        let example = include_str!("../../../deploy/config/souk.example.toml");
+        let config = Config::from_sources(example, &[]).unwrap();
+        assert_eq!(
+            config.metering.max_event_age,
+            std::time::Duration::from_secs(7 * 24 * 3600)
+        );
+        config.metering.validate().unwrap();
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         assert_eq!(
             redact_url("postgres://souk:hunter2@db:5432/souk"),

@@ -71,6 +71,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Plan(command) => client::plans::run(command).await,
         Command::Fulfilment(command) => client::fulfilment::run(command).await,
         Command::Sandbox(command) => client::sandbox::run(command).await,
+        Command::Usage(command) => client::usage::run(command).await,
+        Command::Meter(command) => client::meters::run(command).await,
     }
 }
 

@@ -120,6 +120,16 @@ impl Violations {
         self.0.push(FieldViolation::new(field, reason));
     }
 
+    /// How many violations were recorded.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Records the violation carried by `check`, if any.
     pub fn check(&mut self, field: &str, check: Result<(), String>) {
         if let Err(reason) = check {

@@ -34,6 +34,9 @@ macro_rules! service_error {
             /// A dependency is unavailable; retrying may help.
             #[error("{0}")]
             Unavailable(String),
+            /// Too much work in flight; retrying after a pause will succeed.
+            #[error("{0}")]
+            ResourceExhausted(String),
             /// A bug or an unexpected failure; never shown to the caller.
             #[error("internal: {0}")]
             Internal(String),

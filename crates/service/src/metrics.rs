@@ -49,6 +49,20 @@ pub struct ParkedLabels {
     pub reason: String,
 }
 
+/// Labels of a metering record count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    /// The record status (`open`, `pending`, `sent`, …).
+    pub status: String,
+}
+
+/// Labels of a settled-records count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// How records were settled (`sent`, `held`, `failed`, `retried`).
+    pub result: String,
+}
+
 /// The process's metrics registry.
 pub struct Metrics {
     registry: Registry,
@@ -58,6 +72,11 @@ pub struct Metrics {
     outbox_oldest: Family<StoreLabels, Gauge<f64, AtomicU64>>,
     auth_failures: Family<ReasonLabels, Gauge>,
     notifications_parked: Family<ParkedLabels, Gauge>,
+    metering_records: Family<StatusLabels, Gauge>,
+    metering_oldest_unsent: Gauge<f64, AtomicU64>,
+    metering_calls: Gauge,
+    metering_throttles: Gauge,
+    metering_settled: Family<ResultLabels, Gauge>,
 }
 
 impl Metrics {
@@ -98,6 +117,36 @@ impl Metrics {
             "AWS notifications refused and parked since start, by route and reason",
             notifications_parked.clone(),
         );
+        let metering_records = Family::<StatusLabels, Gauge>::default();
+        let metering_oldest_unsent = Gauge::<f64, AtomicU64>::default();
+        let metering_calls = Gauge::default();
+        let metering_throttles = Gauge::default();
+        let metering_settled = Family::<ResultLabels, Gauge>::default();
+        registry.register(
+            "metering_records",
+            "Hourly usage records per status (open, pending, sent, held, failed, carried)",
+            metering_records.clone(),
+        );
+        registry.register(
+            "metering_oldest_unsent_hour_age_seconds",
+            "Age of the oldest sealed hour not sent to AWS yet (0 when none)",
+            metering_oldest_unsent.clone(),
+        );
+        registry.register(
+            "metering_calls",
+            "BatchMeterUsage calls since start",
+            metering_calls.clone(),
+        );
+        registry.register(
+            "metering_throttles",
+            "BatchMeterUsage calls answered ThrottlingException since start",
+            metering_throttles.clone(),
+        );
+        registry.register(
+            "metering_records_settled",
+            "Usage records settled since start, by result (sent, held, failed, retried)",
+            metering_settled.clone(),
+        );
         Self {
             registry,
             requests,
@@ -106,7 +155,43 @@ impl Metrics {
             outbox_oldest,
             auth_failures,
             notifications_parked,
+            metering_records,
+            metering_oldest_unsent,
+            metering_calls,
+            metering_throttles,
+            metering_settled,
         }
+    }
+
+    /// Records how many hourly usage records are in `status`.
+    pub fn set_metering_records(&self, status: &str, count: i64) {
+        self.metering_records
+            .get_or_create(&StatusLabels {
+                status: status.to_owned(),
+            })
+            .set(count);
+    }
+
+    /// Records the age of the oldest sealed hour not sent yet.
+    pub fn set_metering_oldest_unsent_age(&self, seconds: f64) {
+        self.metering_oldest_unsent.set(seconds);
+    }
+
+    /// Records the BatchMeterUsage calls and throttled calls since start.
+    pub fn set_metering_calls(&self, calls: u64, throttled: u64) {
+        self.metering_calls
+            .set(i64::try_from(calls).unwrap_or(i64::MAX));
+        self.metering_throttles
+            .set(i64::try_from(throttled).unwrap_or(i64::MAX));
+    }
+
+    /// Records how many usage records were settled with `result` since start.
+    pub fn set_metering_settled(&self, result: &str, count: u64) {
+        self.metering_settled
+            .get_or_create(&ResultLabels {
+                result: result.to_owned(),
+            })
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     /// Records the outbox backlog of `store`: unpublished rows and the oldest one's age.

@@ -61,6 +61,7 @@ macro_rules! status_from_service_error {
                     E::FailedPrecondition(message) => tonic::Status::failed_precondition(message),
                     E::PermissionDenied(message) => tonic::Status::permission_denied(message),
                     E::Unavailable(detail) => status::unavailable(&detail),
+                    E::ResourceExhausted(message) => tonic::Status::resource_exhausted(message),
                     E::Internal(detail) => status::internal(&detail),
                 }
             }

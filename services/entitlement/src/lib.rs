@@ -20,3 +20,6 @@ pub mod store;
 
 pub use app::{AppOptions, Background, EntitlementApp, STORE_NAME};
 pub use config::EntitlementConfig;
+pub use snapshot::Snapshot;
+pub use snapshot::follower::Follower;
+pub use snapshot::reader::SnapshotReader;

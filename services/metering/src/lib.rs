@@ -1,29 +1,20 @@
 //! The metering service of Souk: usage ingestion, hourly aggregation and exactly-once shipping to BatchMeterUsage.
 //!
-//! Draft: the gRPC contract `souk.metering.v1.MeteringService` is served through the service kit (so
-//! clients, reflection and health see it), and every RPC answers UNIMPLEMENTED until the
-//! service's own issue implements it. Must not depend on other services' crates.
+//! Usage events are written durably before they are acknowledged, folded into one record per
+//! customer, dimension and UTC hour by the product's meters, sealed when the hour closes, and
+//! sent to AWS BatchMeterUsage by a leased, paced, retried shipper (docs/metering.md). Must not
+//! depend on other services' crates: the binary supplies the subscribers and the integrations'
+//! roles.
 
-use serde::Deserialize;
-use souk_proto::metering::metering_service_server::{MeteringService, MeteringServiceServer};
-use souk_service::ServiceParts;
+pub mod aws;
+pub mod domain;
 
-/// The store name (PostgreSQL schema, SQLite file stem) of this service.
-pub const STORE_NAME: &str = "metering";
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod events;
+pub mod proto;
+pub mod store;
 
-/// The `[metering]` configuration section (`SOUK_METERING__<KEY>` in the environment); no
-/// settings yet, so any key is reported as unknown.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MeteringConfig {}
-
-/// The gRPC adapter of the metering service.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct MeteringApi;
-
-impl MeteringService for MeteringApi {}
-
-/// What the binary serves for this service.
-pub fn parts(_config: &MeteringConfig) -> ServiceParts {
-    ServiceParts::new(MeteringServiceServer::new(MeteringApi))
-}
+pub use app::{AppOptions, Background, MeteringApp, STORE_NAME, ShipTotals};
+pub use config::MeteringConfig;

@@ -5,10 +5,12 @@ pub mod entitlements;
 pub mod fulfilment;
 pub mod integration;
 pub mod keys;
+pub mod meters;
 pub mod org;
 pub mod output;
 pub mod plans;
 pub mod sandbox;
+pub mod usage;
 
 use std::path::Path;
 

@@ -76,6 +76,30 @@ pub async fn run(command: SandboxCommand) -> anyhow::Result<()> {
             emit(emulator.output, &clock_table(&clock), &clock);
             Ok(())
         }
+        SandboxCommand::Ledger {
+            product,
+            account,
+            dimension,
+            emulator,
+        } => {
+            let query: String = [
+                ("product_code", product),
+                ("customer_aws_account_id", account),
+                ("dimension", dimension),
+            ]
+            .into_iter()
+            .filter_map(|(name, value)| value.map(|v| format!("{name}={v}&")))
+            .collect();
+            let ledger = EmulatorClient::new(&emulator.emulator_url)?
+                .call(
+                    Method::GET,
+                    &format!("/_souk/metering/ledger?{query}"),
+                    None,
+                )
+                .await?;
+            emit(emulator.output, &ledger_table(&ledger), &ledger);
+            Ok(())
+        }
         SandboxCommand::Clock { emulator } => {
             let clock = EmulatorClient::new(&emulator.emulator_url)?
                 .call(Method::GET, "/_souk/clock", None)
@@ -84,6 +108,42 @@ pub async fn run(command: SandboxCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// One row per billed record, then the total.
+fn ledger_table(ledger: &Value) -> Table {
+    let mut table = Table::new(vec![
+        "HOUR",
+        "PRODUCT",
+        "CUSTOMER",
+        "DIMENSION",
+        "QUANTITY",
+        "METERING RECORD ID",
+    ]);
+    for record in ledger["records"].as_array().into_iter().flatten() {
+        let customer = [&record["customer_aws_account_id"], &record["customer_identifier"]]
+            .into_iter()
+            .map(text)
+            .find(|c| !c.is_empty())
+            .unwrap_or_default();
+        table.row(vec![
+            text(&record["hour_start"]),
+            text(&record["product_code"]),
+            customer,
+            text(&record["dimension"]),
+            text(&record["quantity"]),
+            text(&record["metering_record_id"]),
+        ]);
+    }
+    table.row(vec![
+        "total".into(),
+        String::new(),
+        String::new(),
+        String::new(),
+        text(&ledger["total_quantity"]),
+        String::new(),
+    ]);
+    table
 }
 
 async fn set_entitlements(args: SetEntitlementsArgs) -> anyhow::Result<()> {

@@ -12,10 +12,12 @@ use souk_events::{
     OutboxRelay, Publisher, RelayConfig, RelayHandle, WatchConfig, WatchEventsService,
 };
 use souk_integration::IntegrationApp;
+use souk_metering::MeteringApp;
 use souk_proto::events::event_service_server::EventServiceServer;
 use souk_service::ServiceParts;
 use souk_store::{Store, StoreConfig};
 
+use super::subscribers::SnapshotSubscribers;
 use crate::args::ServiceName;
 use crate::config::Config;
 
@@ -55,13 +57,23 @@ pub struct Assembly {
     pub integration: IntegrationApp,
     /// The entitlement service, when this process serves it.
     pub entitlement: Option<EntitlementApp>,
+    /// The metering service, when this process serves it.
+    pub metering: Option<MeteringApp>,
     /// Background work of the served services (snapshot followers, pollers).
     pub backgrounds: Vec<Background>,
+    /// The metering service's sealing and shipping loop.
+    pub metering_background: Option<souk_metering::Background>,
+    /// The entitlement snapshot a process follows without serving the entitlement service
+    /// (`souk serve metering`: its subscribers), with the store it reads.
+    pub followers: Vec<(souk_entitlement::Follower, Store)>,
     /// Outbox relays, one per store with events.
     pub relays: Vec<RelayHandle>,
     /// Stores to close last.
     pub stores: Vec<Store>,
 }
+
+/// How long start-up waits for the first read of the customers metering answers for.
+const SNAPSHOT_LOAD: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Builds the role assumer: static dummy base credentials when AWS is emulated, the standard
 /// AWS credential chain otherwise; every AWS call goes to `config.aws_endpoint_url` when set.
@@ -119,7 +131,10 @@ pub async fn assemble(
     let authenticator = integration.authenticator();
 
     let mut services = Vec::new();
-    let mut entitlement = None;
+    let mut entitlement: Option<EntitlementApp> = None;
+    let mut metering = None;
+    let mut metering_background = None;
+    let mut followers = Vec::new();
     let mut backgrounds = Vec::new();
     for service in serve {
         services.push(match service {
@@ -149,7 +164,43 @@ pub async fn assemble(
                 entitlement = Some(app);
                 parts
             }
-            ServiceName::Metering => souk_metering::parts(&config.metering),
+            ServiceName::Metering => {
+                let store = databases
+                    .open(souk_metering::STORE_NAME, config.database_max_connections)
+                    .await?;
+                let subscribers = match &entitlement {
+                    Some(app) => SnapshotSubscribers(app.snapshot().clone()),
+                    None => {
+                        let (subscribers, follower, entitlement_store) =
+                            super::subscribers::reader(databases, config, runtime.clock.clone())
+                                .await?;
+                        followers.push((follower, entitlement_store));
+                        subscribers
+                    }
+                };
+                if !subscribers.wait_loaded(SNAPSHOT_LOAD).await {
+                    tracing::warn!(
+                        "the customers are not loaded yet; usage is refused as unknown until they are"
+                    );
+                }
+                let app = MeteringApp::new(
+                    store,
+                    Arc::new(subscribers),
+                    Arc::new(super::roles::IntegrationRoleDirectory(integration.clone())),
+                    assumer.clone(),
+                    config.metering.clone(),
+                    souk_metering::AppOptions {
+                        clock: runtime.clock.clone(),
+                        ..souk_metering::AppOptions::default()
+                    },
+                )
+                .await
+                .context("cannot start the metering service")?;
+                metering_background = Some(app.start());
+                let parts = app.parts();
+                metering = Some(app);
+                parts
+            }
             ServiceName::Offer => souk_offer::parts(&config.offer),
             ServiceName::Reporting => souk_reporting::parts(&config.reporting),
         });
@@ -181,7 +232,10 @@ pub async fn assemble(
         authenticator,
         integration,
         entitlement,
+        metering,
         backgrounds,
+        metering_background,
+        followers,
         relays,
         stores,
     })
@@ -198,8 +252,15 @@ impl Assembly {
     /// Stops the background work and the relays (after the servers stopped accepting work) and
     /// closes the stores.
     pub async fn shutdown(self) {
+        if let Some(background) = self.metering_background {
+            background.shutdown().await;
+        }
         for background in self.backgrounds {
             background.shutdown().await;
+        }
+        for (follower, store) in self.followers {
+            follower.shutdown().await;
+            store.close().await;
         }
         for relay in self.relays {
             relay.shutdown().await;

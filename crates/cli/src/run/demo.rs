@@ -74,6 +74,7 @@ pub const DEMO_QUEUE: &str = "souk-demo-notifications";
 pub async fn seed(
     integration: &IntegrationApp,
     entitlement: Option<&EntitlementApp>,
+    metering: Option<&souk_metering::MeteringApp>,
     running: &DevEmulator,
     http_url: &str,
 ) -> anyhow::Result<()> {
@@ -148,6 +149,29 @@ pub async fn seed(
                 )
                 .await
                 .context("cannot subscribe Souk to the demo product's notifications")?;
+        }
+    }
+    if let Some(metering) = metering {
+        let metering = metering.metering();
+        // A SUM meter on the metered dimension, unless the seller changed the product's meters.
+        if metering
+            .list_meters(&demo.organization_id, Some(DEMO_PRODUCT_CODE))
+            .is_empty()
+        {
+            metering
+                .put_meter(
+                    &demo.organization_id,
+                    souk_metering::domain::MeterSpec {
+                        product_code: DEMO_PRODUCT_CODE.into(),
+                        dimension: "users".into(),
+                        feature: None,
+                        aggregation: souk_metering::domain::model::Aggregation::Sum,
+                        attribute: None,
+                        zero_fill: false,
+                    },
+                )
+                .await
+                .map_err(|error| anyhow::anyhow!("cannot create the demo meter: {error}"))?;
         }
     }
     tracing::info!(integration_id = %demo.id, "demo integration ready");

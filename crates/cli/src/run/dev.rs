@@ -93,6 +93,7 @@ pub async fn run(mut config: Config, args: DevArgs) -> anyhow::Result<()> {
         demo::seed(
             &assembly.integration,
             assembly.entitlement.as_ref(),
+            assembly.metering.as_ref(),
             running,
             &runtime.http_url,
         )

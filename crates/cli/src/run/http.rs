@@ -27,6 +27,8 @@ pub struct HttpState {
     pub authenticator: souk_auth::Authenticator,
     /// The parked-notification counts of the entitlement service (none when it is not here).
     pub parked: Vec<souk_entitlement::inbound::Parked>,
+    /// The metering service, whose backlog and calls are reported (none when it is not here).
+    pub metering: Option<souk_metering::MeteringApp>,
 }
 
 /// An unpublished event older than this makes the process unready: its relay cannot publish
@@ -103,6 +105,9 @@ async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
             state.metrics.set_notifications_parked(route, reason, count);
         }
     }
+    if let Some(metering) = &state.metering {
+        metering_metrics(&state.metrics, metering).await;
+    }
     match state.metrics.encode() {
         Ok(body) => (
             StatusCode::OK,
@@ -148,4 +153,39 @@ pub async fn serve_listener(
         }
     }
     Ok(())
+}
+
+/// The metering backlog (records per status, age of the oldest unsent hour) and what the
+/// shipping loop did since start.
+async fn metering_metrics(metrics: &Metrics, metering: &souk_metering::MeteringApp) {
+    use souk_metering::domain::model::RecordStatus;
+    match metering.backlog().await {
+        Ok(counts) => {
+            let now = metering.metering().now();
+            let mut oldest = None;
+            for status in RecordStatus::ALL {
+                let n: i64 = counts.iter().filter_map(|c| c.by_status.get(&status)).sum();
+                metrics.set_metering_records(status.as_str(), n);
+            }
+            for c in &counts {
+                oldest = match (oldest, c.oldest_unsent_hour) {
+                    (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            let age = oldest.map_or(0.0, |hour| (now - hour).as_seconds_f64().max(0.0));
+            metrics.set_metering_oldest_unsent_age(age);
+        }
+        Err(error) => tracing::warn!(%error, "cannot read the metering backlog"),
+    }
+    let totals = metering.ship_totals();
+    metrics.set_metering_calls(totals.calls, totals.throttled);
+    for (result, count) in [
+        ("sent", totals.sent),
+        ("held", totals.held),
+        ("failed", totals.failed),
+        ("retried", totals.retried),
+    ] {
+        metrics.set_metering_settled(result, count);
+    }
 }

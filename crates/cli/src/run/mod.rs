@@ -9,6 +9,8 @@ pub mod directory;
 pub mod emulator;
 pub mod hints;
 pub mod http;
+pub mod roles;
 pub mod serve;
 pub mod servers;
 pub mod shutdown;
+pub mod subscribers;

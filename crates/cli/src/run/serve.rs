@@ -128,22 +128,29 @@ async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
         .with_context(|| format!("cannot connect to NATS at {}", redact_url(url)))
 }
 
-/// Entitlement replicas learn of each other's changes from the bus: every subscription and
-/// entitlement event published by any replica makes this one's check snapshot catch up at once
+/// Entitlement replicas (and metering replicas, which follow the entitlement snapshot for their
+/// subscribers) learn of changes from the bus: every subscription and entitlement event
+/// published by any replica makes this one's snapshot catch up at once
 /// (a plain NATS subscription: each replica needs every event, and a missed one is caught up by
 /// the snapshot's periodic read).
 async fn follow_other_replicas(
     nats: &async_nats::Client,
     assembly: &Assembly,
 ) -> anyhow::Result<()> {
-    if assembly.backgrounds.is_empty() {
-        return Ok(());
-    }
     let refresh: Vec<_> = assembly
         .backgrounds
         .iter()
         .map(souk_entitlement::Background::snapshot_trigger)
+        .chain(
+            assembly
+                .followers
+                .iter()
+                .map(|(follower, _)| follower.trigger()),
+        )
         .collect();
+    if refresh.is_empty() {
+        return Ok(());
+    }
     for filter in ["souk.*.subscription.>", "souk.*.entitlement.>"] {
         let mut subscriber = nats
             .subscribe(filter)

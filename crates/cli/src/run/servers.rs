@@ -49,6 +49,7 @@ pub async fn start(
             .iter()
             .map(|app| app.parked().clone())
             .collect(),
+        metering: assembly.metering.clone(),
     };
     let served = souk_service::parts::combine(std::mem::take(&mut assembly.services));
     let (server, health) = GrpcServer::new(served.routes, served.names)?;

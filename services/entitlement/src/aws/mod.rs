@@ -3,20 +3,18 @@
 //! emulator when an endpoint override is configured).
 
 mod listing;
-mod quota;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_marketplaceentitlement::types::GetEntitlementFilterName;
-use souk_auth::{AwsClients, AwsError, IntegrationRole, RoleAssumer, classify_sdk_error};
+use souk_auth::{AwsClients, AwsError, IntegrationRole, Pacer, RoleAssumer, classify_sdk_error};
 use time::OffsetDateTime;
 
 use crate::domain::model::{Entitlement, EntitlementValue};
 use crate::domain::ports::{
     EntitlementQuery, IntegrationInfo, ListingProduct, MarketError, Marketplace, ResolvedBuyer,
 };
-use quota::Pacer;
 
 /// GetEntitlements quota per seller account (requests per second).
 pub const GET_ENTITLEMENTS_PER_SECOND: u32 = 20;

@@ -25,6 +25,33 @@ pub struct CustomerView {
     pub features: HashMap<String, Feature>,
     /// Whether the product has plans (without, an active subscriber may use any feature).
     pub has_plans: bool,
+    /// What usage metering needs of the subscription (`None`: no subscription).
+    pub subscription: Option<SubscriptionView>,
+}
+
+/// The subscription of a [`CustomerView`] as usage metering sees it: how AWS names the buyer and
+/// when usage may be shipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionView {
+    /// The subscription (`sub_...`).
+    pub subscription_id: Id,
+    /// The integration (seller account) the customer buys through.
+    pub integration_id: Id,
+    /// Marketplace product code.
+    pub product_code: String,
+    /// Legacy AWS CustomerIdentifier, once known.
+    pub customer_identifier: Option<String>,
+    /// Licence ARN (concurrent-agreement products), once known: the subscription's, else the
+    /// customer's.
+    pub license_arn: Option<String>,
+    /// When the subscription became active.
+    pub activated_at: Option<OffsetDateTime>,
+    /// When the cancellation was announced.
+    pub cancel_pending_at: Option<OffsetDateTime>,
+    /// Last instant AWS accepts usage after a cancellation was announced.
+    pub final_metering_deadline: Option<OffsetDateTime>,
+    /// When the subscription ended.
+    pub cancelled_at: Option<OffsetDateTime>,
 }
 
 /// Why a check allowed or refused.
@@ -177,6 +204,7 @@ mod tests {
                 .map(|f| (f.name.clone(), f.clone()))
                 .collect(),
             has_plans,
+            subscription: None,
         }
     }
 

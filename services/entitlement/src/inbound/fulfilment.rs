@@ -253,7 +253,9 @@ fn error_refusal(integration_id: &Id, error: &Error) -> Response {
         Error::InvalidArgument(_) | Error::FailedPrecondition(_) | Error::Conflict(_) => {
             Refusal::FormInvalid
         }
-        Error::Unavailable(_) | Error::Aborted(_) => Refusal::Unavailable,
+        Error::Unavailable(_) | Error::ResourceExhausted(_) | Error::Aborted(_) => {
+            Refusal::Unavailable
+        }
         Error::PermissionDenied(_) | Error::Internal(_) => Refusal::Internal,
     };
     log(integration_id, refusal, error);

@@ -604,6 +604,7 @@ impl ports::Store for SqlStore {
                     aws_account_id: view.aws_account_id,
                     external_id: view.external_id,
                     state: view.state,
+                    subscription: view.subscription,
                 })
             })
             .collect()

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use super::db;
 use crate::domain::Error;
+use crate::domain::check::SubscriptionView;
 use crate::domain::model::{
     Agreement, Customer, Entitlement, EntitlementValue, Feature, FulfilmentSettings, Signup,
     Subscription, SubscriptionState,
@@ -378,9 +379,13 @@ pub(crate) fn settings(row: &AnyRow) -> Result<FulfilmentSettings, Error> {
 
 /// Columns of a check view's customer part (`customers c LEFT JOIN subscriptions s`).
 pub(crate) const VIEW_COLUMNS: &str = "c.id, c.organization_id, c.integration_id, c.product_code, \
-     c.aws_account_id, c.external_id, s.state AS s_state";
+     c.aws_account_id, c.external_id, c.customer_identifier, c.license_arn, \
+     s.state AS s_state, s.id AS s_id, s.license_arn AS s_license_arn, \
+     s.activated_at AS s_activated_at, s.cancel_pending_at AS s_cancel_pending_at, \
+     s.final_metering_deadline AS s_final_metering_deadline, s.cancelled_at AS s_cancelled_at";
 
-/// The customer part of a check view: ids, keys, state, and the product it buys.
+/// The customer part of a check view: ids, keys, state, the product it buys, and what metering
+/// needs of its subscription.
 pub(crate) struct ViewRow {
     pub(crate) customer_id: Id,
     pub(crate) organization_id: Id,
@@ -389,17 +394,35 @@ pub(crate) struct ViewRow {
     pub(crate) aws_account_id: Option<String>,
     pub(crate) external_id: Option<String>,
     pub(crate) state: Option<SubscriptionState>,
+    pub(crate) subscription: Option<SubscriptionView>,
 }
 
 pub(crate) fn view_row(row: &AnyRow) -> Result<ViewRow, Error> {
+    let integration_id = text(row, "integration_id")?;
+    let product_code = text(row, "product_code")?;
+    let subscription = match opt_text(row, "s_id")? {
+        None => None,
+        Some(subscription_id) => Some(SubscriptionView {
+            subscription_id: Id::from_trusted(subscription_id),
+            integration_id: Id::from_trusted(integration_id.clone()),
+            product_code: product_code.clone(),
+            customer_identifier: opt_text(row, "customer_identifier")?,
+            license_arn: opt_text(row, "s_license_arn")?.or(opt_text(row, "license_arn")?),
+            activated_at: opt_at(row, "s_activated_at")?,
+            cancel_pending_at: opt_at(row, "s_cancel_pending_at")?,
+            final_metering_deadline: opt_at(row, "s_final_metering_deadline")?,
+            cancelled_at: opt_at(row, "s_cancelled_at")?,
+        }),
+    };
     Ok(ViewRow {
         customer_id: id(row, "id")?,
         organization_id: id(row, "organization_id")?,
-        integration_id: text(row, "integration_id")?,
-        product_code: text(row, "product_code")?,
+        integration_id,
+        product_code,
         aws_account_id: opt_text(row, "aws_account_id")?,
         external_id: opt_text(row, "external_id")?,
         state: optional_state(row)?,
+        subscription,
     })
 }
 

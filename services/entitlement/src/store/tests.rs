@@ -776,6 +776,54 @@ both!(check_views_since_an_instant, |fx| {
     assert_eq!(fx.store.customer_views(None).await.unwrap().len(), 3);
 });
 
+both!(check_views_carry_what_metering_needs, |fx| {
+    let (o, i) = (org(), integration());
+    let legacy_keys = Keys {
+        identifier: Some("ident-1"),
+        account: Some("111122223333"),
+        ..Keys::default()
+    };
+    let legacy = record(&o, &i, "prod", legacy_keys, T0);
+    let licensed_keys = Keys {
+        account: Some("444455556666"),
+        license: Some("arn:aws:license-manager::1:license/l-1"),
+        ..Keys::default()
+    };
+    let mut licensed = record(&o, &i, "prod", licensed_keys, T0);
+    licensed.subscription.state = SubscriptionState::CancelPending;
+    licensed.subscription.activated_at = Some(T0);
+    licensed.subscription.cancel_pending_at = Some(T0 + Duration::hours(2));
+    licensed.subscription.final_metering_deadline = Some(T0 + Duration::hours(3));
+    licensed.subscription.cancelled_at = Some(T0 + Duration::hours(4));
+    for r in [&legacy, &licensed] {
+        insert(&fx.store, r).await;
+    }
+    let views = fx.store.customer_views(None).await.unwrap();
+    let view = |id: &Id| views.iter().find(|v| &v.customer_id == id).unwrap();
+
+    let legacy_view = view(&legacy.customer.id).subscription.clone().unwrap();
+    assert_eq!(legacy_view.subscription_id, legacy.subscription.id);
+    assert_eq!(legacy_view.integration_id, i);
+    assert_eq!(legacy_view.product_code, "prod");
+    assert_eq!(legacy_view.customer_identifier.as_deref(), Some("ident-1"));
+    assert_eq!(legacy_view.license_arn, None);
+    assert_eq!(legacy_view.final_metering_deadline, None);
+
+    let licensed_view = view(&licensed.customer.id);
+    assert_eq!(licensed_view.state, Some(SubscriptionState::CancelPending));
+    let sub = licensed_view.subscription.clone().unwrap();
+    assert_eq!(sub.subscription_id, licensed.subscription.id);
+    assert_eq!(sub.customer_identifier, None);
+    assert_eq!(
+        sub.license_arn.as_deref(),
+        Some("arn:aws:license-manager::1:license/l-1")
+    );
+    assert_eq!(sub.activated_at, Some(T0));
+    assert_eq!(sub.cancel_pending_at, Some(T0 + Duration::hours(2)));
+    assert_eq!(sub.final_metering_deadline, Some(T0 + Duration::hours(3)));
+    assert_eq!(sub.cancelled_at, Some(T0 + Duration::hours(4)));
+});
+
 both!(features_round_trip, |fx| {
     let (o, i) = (org(), integration());
     let r = record(&o, &i, "prod", account("111122223333"), T0);

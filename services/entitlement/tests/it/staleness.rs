@@ -38,6 +38,7 @@ fn seats_view(organization_id: &Id, customer_id: &Id) -> CustomerView {
         state: Some(SubscriptionState::Active),
         features: HashMap::from([("seats".to_owned(), seats)]),
         has_plans: true,
+        subscription: None,
     }
 }
 

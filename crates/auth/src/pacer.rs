@@ -1,6 +1,6 @@
-//! Pacing of calls under an AWS per-account quota (GetEntitlements: 20 requests per second):
-//! each integration's calls are spaced at least `1 / rate` apart, across every task of the
-//! process.
+//! Pacing of calls under an AWS per-account quota (GetEntitlements: 20 requests per second,
+//! BatchMeterUsage: 10): each key's (integration's) calls are spaced at least `1 / rate` apart,
+//! across every task of the process.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

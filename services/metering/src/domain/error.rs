@@ -1,0 +1,3 @@
+//! The metering service's failures, in the caller's vocabulary.
+
+souk_core::service_error!("metering");

@@ -1,0 +1,512 @@
+//! RecordUsage: resolve and check every event, then, in one store transaction, classify the
+//! keys (new, duplicate, conflicting), place each new event in its hour (or a later open hour
+//! when its own is sealed), fold it into that hour's record, and commit. Only then is the batch
+//! acknowledged.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use sha2::{Digest, Sha256};
+use souk_core::Id;
+use souk_core::error::Violations;
+use time::{Duration, OffsetDateTime};
+
+use super::error::Error;
+use super::hours::{AWS_WINDOW, floor_hour, millis};
+use super::meters::DimensionMatch;
+use super::model::{
+    Aggregation, EventAck, EventStatus, HourlyRecord, Meter, RecordKey, RecordStatus, Subscriber,
+    SubscriberState, Tally, UsageEvent,
+};
+use super::ports::StoredEvent;
+use super::service::Metering;
+use super::tally::Contribution;
+use super::validate;
+
+/// Time an hour's record needs to reach AWS before the window closes: events whose hour is
+/// older than `AWS_WINDOW - SHIPPING_MARGIN` count towards the current hour.
+const SHIPPING_MARGIN: Duration = Duration::hours(1);
+
+/// An event that passed every check, with what it resolved to.
+struct Accepted<'a> {
+    index: usize,
+    event: &'a UsageEvent,
+    subscriber: Subscriber,
+    meter: Meter,
+    hash: String,
+}
+
+impl Metering {
+    /// Records a batch of events, all or nothing; one acknowledgement per event, in order.
+    pub async fn record(
+        &self,
+        organization_id: &Id,
+        events: &[UsageEvent],
+    ) -> Result<Vec<EventAck>, Error> {
+        if events.is_empty() {
+            return Err(Error::invalid("events", "must hold at least one event"));
+        }
+        if events.len() > self.limits.max_batch {
+            return Err(Error::invalid(
+                "events",
+                format!(
+                    "holds {} events; at most {} per call",
+                    events.len(),
+                    self.limits.max_batch
+                ),
+            ));
+        }
+        let permits = u32::try_from(events.len()).unwrap_or(u32::MAX);
+        let Ok(_permit) = self.in_flight.try_acquire_many(permits) else {
+            return Err(Error::ResourceExhausted(format!(
+                "too much usage is being written ({} events in flight at most); retry after a short pause",
+                self.limits.max_in_flight
+            )));
+        };
+        let now = self.clock.now();
+        let accepted = self.check(organization_id, events, now)?;
+        self.write(organization_id, &accepted, now).await
+    }
+
+    /// Every check that needs no store: shapes, customers, dimensions, subscription states.
+    fn check<'a>(
+        &self,
+        organization_id: &Id,
+        events: &'a [UsageEvent],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Accepted<'a>>, Error> {
+        let mut v = Violations::new();
+        let mut preconditions = Vec::new();
+        let mut keys = HashSet::new();
+        let mut found: HashMap<&str, Vec<Subscriber>> = HashMap::new();
+        let mut accepted = Vec::with_capacity(events.len());
+        let oldest = now - self.limits.max_age;
+        let latest = now + self.limits.max_future_skew;
+        for (i, event) in events.iter().enumerate() {
+            let field = |name: &str| format!("events[{i}].{name}");
+            let before = v.len();
+            v.check(
+                &field("idempotency_key"),
+                validate::event_key(&event.idempotency_key),
+            );
+            if !keys.insert(event.idempotency_key.as_str()) {
+                v.add(
+                    field("idempotency_key"),
+                    format!("{:?} appears twice in this batch", event.idempotency_key),
+                );
+            }
+            v.check(&field("quantity"), validate::quantity(event.quantity));
+            if event.timestamp > latest {
+                v.add(
+                    field("timestamp"),
+                    format!("{} is in the future (now is {now})", event.timestamp),
+                );
+            } else if event.timestamp < oldest {
+                v.add(
+                    field("timestamp"),
+                    format!(
+                        "{} is older than {} days; such usage can no longer be billed",
+                        event.timestamp,
+                        self.limits.max_age.as_secs() / 86_400
+                    ),
+                );
+            }
+            for (suffix, reason) in validate::allocations(&event.allocations, event.quantity) {
+                v.add(field(&suffix), reason);
+            }
+            v.check(&field("customer"), validate::reference(&event.customer));
+            v.check(&field("dimension"), validate::reference(&event.dimension));
+            if v.len() > before {
+                continue;
+            }
+            let candidates = found
+                .entry(event.customer.as_str())
+                .or_insert_with(|| self.subscribers.find(organization_id, &event.customer));
+            let (subscriber, meter) = match self.pick(organization_id, candidates, &event.dimension)
+            {
+                Ok(pair) => pair,
+                Err((name, reason)) => {
+                    v.add(field(name), reason);
+                    continue;
+                }
+            };
+            if !event.allocations.is_empty() && meter.aggregation != Aggregation::Sum {
+                v.add(
+                    field("allocations"),
+                    format!(
+                        "are only accepted by SUM meters; dimension {:?} is {}",
+                        meter.dimension,
+                        meter.aggregation.as_str().to_uppercase()
+                    ),
+                );
+                continue;
+            }
+            if let (Aggregation::UniqueCount, Some(attribute)) =
+                (meter.aggregation, &meter.attribute)
+                && !event.attributes.contains_key(attribute)
+            {
+                v.add(
+                    field("attributes"),
+                    format!(
+                        "must hold {attribute:?}: the meter of {:?} counts its distinct values",
+                        meter.dimension
+                    ),
+                );
+                continue;
+            }
+            if let Some(activated) = subscriber.activated_at
+                && event.timestamp < floor_hour(activated)
+            {
+                v.add(
+                    field("timestamp"),
+                    format!(
+                        "{} is before subscription {} started ({activated})",
+                        event.timestamp, subscriber.subscription_id
+                    ),
+                );
+                continue;
+            }
+            if let Some(problem) = state_problem(&subscriber, event, now) {
+                preconditions.push(format!("events[{i}]: {problem}"));
+                continue;
+            }
+            accepted.push(Accepted {
+                index: i,
+                event,
+                hash: content_hash(event),
+                subscriber,
+                meter,
+            });
+        }
+        v.finish().map_err(Error::from)?;
+        if !preconditions.is_empty() {
+            return Err(Error::FailedPrecondition(preconditions.join("; ")));
+        }
+        Ok(accepted)
+    }
+
+    /// The customer and meter an event names: among the customers the reference matches,
+    /// the one whose product has the dimension.
+    fn pick(
+        &self,
+        organization_id: &Id,
+        candidates: &[Subscriber],
+        dimension: &str,
+    ) -> Result<(Subscriber, Meter), (&'static str, String)> {
+        if candidates.is_empty() {
+            return Err(("customer", "is not a known customer (a cus_ id, your linked account id, or the buyer's AWS account id)".into()));
+        }
+        let mut matches = Vec::new();
+        let mut known = Vec::new();
+        for subscriber in candidates {
+            match self
+                .meters
+                .find(organization_id, &subscriber.product_code, dimension)
+            {
+                DimensionMatch::Meter(meter) => matches.push((subscriber.clone(), meter)),
+                DimensionMatch::Unknown { known: names } => known.push(format!(
+                    "{}: [{}]",
+                    subscriber.product_code,
+                    names.join(", ")
+                )),
+            }
+        }
+        match matches.len() {
+            1 => Ok(matches.remove(0)),
+            0 => Err((
+                "dimension",
+                format!(
+                    "{dimension:?} is not a metered dimension of the customer's product (meters: {}); add one with PutMeter",
+                    known.join("; ")
+                ),
+            )),
+            _ => Err((
+                "customer",
+                format!(
+                    "names several customers with dimension {dimension:?} ({}); send the cus_ id",
+                    matches
+                        .iter()
+                        .map(|(s, _)| s.customer_id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
+    }
+
+    /// The transaction: keys, hours, records, commit.
+    async fn write(
+        &self,
+        organization_id: &Id,
+        accepted: &[Accepted<'_>],
+        now: OffsetDateTime,
+    ) -> Result<Vec<EventAck>, Error> {
+        let mut tx = self.store.begin_ingest(organization_id).await?;
+        // Insert first and read back only the keys that were there already (a retry, or a
+        // concurrent writer): on the common path, new keys, that saves a read per batch.
+        let mut stored: HashMap<String, StoredEvent> = HashMap::new();
+        let customers: Vec<Id> = {
+            let mut ids: Vec<Id> = accepted
+                .iter()
+                .map(|a| a.subscriber.customer_id.clone())
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        let horizons = tx.sealed_before(&customers).await?;
+        let window_floor = floor_hour(now - (AWS_WINDOW - SHIPPING_MARGIN));
+        let current = floor_hour(now);
+
+        let mut fresh = Vec::new();
+        for a in accepted {
+            let natural = floor_hour(a.event.timestamp);
+            let horizon = horizons
+                .get(&a.subscriber.customer_id)
+                .copied()
+                .map_or(window_floor, |h| h.max(window_floor));
+            let hour_start = if natural < horizon {
+                current.max(horizon)
+            } else {
+                natural
+            };
+            fresh.push(StoredEvent {
+                usage_id: Id::generate("use"),
+                organization_id: organization_id.clone(),
+                idempotency_key: a.event.idempotency_key.clone(),
+                content_hash: a.hash.clone(),
+                customer_id: a.subscriber.customer_id.clone(),
+                dimension: a.meter.dimension.clone(),
+                quantity: a.event.quantity,
+                occurred_at: a.event.timestamp,
+                hour_start,
+                allocations: a.event.allocations.clone(),
+                unique_value: a
+                    .meter
+                    .attribute
+                    .as_ref()
+                    .and_then(|name| a.event.attributes.get(name).cloned()),
+                recorded_at: now,
+            });
+        }
+        let known: HashSet<String> = tx.insert_events(&fresh).await?.into_iter().collect();
+        if !known.is_empty() {
+            let known_keys: Vec<&str> = known.iter().map(String::as_str).collect();
+            for event in tx.existing(&known_keys).await? {
+                stored.insert(event.idempotency_key.clone(), event);
+            }
+            fresh.retain(|e| !known.contains(&e.idempotency_key));
+        }
+        let conflicts: Vec<&str> = accepted
+            .iter()
+            .filter(|a| {
+                stored
+                    .get(&a.event.idempotency_key)
+                    .is_some_and(|s| s.content_hash != a.hash)
+            })
+            .map(|a| a.event.idempotency_key.as_str())
+            .collect();
+        if !conflicts.is_empty() {
+            return Err(Error::Conflict(format!(
+                "idempotency key {} was used before for an event with other content",
+                conflicts
+                    .iter()
+                    .map(|k| format!("{k:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        self.fold(&mut *tx, accepted, &fresh).await?;
+        tx.commit().await?;
+
+        let fresh_by_key: HashMap<&str, &StoredEvent> = fresh
+            .iter()
+            .map(|e| (e.idempotency_key.as_str(), e))
+            .collect();
+        Ok(accepted
+            .iter()
+            .filter_map(|a| {
+                let key = a.event.idempotency_key.as_str();
+                if let Some(event) = fresh_by_key.get(key) {
+                    Some(ack(event, EventStatus::Recorded))
+                } else {
+                    stored
+                        .get(key)
+                        .map(|event| ack(event, EventStatus::Duplicate))
+                }
+            })
+            .collect())
+    }
+
+    /// Folds the new events into their hours' records.
+    async fn fold(
+        &self,
+        tx: &mut dyn super::ports::Ingest,
+        accepted: &[Accepted<'_>],
+        fresh: &[StoredEvent],
+    ) -> Result<(), Error> {
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let by_key: HashMap<&str, &Accepted<'_>> = accepted
+            .iter()
+            .map(|a| (a.event.idempotency_key.as_str(), a))
+            .collect();
+        let key_of = |e: &StoredEvent| RecordKey {
+            organization_id: e.organization_id.clone(),
+            customer_id: e.customer_id.clone(),
+            dimension: e.dimension.clone(),
+            hour_start: e.hour_start,
+        };
+        let unique: Vec<(RecordKey, String)> = fresh
+            .iter()
+            .filter_map(|e| e.unique_value.clone().map(|v| (key_of(e), v)))
+            .collect();
+        let mut new_values = if unique.is_empty() {
+            Vec::new()
+        } else {
+            tx.add_unique_values(&unique).await?
+        }
+        .into_iter();
+        let mut wanted: Vec<RecordKey> = fresh.iter().map(key_of).collect();
+        wanted.sort();
+        wanted.dedup();
+        let mut records: BTreeMap<RecordKey, HourlyRecord> = tx
+            .lock_records(&wanted)
+            .await?
+            .into_iter()
+            .map(|r| (r.key.clone(), r))
+            .collect();
+        for event in fresh {
+            let Some(a) = by_key.get(event.idempotency_key.as_str()) else {
+                continue;
+            };
+            let key = key_of(event);
+            let record = records
+                .entry(key.clone())
+                .or_insert_with(|| open_record(key, a));
+            if record.status != RecordStatus::Open {
+                // The horizon was read under the same lock that sealing takes, so this means
+                // another writer broke the protocol; refuse rather than bill a sealed hour.
+                return Err(Error::Aborted(format!(
+                    "record {} of hour {} is sealed; retry the call",
+                    record.id, record.key.hour_start
+                )));
+            }
+            let new_value = event.unique_value.is_some() && new_values.next().unwrap_or(false);
+            record
+                .tally
+                .add(&Contribution {
+                    quantity: event.quantity,
+                    at_ms: millis(event.occurred_at),
+                    key: &event.idempotency_key,
+                    allocations: &event.allocations,
+                    new_value,
+                })
+                .map_err(|overflow| {
+                    Error::invalid(
+                        format!("events[{}].quantity", a.index),
+                        format!(
+                            "{overflow}: customer {} already has {} on {:?} in the hour starting {}",
+                            event.customer_id, record.tally.quantity, event.dimension, event.hour_start
+                        ),
+                    )
+                })?;
+        }
+        let changed: Vec<HourlyRecord> = records.into_values().collect();
+        tx.write_records(&changed).await
+    }
+}
+
+fn open_record(key: RecordKey, a: &Accepted<'_>) -> HourlyRecord {
+    HourlyRecord {
+        id: Id::generate("hrec"),
+        key,
+        integration_id: a.subscriber.integration_id.clone(),
+        product_code: a.subscriber.product_code.clone(),
+        aws_customer: a.subscriber.aws_customer.clone(),
+        tally: Tally::empty(a.meter.aggregation),
+        status: RecordStatus::Open,
+        metering_record_id: None,
+        aws_status: None,
+        attempts: 0,
+        last_error: None,
+        sealed_at: None,
+        sent_at: None,
+        carried_to: None,
+    }
+}
+
+fn ack(event: &StoredEvent, status: EventStatus) -> EventAck {
+    EventAck {
+        idempotency_key: event.idempotency_key.clone(),
+        status,
+        usage_id: event.usage_id.clone(),
+        hour_start: event.hour_start,
+    }
+}
+
+/// Why the subscription cannot take usage now, if it cannot.
+fn state_problem(
+    subscriber: &Subscriber,
+    event: &UsageEvent,
+    now: OffsetDateTime,
+) -> Option<String> {
+    let subscription = &subscriber.subscription_id;
+    let customer = &subscriber.customer_id;
+    match subscriber.state {
+        SubscriberState::Active => None,
+        SubscriberState::CancelPending { deadline } if now <= deadline => {
+            (event.timestamp > deadline).then(|| {
+                format!("subscription {subscription} of customer {customer} takes usage only until its final metering deadline {deadline}")
+            })
+        }
+        SubscriberState::CancelPending { deadline } => Some(format!(
+            "subscription {subscription} of customer {customer} is ending: its final metering deadline {deadline} has passed; usage after it cannot be billed"
+        )),
+        SubscriberState::Cancelled { at } => Some(match at {
+            Some(at) => format!(
+                "subscription {subscription} of customer {customer} ended at {at}; usage after that cannot be billed"
+            ),
+            None => format!(
+                "subscription {subscription} of customer {customer} has ended; usage after that cannot be billed"
+            ),
+        }),
+        SubscriberState::Pending => Some(format!(
+            "subscription {subscription} of customer {customer} is not active yet (AWS has not confirmed it); retry once it is"
+        )),
+        SubscriberState::Failed => Some(format!(
+            "subscription {subscription} of customer {customer} failed; it cannot be billed"
+        )),
+    }
+    .or_else(|| {
+        subscriber.aws_customer.is_none().then(|| {
+            format!("AWS has not named customer {customer} yet (no customer identifier or licence); retry once the buyer's subscription is confirmed")
+        })
+    })
+}
+
+/// The hash of an event's content as sent: a key reused with another content is a conflict.
+fn content_hash(event: &UsageEvent) -> String {
+    let mut hash = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_be_bytes());
+        hash.update(bytes);
+    };
+    field(event.customer.as_bytes());
+    field(event.dimension.as_bytes());
+    field(&event.quantity.to_be_bytes());
+    field(&event.timestamp.unix_timestamp_nanos().to_be_bytes());
+    for allocation in &event.allocations {
+        field(&allocation.quantity.to_be_bytes());
+        for tag in super::tally::sorted(&allocation.tags) {
+            field(tag.key.as_bytes());
+            field(tag.value.as_bytes());
+        }
+        field(b"|");
+    }
+    for (name, value) in &event.attributes {
+        field(name.as_bytes());
+        field(value.as_bytes());
+    }
+    hex::encode(hash.finalize())
+}
