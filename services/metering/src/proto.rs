@@ -176,6 +176,42 @@ mod tests {
     }
 
     #[test]
+    fn a_carried_record_names_the_record_it_went_into() {
+        let into = Id::generate("hrec");
+        let record = HourlyRecord {
+            id: Id::generate("hrec"),
+            key: RecordKey {
+                organization_id: Id::generate("org"),
+                customer_id: Id::generate("cus"),
+                dimension: "requests".into(),
+                hour_start: datetime!(2026-06-01 03:00 UTC),
+            },
+            integration_id: Id::generate("int"),
+            product_code: "prod-1".into(),
+            aws_customer: Some(AwsCustomer::Identifier("c-1".into())),
+            tally: Tally {
+                aggregation: Aggregation::Sum,
+                quantity: 4,
+                allocations: BTreeMap::new(),
+                latest: None,
+            },
+            status: RecordStatus::Carried,
+            metering_record_id: None,
+            aws_status: None,
+            attempts: 0,
+            last_error: None,
+            sealed_at: Some(datetime!(2026-06-01 04:05 UTC)),
+            sent_at: None,
+            carried_to: Some(into.clone()),
+        };
+        let pb = hourly_record(&record);
+        assert_eq!(pb.status, pb::HourlyRecordStatus::Carried as i32);
+        assert_eq!(pb.carried_to, into.to_string());
+        assert_eq!(pb.quantity, 4);
+        assert!(pb.send_time.is_none() && pb.metering_record_id.is_empty());
+    }
+
+    #[test]
     fn counts_name_every_status() {
         let counts = counts(&Counts {
             integration_id: Id::generate("int"),

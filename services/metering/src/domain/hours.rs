@@ -5,6 +5,17 @@ use time::{Duration, OffsetDateTime};
 /// How far back AWS accepts a usage record's timestamp.
 pub const AWS_WINDOW: Duration = Duration::hours(6);
 
+/// Time a sealed record needs to reach AWS before its hour leaves the window: usage of an hour
+/// older than `AWS_WINDOW - SHIPPING_MARGIN` counts towards the current hour (late events at
+/// ingestion, and never-sent records at sealing: see [`carry_before`]).
+pub const SHIPPING_MARGIN: Duration = Duration::hours(1);
+
+/// Records of hours starting before this instant, never sent, are carried into the current
+/// hour by a sealing pass at `now`.
+pub fn carry_before(now: OffsetDateTime) -> OffsetDateTime {
+    now - (AWS_WINDOW - SHIPPING_MARGIN)
+}
+
 /// Start of the UTC hour containing `at`.
 pub fn floor_hour(at: OffsetDateTime) -> OffsetDateTime {
     let at = at.to_offset(time::UtcOffset::UTC);

@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sha2::{Digest, Sha256};
 use souk_core::Id;
 use souk_core::error::Violations;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::error::Error;
-use super::hours::{AWS_WINDOW, floor_hour, millis};
+use super::hours::{carry_before, floor_hour, millis};
 use super::meters::DimensionMatch;
 use super::model::{
     Aggregation, EventAck, EventStatus, HourlyRecord, Meter, RecordKey, RecordStatus, Subscriber,
@@ -21,10 +21,6 @@ use super::ports::StoredEvent;
 use super::service::Metering;
 use super::tally::Contribution;
 use super::validate;
-
-/// Time an hour's record needs to reach AWS before the window closes: events whose hour is
-/// older than `AWS_WINDOW - SHIPPING_MARGIN` count towards the current hour.
-const SHIPPING_MARGIN: Duration = Duration::hours(1);
 
 /// An event that passed every check, with what it resolved to.
 struct Accepted<'a> {
@@ -254,7 +250,7 @@ impl Metering {
             ids
         };
         let horizons = tx.sealed_before(&customers).await?;
-        let window_floor = floor_hour(now - (AWS_WINDOW - SHIPPING_MARGIN));
+        let window_floor = floor_hour(carry_before(now));
         let current = floor_hour(now);
 
         let mut fresh = Vec::new();

@@ -78,6 +78,12 @@ pub struct SealPlan {
     pub customers: Vec<(Id, Id, OffsetDateTime)>,
     /// Zero records for idle hours (inserted sealed unless the hour has a record).
     pub zero_records: Vec<HourlyRecord>,
+    /// Pending records of hours starting before this instant that no call ever carried
+    /// (never leased, no attempt) are carried into their customer's open hour (the later of
+    /// the hour of `now` and the customer's seal horizon), merged by their aggregation; they
+    /// become carried with `carried_to` naming that hour's record. A merge that would exceed
+    /// [`MAX_QUANTITY`](super::model::MAX_QUANTITY) is not made.
+    pub carry_before: OffsetDateTime,
 }
 
 /// The answer for one record after a BatchMeterUsage call.
@@ -131,7 +137,8 @@ pub trait Store: Send + Sync + 'static {
     async fn begin_ingest(&self, organization_id: &Id) -> Result<Box<dyn Ingest>, Error>;
     /// The global seal horizon: hours before it are sealed for everyone.
     async fn sealed_before(&self) -> Result<Option<OffsetDateTime>, Error>;
-    /// Runs one sealing pass; returns how many records it sealed (zero records included).
+    /// Runs one sealing pass (sealing, zero records, carrying); returns how many records it
+    /// sealed (zero records included, carried ones not).
     async fn seal(&self, plan: &SealPlan) -> Result<u64, Error>;
     /// Leases up to `limit` pending records due at `now` (hour started, next attempt due, not
     /// leased by someone else) to `owner` until `until`, oldest hour first.

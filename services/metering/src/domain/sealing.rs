@@ -5,17 +5,23 @@
 //! once). Meters with `zero_fill` get a zero record for each idle hour of their active and
 //! cancelling subscribers, within AWS's six-hour window; the store inserts them only where the
 //! hour has no record.
+//!
+//! A sealed record that no call ever carried and whose hour is about to leave AWS's window
+//! (it started more than `AWS_WINDOW - SHIPPING_MARGIN` ago, see [`carry_before`]) is carried
+//! into its customer's open hour by the same pass, so its usage is billed there rather than
+//! lost. A record sent at least once is not (AWS may hold it already); AWS refuses it, and it
+//! fails visibly.
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use souk_core::Id;
 use time::OffsetDateTime;
 
 use super::error::Error;
-use super::hours::{AWS_WINDOW, floor_hour};
+use super::hours::{AWS_WINDOW, carry_before, floor_hour};
 use super::model::{
     HourlyRecord, Meter, RecordKey, RecordStatus, Subscriber, SubscriberState, Tally,
 };
@@ -23,6 +29,10 @@ use super::ports::{SealPlan, Store, Subscribers};
 
 /// How long after an hour ends it stays open for late usage, by default.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(300);
+
+/// How often a pass runs the store's sealing even when no horizon moves, to carry records whose
+/// hour is leaving AWS's window (the window's edge moves continuously; the margin is an hour).
+pub const CARRY_EVERY: time::Duration = time::Duration::MINUTE;
 
 /// What one sealing pass did (for metrics and logs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,6 +51,8 @@ pub struct Sealer {
     store: Arc<dyn Store>,
     subscribers: Arc<dyn Subscribers>,
     grace: Duration,
+    /// When this sealer last ran the store's pass (and so carried).
+    last_pass: Arc<Mutex<Option<OffsetDateTime>>>,
 }
 
 impl fmt::Debug for Sealer {
@@ -59,6 +71,7 @@ impl Sealer {
             store,
             subscribers,
             grace,
+            last_pass: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -67,12 +80,34 @@ impl Sealer {
         let plan = self.plan(now).await?;
         let cancelling = plan.customers.len() as u64;
         let zero_records = plan.zero_records.len() as u64;
+        // Ingestion never opens a record below the horizon, so while the horizon stands and no
+        // customer is cancelling there is nothing to seal: skip the exclusive lock, unless
+        // carrying is due (once a minute).
+        let carry_due = self
+            .last_pass()
+            .is_none_or(|last| now < last || now - last >= CARRY_EVERY);
+        let idle = !carry_due
+            && cancelling == 0
+            && zero_records == 0
+            && self
+                .store
+                .sealed_before()
+                .await?
+                .is_some_and(|h| h >= plan.sealed_before);
+        if idle {
+            return Ok(SealReport::default());
+        }
         let sealed = self.store.seal(&plan).await?;
+        *self.last_pass.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
         Ok(SealReport {
             sealed,
             zero_records,
             cancelling,
         })
+    }
+
+    fn last_pass(&self) -> Option<OffsetDateTime> {
+        *self.last_pass.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// What a pass at `now` does.
@@ -133,6 +168,7 @@ impl Sealer {
             sealed_before,
             customers,
             zero_records,
+            carry_before: carry_before(now),
         })
     }
 }
@@ -463,5 +499,34 @@ mod tests {
         let first = plan.zero_records.iter().map(|r| r.key.hour_start).min();
         assert_eq!(first, Some(datetime!(2026-03-01 07:00 UTC)));
         assert_eq!(plan.zero_records.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn an_idle_pass_still_runs_the_store_once_a_minute_to_carry() {
+        let (sealer, store) = sealer(
+            FakeStore {
+                horizon: Some(datetime!(2026-03-01 11:00 UTC)),
+                meters: Vec::new(),
+                plans: Mutex::new(Vec::new()),
+            },
+            Vec::new(),
+        );
+        let passes = || store.plans.lock().unwrap_or_else(|e| e.into_inner()).len();
+        // The horizon stands (12:03 - 5 min: 11:00), but carrying is due on the first pass.
+        sealer.seal_once(NOW).await.expect("pass");
+        assert_eq!(passes(), 1);
+        let plan = store.plans.lock().unwrap_or_else(|e| e.into_inner())[0].clone();
+        // Records of hours starting before now - 5 h are carried.
+        assert_eq!(plan.carry_before, datetime!(2026-03-01 07:03 UTC));
+        sealer
+            .seal_once(NOW + time::Duration::seconds(30))
+            .await
+            .expect("pass");
+        assert_eq!(passes(), 1, "idle within the minute");
+        sealer
+            .seal_once(NOW + time::Duration::seconds(60))
+            .await
+            .expect("pass");
+        assert_eq!(passes(), 2, "carrying again a minute later");
     }
 }

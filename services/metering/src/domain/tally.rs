@@ -88,6 +88,61 @@ impl Tally {
         Ok(())
     }
 
+    /// Merges `other`, the tally of an earlier hour of the same customer and dimension that is
+    /// carried into this one, by this tally's aggregation (callers merge tallies of the same
+    /// aggregation): SUM and COUNT add (SUM's allocations too), MAX keeps the larger quantity,
+    /// LATEST the quantity of the later (timestamp, key), and UNIQUE_COUNT adds `new_unique`, the
+    /// number of `other`'s values not yet in this hour's set (its quantity is not used). Merging
+    /// gives the tally that folding both hours' events into one would. On overflow the tally is
+    /// unchanged.
+    pub fn merge(&mut self, other: &Tally, new_unique: u64) -> Result<(), Overflow> {
+        let mut next = self.clone();
+        match self.aggregation {
+            Aggregation::Sum => {
+                next.quantity = checked(self.quantity + other.quantity)?;
+                if !self.allocations.is_empty() || !other.allocations.is_empty() {
+                    next.allocations = self.tagged_parts();
+                    for (tags, quantity) in other.tagged_parts() {
+                        add_to(&mut next.allocations, tags, quantity)?;
+                    }
+                    next.allocations.retain(|_, quantity| *quantity != 0);
+                    if next.allocations.keys().all(Vec::is_empty) {
+                        next.allocations.clear();
+                    }
+                }
+            }
+            Aggregation::Count => next.quantity = checked(self.quantity + other.quantity)?,
+            Aggregation::Max => next.quantity = self.quantity.max(other.quantity),
+            Aggregation::Latest => {
+                if let Some((at, key)) = &other.latest {
+                    let newer = self.latest.as_ref().is_none_or(|(mine, my_key)| {
+                        (*at, key.as_str()) > (*mine, my_key.as_str())
+                    });
+                    if newer {
+                        next.quantity = other.quantity;
+                        next.latest = other.latest.clone();
+                    }
+                }
+            }
+            Aggregation::UniqueCount => {
+                let added = i64::try_from(new_unique).map_err(|_| Overflow)?;
+                next.quantity = checked(self.quantity.checked_add(added).ok_or(Overflow)?)?;
+            }
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// SUM's parts per tag set, the untagged part included (the quantity itself when nothing
+    /// is tagged).
+    fn tagged_parts(&self) -> BTreeMap<Vec<Tag>, i64> {
+        if self.allocations.is_empty() && self.quantity != 0 {
+            BTreeMap::from([(Vec::new(), self.quantity)])
+        } else {
+            self.allocations.clone()
+        }
+    }
+
     /// The allocations to send (empty when no event carried any).
     pub fn usage_allocations(&self) -> Vec<Allocation> {
         self.allocations
@@ -237,6 +292,163 @@ mod tests {
             }
             prop_assert_eq!(tally.quantity, events.iter().map(|e| e.0).sum::<i64>());
         }
+    }
+
+    /// Events split into two hours, folded apart and merged, as one fold would give.
+    fn split_and_merge(aggregation: Aggregation, events: &[Raw], at: usize) -> Tally {
+        let at = at.min(events.len());
+        let mut later = fold(aggregation, &events[at..]);
+        later.merge(&fold(aggregation, &events[..at]), 0).unwrap();
+        later
+    }
+
+    proptest! {
+        #[test]
+        fn merging_two_hours_gives_the_fold_of_all_their_events(
+            aggregation in prop_oneof![
+                Just(Aggregation::Sum),
+                Just(Aggregation::Count),
+                Just(Aggregation::Max),
+                Just(Aggregation::Latest),
+            ],
+            events in events(),
+            at in 0..40usize,
+        ) {
+            let merged = split_and_merge(aggregation, &events, at);
+            let all = fold(aggregation, &events);
+            prop_assert_eq!(merged.quantity, all.quantity);
+            prop_assert_eq!(&merged.allocations, &all.allocations);
+            if aggregation == Aggregation::Latest {
+                prop_assert_eq!(merged.latest, all.latest);
+            }
+            if !merged.allocations.is_empty() {
+                prop_assert_eq!(merged.allocations.values().sum::<i64>(), merged.quantity);
+            }
+        }
+    }
+
+    fn sum(quantity: i64, parts: &[(&str, i64)]) -> Tally {
+        Tally {
+            aggregation: Aggregation::Sum,
+            quantity,
+            allocations: parts
+                .iter()
+                .map(|(value, part)| {
+                    let tags = if value.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![tag(value)]
+                    };
+                    (tags, *part)
+                })
+                .collect(),
+            latest: None,
+        }
+    }
+
+    #[test]
+    fn sums_add_their_allocations_and_untagged_parts() {
+        // Tagged into untagged: the untagged quantity becomes the untagged part.
+        let mut target = sum(4, &[]);
+        target.merge(&sum(7, &[("red", 5), ("", 2)]), 0).unwrap();
+        assert_eq!(target, sum(11, &[("", 6), ("red", 5)]));
+        // Untagged into tagged.
+        let mut target = sum(7, &[("red", 5), ("blue", 2)]);
+        target.merge(&sum(3, &[]), 0).unwrap();
+        assert_eq!(target, sum(10, &[("", 3), ("blue", 2), ("red", 5)]));
+        // Nothing tagged on either side: no allocations.
+        let mut target = sum(1, &[]);
+        target.merge(&sum(2, &[]), 0).unwrap();
+        assert_eq!(target, sum(3, &[]));
+        // A zero record merges into nothing.
+        let mut target = Tally::empty(Aggregation::Sum);
+        target.merge(&Tally::empty(Aggregation::Sum), 0).unwrap();
+        assert_eq!(target, Tally::empty(Aggregation::Sum));
+    }
+
+    #[test]
+    fn count_adds_max_keeps_the_larger_and_latest_the_later() {
+        let of = |aggregation, quantity, latest: Option<(i64, &str)>| Tally {
+            aggregation,
+            quantity,
+            allocations: BTreeMap::new(),
+            latest: latest.map(|(at, key)| (at, key.to_owned())),
+        };
+        let mut count = of(Aggregation::Count, 3, None);
+        count.merge(&of(Aggregation::Count, 4, None), 0).unwrap();
+        assert_eq!(count.quantity, 7);
+
+        let mut max = of(Aggregation::Max, 3, None);
+        max.merge(&of(Aggregation::Max, 9, None), 0).unwrap();
+        assert_eq!(max.quantity, 9);
+        max.merge(&of(Aggregation::Max, 2, None), 0).unwrap();
+        assert_eq!(max.quantity, 9);
+
+        // The carried hour is older, but its event may be later (a late event of it).
+        let mut latest = of(Aggregation::Latest, 5, Some((100, "b")));
+        latest
+            .merge(&of(Aggregation::Latest, 8, Some((50, "z"))), 0)
+            .unwrap();
+        assert_eq!(latest, of(Aggregation::Latest, 5, Some((100, "b"))));
+        latest
+            .merge(&of(Aggregation::Latest, 8, Some((100, "c"))), 0)
+            .unwrap();
+        assert_eq!(latest, of(Aggregation::Latest, 8, Some((100, "c"))));
+        // Into an empty hour; an hour without events (a zero record) changes nothing.
+        let mut empty = Tally::empty(Aggregation::Latest);
+        empty
+            .merge(&of(Aggregation::Latest, 6, Some((1, "a"))), 0)
+            .unwrap();
+        assert_eq!(empty, of(Aggregation::Latest, 6, Some((1, "a"))));
+        empty.merge(&Tally::empty(Aggregation::Latest), 0).unwrap();
+        assert_eq!(empty.quantity, 6);
+    }
+
+    #[test]
+    fn unique_count_adds_only_the_new_values() {
+        let mut target = Tally {
+            quantity: 3,
+            ..Tally::empty(Aggregation::UniqueCount)
+        };
+        // The carried hour had 5 values, 2 of them new to this hour.
+        let carried = Tally {
+            quantity: 5,
+            ..Tally::empty(Aggregation::UniqueCount)
+        };
+        target.merge(&carried, 2).unwrap();
+        assert_eq!(target.quantity, 5);
+    }
+
+    #[test]
+    fn a_merge_that_would_overflow_changes_nothing() {
+        let mut target = sum(MAX_QUANTITY - 1, &[("red", MAX_QUANTITY - 1)]);
+        let before = target.clone();
+        assert_eq!(target.merge(&sum(2, &[("", 2)]), 0), Err(Overflow));
+        assert_eq!(target, before);
+        // Exactly the limit is fine.
+        target.merge(&sum(1, &[]), 0).unwrap();
+        assert_eq!(target.quantity, MAX_QUANTITY);
+
+        let mut count = Tally {
+            quantity: MAX_QUANTITY,
+            ..Tally::empty(Aggregation::Count)
+        };
+        let one = Tally {
+            quantity: 1,
+            ..Tally::empty(Aggregation::Count)
+        };
+        assert_eq!(count.merge(&one, 0), Err(Overflow));
+        assert_eq!(count.quantity, MAX_QUANTITY);
+
+        let mut unique = Tally {
+            quantity: MAX_QUANTITY - 1,
+            ..Tally::empty(Aggregation::UniqueCount)
+        };
+        assert_eq!(unique.merge(&unique.clone(), 2), Err(Overflow));
+        assert_eq!(unique.merge(&unique.clone(), u64::MAX), Err(Overflow));
+        assert_eq!(unique.quantity, MAX_QUANTITY - 1);
+        unique.merge(&unique.clone(), 1).unwrap();
+        assert_eq!(unique.quantity, MAX_QUANTITY);
     }
 
     #[test]

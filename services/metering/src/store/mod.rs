@@ -14,6 +14,9 @@
 //!   existing rows `FOR UPDATE`.
 //! * Leasing is `FOR UPDATE SKIP LOCKED` on PostgreSQL and a single `UPDATE ... RETURNING` in a
 //!   write transaction on SQLite: a record is leased by one owner at a time.
+//! * Carrying (the end of a sealing pass) locks the never-leased records it carries
+//!   `FOR UPDATE` on PostgreSQL, so a concurrent lease skips them, and changes them only while
+//!   they are still pending and never leased: a record is either carried or sent, never both.
 //! * Settling only changes records still pending and emits their events (outbox) in the same
 //!   transaction (a `souk_store::UnitOfWork`).
 //!
@@ -21,6 +24,7 @@
 //! `synchronous_commit = on`; SQLite in WAL mode with `synchronous = FULL`, set by `souk_store`),
 //! and the domain acknowledges only after the commit.
 
+mod carry;
 mod ingest;
 pub mod migrations;
 mod rows;
@@ -499,7 +503,19 @@ impl ports::Store for SqlStore {
                 .map_err(db)?
                 .rows_affected();
         }
+        // Last, so records sealed by this pass are carried too when their hour is that old.
+        let carried = carry::carry(&mut tx, self.backend(), plan.now, plan.carry_before).await?;
         tx.commit().await.map_err(db)?;
+        if carried != carry::Carried::default() {
+            tracing::info!(
+                carried = carried.records,
+                into = carried.into,
+                created = carried.created,
+                kept = carried.kept,
+                before = %plan.carry_before,
+                "carried never-sent records leaving AWS's window into open hours"
+            );
+        }
         Ok(sealed)
     }
 
@@ -515,19 +531,26 @@ impl ports::Store for SqlStore {
         }
         let due = "status = 'pending' AND hour_start <= $3 AND next_attempt_at <= $3 \
                    AND (lease_until IS NULL OR lease_until < $3)";
-        let skip_locked = match self.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
+        // The ids are picked once, in a materialised step: as a plain `IN (subquery)` the
+        // planner may re-run the LIMIT per row (a nested-loop semi join) and lease more than
+        // `limit`. The conditions are checked again on the row the UPDATE changes (PostgreSQL
+        // re-reads a row another transaction changed meanwhile).
+        let sql = match self.backend() {
+            Backend::Postgres => format!(
+                "WITH picked AS MATERIALIZED (SELECT id FROM hourly_records WHERE {due} \
+                 ORDER BY hour_start, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                 UPDATE hourly_records SET lease_owner = $1, lease_until = $2, updated_at = $3 \
+                 WHERE id IN (SELECT id FROM picked) AND {due} RETURNING {}",
+                rows::RECORD_COLUMNS
+            ),
+            // One writer at a time: the subquery runs against a table nobody else changes.
+            Backend::Sqlite => format!(
+                "UPDATE hourly_records SET lease_owner = $1, lease_until = $2, updated_at = $3 \
+                 WHERE id IN (SELECT id FROM hourly_records WHERE {due} \
+                 ORDER BY hour_start, id LIMIT $4) AND {due} RETURNING {}",
+                rows::RECORD_COLUMNS
+            ),
         };
-        // The conditions are checked again on the row the UPDATE changes (PostgreSQL re-reads
-        // a row another transaction changed meanwhile).
-        let sql = format!(
-            "UPDATE hourly_records SET lease_owner = $1, lease_until = $2, updated_at = $3 \
-             WHERE id IN (SELECT id FROM hourly_records WHERE {due} \
-             ORDER BY hour_start, id LIMIT $4{skip_locked}) AND {due} \
-             RETURNING {}",
-            rows::RECORD_COLUMNS
-        );
         let mut tx = self.store.begin_write().await?;
         let found = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(owner)

@@ -220,6 +220,8 @@ fn plan(now: OffsetDateTime, sealed_before: OffsetDateTime) -> SealPlan {
         sealed_before,
         customers: Vec::new(),
         zero_records: Vec::new(),
+        // Nothing carried unless a test asks for it.
+        carry_before: OffsetDateTime::UNIX_EPOCH,
     }
 }
 
@@ -799,6 +801,289 @@ both!(held_records_are_retried_once_per_key, |fx| {
         .unwrap();
     assert_eq!(due.len(), 3);
 });
+
+// --- carrying ------------------------------------------------------------------------------
+
+/// A pass at `now` sealing hours before `sealed_before` and carrying as the sealer does.
+fn carry_plan(now: OffsetDateTime, sealed_before: OffsetDateTime) -> SealPlan {
+    SealPlan {
+        carry_before: crate::domain::hours::carry_before(now),
+        ..plan(now, sealed_before)
+    }
+}
+
+async fn values_of(fx: &Fx, key: &RecordKey) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT value FROM unique_values WHERE organization_id = $1 AND customer_id = $2 \
+         AND dimension = $3 AND hour_start = $4 ORDER BY value",
+    )
+    .bind(key.organization_id.as_str())
+    .bind(key.customer_id.as_str())
+    .bind(key.dimension.as_str())
+    .bind(crate::store::rows::ms(key.hour_start))
+    .fetch_all(fx.raw.pool())
+    .await
+    .unwrap()
+}
+
+both!(
+    never_sent_records_leaving_the_window_are_carried_into_the_open_hour,
+    |fx| {
+        let (org, integration) = (Id::generate("org"), Id::generate("int"));
+        let (alice, bob, carol) = (
+            Id::generate("cus"),
+            Id::generate("cus"),
+            Id::generate("cus"),
+        );
+        let h = |n: i64| T0 + hours(n);
+        let at = |c: &Id, n: i64, quantity: i64| {
+            open_record(key(&org, c, "requests", h(n)), &integration, quantity)
+        };
+        let mut tagged = at(&alice, -7, 4);
+        tagged.tally.allocations = BTreeMap::from([(Vec::new(), 1), (vec![tag("team", "red")], 3)]);
+        let untagged = at(&alice, -6, 2);
+        let in_window = at(&alice, -4, 8);
+        let attempted = at(&alice, -9, 16);
+        let in_flight = at(&alice, -8, 32);
+        let bobs_old = at(&bob, -7, 7);
+        let bobs_open = at(&bob, 0, 5);
+        let carols_old = at(&carol, -7, 1);
+        // Sealed long ago (nothing carried then), and never sent since: a shipping outage. Two
+        // were leased by a shipper: one answered (an attempt), one still in flight.
+        write(&fx.store, &org, &[attempted.clone(), in_flight.clone()]).await;
+        fx.store.seal(&plan(h(-2), h(-7))).await.unwrap();
+        let now = h(0) + Duration::minutes(30);
+        let leased = fx
+            .store
+            .lease("a", now, now + Duration::minutes(1), 2)
+            .await
+            .unwrap();
+        let leased: Vec<Id> = leased.into_iter().map(|r| r.id).collect();
+        assert_eq!(leased, vec![attempted.id.clone(), in_flight.id.clone()]);
+        let records = [
+            tagged.clone(),
+            untagged.clone(),
+            in_window.clone(),
+            bobs_old.clone(),
+            bobs_open.clone(),
+            carols_old.clone(),
+        ];
+        write(&fx.store, &org, &records).await;
+        fx.store.seal(&plan(h(-2), h(0))).await.unwrap();
+        let retry = Settlement::Retry {
+            id: attempted.id.clone(),
+            next_attempt_at: now + hours(1),
+            error: "unavailable".into(),
+        };
+        assert_eq!(fx.store.settle(now, &[retry]).await.unwrap(), 1);
+
+        // 10:30: hours starting before 05:30 leave AWS's window; carol is cancelling (her open
+        // hour is the next one).
+        let mut pass = carry_plan(now, h(0));
+        pass.customers = vec![(org.clone(), carol.clone(), h(1))];
+        assert_eq!(pass.carry_before, h(-5) + Duration::minutes(30));
+        assert_eq!(fx.store.seal(&pass).await.unwrap(), 0);
+
+        let listed = all_records(&fx.store, &org).await;
+        let find = |c: &Id, hour: OffsetDateTime| {
+            listed
+                .iter()
+                .find(|r| &r.key.customer_id == c && r.key.hour_start == hour)
+                .cloned()
+                .expect("a record of that hour")
+        };
+        // Alice's two never-sent hours went into her open hour, created for them.
+        let alices_open = find(&alice, h(0));
+        assert_eq!(alices_open.status, RecordStatus::Open);
+        assert_eq!(alices_open.tally.quantity, 6);
+        assert_eq!(
+            alices_open.tally.allocations,
+            BTreeMap::from([(Vec::new(), 3), (vec![tag("team", "red")], 3)])
+        );
+        assert_eq!(alices_open.integration_id, integration);
+        assert_eq!(alices_open.aws_customer, tagged.aws_customer);
+        for old in [&tagged, &untagged] {
+            let r = one(&fx.store, &org, &old.id).await;
+            assert_eq!(r.status, RecordStatus::Carried);
+            assert_eq!(r.carried_to.as_ref(), Some(&alices_open.id));
+            // The carried record keeps what it held, for the audit.
+            assert_eq!(r.tally, old.tally);
+        }
+        // Within the window, attempted, or leased: left pending.
+        for (old, attempts) in [(&in_window, 0), (&attempted, 1), (&in_flight, 0)] {
+            let r = one(&fx.store, &org, &old.id).await;
+            assert_eq!((r.status, r.attempts), (RecordStatus::Pending, attempts));
+            assert_eq!(r.carried_to, None);
+        }
+        // Bob's open hour takes his old one, keeping its id.
+        let r = one(&fx.store, &org, &bobs_open.id).await;
+        assert_eq!((r.status, r.tally.quantity), (RecordStatus::Open, 12));
+        let r = one(&fx.store, &org, &bobs_old.id).await;
+        assert_eq!(r.carried_to.as_ref(), Some(&bobs_open.id));
+        // Carol's open hour is after her horizon.
+        let carols_open = find(&carol, h(1));
+        assert_eq!(
+            (carols_open.status, carols_open.tally.quantity),
+            (RecordStatus::Open, 1)
+        );
+        assert_eq!(
+            one(&fx.store, &org, &carols_old.id).await.carried_to,
+            Some(carols_open.id.clone())
+        );
+        // The list filters on the status, and carrying is no AWS answer: no event.
+        let page = PageRequest {
+            size: 10,
+            after: None,
+            scope: PageScope::new("test", org.as_str(), &[]),
+        };
+        let filter = RecordFilter {
+            statuses: vec![RecordStatus::Carried],
+            ..RecordFilter::default()
+        };
+        let carried = fx.store.list_records(&org, &filter, &page).await.unwrap();
+        let mut ids: Vec<Id> = carried.items.iter().map(|r| r.id.clone()).collect();
+        ids.sort();
+        let mut expected = vec![
+            tagged.id.clone(),
+            untagged.id.clone(),
+            bobs_old.id.clone(),
+            carols_old.id.clone(),
+        ];
+        expected.sort();
+        assert_eq!(ids, expected);
+        assert_eq!(outbox(&fx, "metering.record_sent").await, 0);
+        assert_eq!(outbox(&fx, "metering.record_failed").await, 0);
+        let counts = fx.store.counts(Some(&org)).await.unwrap();
+        assert_eq!(counts[0].by_status.get(&RecordStatus::Carried), Some(&4));
+
+        // Carrying again changes nothing, even once the in-flight lease expired (its call may
+        // have reached AWS).
+        let later = now + Duration::minutes(2);
+        let mut again = carry_plan(later, h(0));
+        again.customers = pass.customers.clone();
+        fx.store.seal(&again).await.unwrap();
+        assert_eq!(all_records(&fx.store, &org).await, listed);
+        // The carried records are never leased; the open hours are not yet.
+        let due = fx
+            .store
+            .lease("b", later, later + Duration::minutes(1), 100)
+            .await
+            .unwrap();
+        let due: Vec<Id> = due.into_iter().map(|r| r.id).collect();
+        assert_eq!(due, vec![in_flight.id.clone(), in_window.id.clone()]);
+    }
+);
+
+both!(
+    unique_count_and_latest_hours_carry_by_their_aggregation,
+    |fx| {
+        let (org, integration, customer) = (
+            Id::generate("org"),
+            Id::generate("int"),
+            Id::generate("cus"),
+        );
+        let h = |n: i64| T0 + hours(n);
+        let users = |n: i64, quantity: i64| {
+            let mut r = open_record(key(&org, &customer, "users", h(n)), &integration, quantity);
+            r.tally.aggregation = Aggregation::UniqueCount;
+            r
+        };
+        let (old_users, open_users) = (users(-7, 3), users(0, 2));
+        let seats = |n: i64, quantity: i64, latest: (i64, &str)| {
+            let mut r = open_record(key(&org, &customer, "seats", h(n)), &integration, quantity);
+            r.tally.aggregation = Aggregation::Latest;
+            r.tally.latest = Some((crate::store::rows::ms(h(n)) + latest.0, latest.1.into()));
+            r
+        };
+        // The old hour's latest event is earlier than the open hour's.
+        let (old_seats, open_seats) = (seats(-7, 9, (5, "k1")), seats(0, 4, (1, "k2")));
+        let mut tx = fx.store.begin_ingest(&org).await.unwrap();
+        let values: Vec<(RecordKey, String)> = [("a", &old_users), ("b", &old_users)]
+            .into_iter()
+            .chain([("c", &old_users), ("c", &open_users), ("d", &open_users)])
+            .map(|(v, r)| (r.key.clone(), v.to_owned()))
+            .collect();
+        tx.add_unique_values(&values).await.unwrap();
+        tx.lock_records(&[old_users.key.clone(), open_users.key.clone()])
+            .await
+            .unwrap();
+        tx.write_records(&[
+            old_users.clone(),
+            open_users.clone(),
+            old_seats.clone(),
+            open_seats.clone(),
+        ])
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        fx.store.seal(&plan(h(-2), h(0))).await.unwrap();
+
+        fx.store
+            .seal(&carry_plan(h(0) + Duration::minutes(1), h(0)))
+            .await
+            .unwrap();
+        // a, b, c and d: c counted once.
+        let r = one(&fx.store, &org, &open_users.id).await;
+        assert_eq!(r.tally.quantity, 4);
+        assert_eq!(values_of(&fx, &open_users.key).await, ["a", "b", "c", "d"]);
+        assert_eq!(values_of(&fx, &old_users.key).await, ["a", "b", "c"]);
+        assert_eq!(
+            one(&fx.store, &org, &old_users.id).await.carried_to,
+            Some(open_users.id.clone())
+        );
+        assert_eq!(
+            one(&fx.store, &org, &open_seats.id).await.tally,
+            open_seats.tally
+        );
+        assert_eq!(
+            one(&fx.store, &org, &old_seats.id).await.status,
+            RecordStatus::Carried
+        );
+    }
+);
+
+both!(
+    a_carry_that_would_exceed_the_largest_quantity_is_not_made,
+    |fx| {
+        let (org, integration, customer) = (
+            Id::generate("org"),
+            Id::generate("int"),
+            Id::generate("cus"),
+        );
+        let h = |n: i64| T0 + hours(n);
+        let at = |n: i64, quantity: i64| {
+            open_record(
+                key(&org, &customer, "requests", h(n)),
+                &integration,
+                quantity,
+            )
+        };
+        let (fits, too_big, open) = (
+            at(-7, 5),
+            at(-6, crate::domain::model::MAX_QUANTITY),
+            at(0, 10),
+        );
+        write(
+            &fx.store,
+            &org,
+            &[fits.clone(), too_big.clone(), open.clone()],
+        )
+        .await;
+        fx.store.seal(&plan(h(-2), h(0))).await.unwrap();
+        fx.store
+            .seal(&carry_plan(h(0) + Duration::minutes(1), h(0)))
+            .await
+            .unwrap();
+        assert_eq!(one(&fx.store, &org, &open.id).await.tally.quantity, 15);
+        assert_eq!(
+            one(&fx.store, &org, &fits.id).await.status,
+            RecordStatus::Carried
+        );
+        // Left pending: AWS refuses it and it fails visibly.
+        let r = one(&fx.store, &org, &too_big.id).await;
+        assert_eq!((r.status, r.carried_to), (RecordStatus::Pending, None));
+    }
+);
 
 // --- reading -------------------------------------------------------------------------------
 
