@@ -9,5 +9,6 @@ mod emulator;
 mod fulfilment;
 mod hardening;
 mod journey;
+mod metering_crash;
 mod serve;
 mod tls;

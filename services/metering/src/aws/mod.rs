@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_marketplacemetering::config::retry::RetryConfig;
 use aws_sdk_marketplacemetering::config::timeout::TimeoutConfig;
 use souk_auth::{AwsError, IntegrationRole, Pacer, RoleAssumer};
 use souk_core::Id;
@@ -20,7 +21,7 @@ use crate::domain::ports::{CallError, Marketplace, MeterCall, RecordAnswer};
 
 /// BatchMeterUsage calls per second per integration, by default (AWS allows 10).
 pub const BATCH_METER_USAGE_PER_SECOND: u32 = 8;
-/// Time limit of one BatchMeterUsage call (its retries included), by default.
+/// Time limit of one BatchMeterUsage call (one attempt: the shipper retries), by default.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The integrations' AWS roles, as the integration service knows them.
@@ -90,13 +91,13 @@ impl AwsMarketplace {
         }
     }
 
-    /// The whole operation's timeouts: the assumer's connect and attempt limits within this
-    /// call's limit.
+    /// The call's timeouts: the assumer's connect limit, and this call's limit for its one
+    /// attempt.
     fn timeouts(&self) -> TimeoutConfig {
         let options = self.assumer.options();
         TimeoutConfig::builder()
             .connect_timeout(options.connect_timeout)
-            .operation_attempt_timeout(options.attempt_timeout.min(self.timeout))
+            .operation_attempt_timeout(self.timeout)
             .operation_timeout(self.timeout)
             .build()
     }
@@ -131,8 +132,12 @@ impl Marketplace for AwsMarketplace {
             .set_product_code(legacy.then(|| call.product_code.clone()))
             .set_usage_records(Some(records))
             .customize()
+            // One attempt per call: the shipper retries with its own backoff, and every attempt
+            // goes through the pacer (the SDK's own retries would not).
             .config_override(
-                aws_sdk_marketplacemetering::Config::builder().timeout_config(self.timeouts()),
+                aws_sdk_marketplacemetering::Config::builder()
+                    .timeout_config(self.timeouts())
+                    .retry_config(RetryConfig::disabled()),
             )
             .send()
             .await;
