@@ -71,22 +71,47 @@ impl AwsError {
     }
 }
 
+/// An error response of AWS, as an SDK error carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// AWS's error code, or `Unknown`.
+    pub code: String,
+    /// AWS's message, or `http status <status>`.
+    pub message: String,
+}
+
+/// The error response of `err` when AWS answered with one (`SdkError::ServiceError`); `None`
+/// for timeouts, transport failures and calls never made.
+pub fn error_response<E>(err: &SdkError<E, HttpResponse>) -> Option<ErrorResponse>
+where
+    E: ProvideErrorMetadata,
+{
+    let SdkError::ServiceError(service) = err else {
+        return None;
+    };
+    let status = service.raw().status().as_u16();
+    Some(ErrorResponse {
+        status,
+        code: service.err().code().unwrap_or("Unknown").to_owned(),
+        message: service
+            .err()
+            .message()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("http status {status}")),
+    })
+}
+
 /// Classifies an SDK error of any AWS client.
 pub fn classify_sdk_error<E>(err: &SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let Some(response) = error_response(err) {
+        return classify_code(response.status, response.code, response.message);
+    }
     match err {
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            let code = service.err().code().unwrap_or("Unknown").to_owned();
-            let message = service
-                .err()
-                .message()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("http status {status}"));
-            classify_code(status, code, message)
-        }
         SdkError::TimeoutError(_) => AwsError::Unreachable {
             message: "request timed out".into(),
         },

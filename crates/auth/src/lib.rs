@@ -23,7 +23,8 @@ pub use authenticator::{
     AuthError, AuthOptions, Authenticator, KeyRevocations, KeyStore, StoredKey,
 };
 pub use aws::{
-    AwsClients, AwsError, IntegrationRole, RoleAssumer, RoleAssumerOptions, classify_sdk_error,
+    AwsClients, AwsError, ErrorResponse, IntegrationRole, RoleAssumer, RoleAssumerOptions,
+    classify_sdk_error, error_response,
 };
 pub use keys::{
     ApiKeySecret, Caller, CallerExt, KeyHash, Permission, Scope, authorized, caller,

@@ -21,9 +21,12 @@
 //!   not decode them on both backends.
 //! * PostgreSQL-only clauses (`FOR UPDATE SKIP LOCKED`, advisory locks) go behind
 //!   [`Store::backend`].
+//! * Assemble a statement from optional parts with [`Args`] (each bound value returns its
+//!   placeholder); read columns with the getters of [`row`].
 //! * Start a transaction that writes with [`Store::begin_write`]; run it under
 //!   [`retry::with_retries`] where concurrent writers may collide.
 
+mod args;
 mod config;
 pub mod dead_letter;
 mod error;
@@ -31,11 +34,13 @@ pub mod idempotency;
 pub mod migrate;
 pub mod outbox;
 pub mod retry;
+pub mod row;
 mod store;
 pub mod tenant;
 mod unit_of_work;
 mod waker;
 
+pub use args::Args;
 pub use config::{Backend, StoreConfig, redact_url};
 pub use error::{constraint_name, is_retryable, map_sqlx_error};
 pub use migrate::{Migration, MigrationReport};

@@ -318,14 +318,68 @@ where
     });
 }
 
+/// Runs `test` with a store for `service`, migrated with `migrations`, on a fresh database of
+/// `backend` on its own runtime, then closes the store and removes the database. Without
+/// [`POSTGRES_URL_ENV`] and without a server at [`DEFAULT_POSTGRES_URL`], a PostgreSQL run is
+/// skipped with a message; any other failure to set up fails the test.
+pub fn run_migrated<F, Fut>(backend: Backend, service: &str, migrations: &[Migration], test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    runtime().block_on(async move {
+        let db = match TestDb::new(backend).await {
+            Ok(db) => db,
+            Err(err)
+                if backend == Backend::Postgres && std::env::var_os(POSTGRES_URL_ENV).is_none() =>
+            {
+                eprintln!("skipped: no PostgreSQL at the default test URL ({err:#})");
+                return;
+            }
+            Err(err) => panic!("cannot create a {backend} test database: {err:#}"),
+        };
+        let store = match db.migrated_store(service, migrations).await {
+            Ok(store) => store,
+            Err(err) => panic!("{err:#}"),
+        };
+        test(store.clone()).await;
+        store.close().await;
+        db.cleanup().await.ok();
+    });
+}
+
 /// Writes one test twice: `<name>::sqlite` and `<name>::postgres`.
 ///
 /// * `both_backends!(name, |store| async move { ... })`: the body gets a connected
 ///   [`Store`] (service `"test"`, nothing migrated).
 /// * `both_backends!(name, |db: TestDb| async move { ... })`: the body gets the [`TestDb`]
 ///   itself, to open several stores or reopen one.
+/// * `both_backends!(name, run, |fx: Fx| { ... })`: the body (a block, run in an
+///   `async move`) gets what the test's own `run(backend, |fx: Fx| ...)` builds, typically on
+///   [`run_migrated`].
 #[macro_export]
 macro_rules! both_backends {
+    ($name:ident, $run:path, |$fx:ident : $fixture:ty| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn sqlite() {
+                $run(
+                    $crate::db::Backend::Sqlite,
+                    |$fx: $fixture| async move { $body },
+                );
+            }
+
+            #[test]
+            fn postgres() {
+                $run($crate::db::Backend::Postgres, |$fx: $fixture| async move {
+                    $body
+                });
+            }
+        }
+    };
     ($name:ident, |$db:ident : TestDb| $body:expr) => {
         mod $name {
             #[allow(unused_imports)]

@@ -124,14 +124,7 @@ impl EntitlementApp {
             ))
         });
         let entitlements = Entitlements::new(Arc::new(sql), directory, marketplace, clock.clone());
-        let snapshot = Snapshot::new(
-            Staleness {
-                fresh_within: config.check_fresh_within,
-                max_staleness: config.check_max_staleness,
-                fail_open_features: config.check_fail_open_features.clone(),
-            },
-            clock,
-        );
+        let snapshot = Snapshot::new(Staleness::of(&config), clock);
         let mut policy = CertificatePolicy::aws();
         if let Some(prefix) = &config.sns_certificate_url_prefix {
             policy = policy.with_extra_prefix(prefix).map_err(|e| {
@@ -208,11 +201,7 @@ impl EntitlementApp {
             self.entitlements.clone(),
             self.snapshot.clone(),
             self.store.outbox_waker(),
-            FollowerConfig {
-                poll_interval: self.config.snapshot_poll_interval,
-                full_reload_every: self.config.snapshot_full_reload,
-                ..FollowerConfig::default()
-            },
+            FollowerConfig::of(&self.config),
         );
         let stop = CancellationToken::new();
         let tasks = vec![

@@ -222,14 +222,7 @@ impl MeteringApp {
         loop {
             let report = self.shipper.ship_once(owner, self.metering.now()).await?;
             self.stats.add(&report);
-            total.leased += report.leased;
-            total.calls += report.calls;
-            total.sent += report.sent;
-            total.held += report.held;
-            total.failed += report.failed;
-            total.retried += report.retried;
-            total.throttled += report.throttled;
-            total.settled += report.settled;
+            total.add(&report);
             // A full lease means more may be due; a partial one drained what is due now.
             if report.leased == 0 || report.settled == 0 || report.leased < 500 {
                 return Ok(total);

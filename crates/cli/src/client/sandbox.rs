@@ -121,11 +121,14 @@ fn ledger_table(ledger: &Value) -> Table {
         "METERING RECORD ID",
     ]);
     for record in ledger["records"].as_array().into_iter().flatten() {
-        let customer = [&record["customer_aws_account_id"], &record["customer_identifier"]]
-            .into_iter()
-            .map(text)
-            .find(|c| !c.is_empty())
-            .unwrap_or_default();
+        let customer = [
+            &record["customer_aws_account_id"],
+            &record["customer_identifier"],
+        ]
+        .into_iter()
+        .map(text)
+        .find(|c| !c.is_empty())
+        .unwrap_or_default();
         table.row(vec![
             text(&record["hour_start"]),
             text(&record["product_code"]),

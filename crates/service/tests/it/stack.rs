@@ -1,6 +1,6 @@
 use souk_auth::Scope;
-use souk_proto::metering::GetUsageRequest;
-use souk_proto::metering::metering_service_client::MeteringServiceClient;
+use souk_proto::offer::ListOffersRequest;
+use souk_proto::offer::offer_service_client::OfferServiceClient;
 use tonic::{Code, Request};
 
 fn authed<T>(secret: &str, message: T) -> Request<T> {
@@ -14,20 +14,20 @@ fn authed<T>(secret: &str, message: T) -> Request<T> {
 
 #[tokio::test]
 async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
-    let spawned = souk_testkit::spawn::service(souk_metering::parts(&Default::default()))
+    let spawned = souk_testkit::spawn::service(souk_offer::parts(&Default::default()))
         .await
         .expect("service starts");
     let secret = spawned.keys.add_key(&[Scope::ReadOnly]);
     let channel = spawned.server.channel().await.expect("connect");
-    let mut client = MeteringServiceClient::new(channel.clone());
+    let mut client = OfferServiceClient::new(channel.clone());
 
     let refused = client
-        .get_usage(GetUsageRequest::default())
+        .list_offers(ListOffersRequest::default())
         .await
         .expect_err("no key");
     assert_eq!(refused.code(), Code::Unauthenticated);
     let draft = client
-        .get_usage(authed(&secret, GetUsageRequest::default()))
+        .list_offers(authed(&secret, ListOffersRequest::default()))
         .await
         .expect_err("draft");
     assert_eq!(draft.code(), Code::Unimplemented);
@@ -35,7 +35,7 @@ async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     let status = health
         .check(tonic_health::pb::HealthCheckRequest {
-            service: "souk.metering.v1.MeteringService".into(),
+            service: "souk.offer.v1.OfferService".into(),
         })
         .await
         .expect("health without a key")
@@ -52,7 +52,7 @@ async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
         [
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
-            "souk.metering.v1.MeteringService"
+            "souk.offer.v1.OfferService"
         ]
     );
     let mut v1alpha = souk_testkit::reflection::reflected_services_v1alpha(&spawned.server.url)
@@ -64,20 +64,20 @@ async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
         [
             "grpc.health.v1.Health",
             "grpc.reflection.v1alpha.ServerReflection",
-            "souk.metering.v1.MeteringService"
+            "souk.offer.v1.OfferService"
         ]
     );
 
     // Junk method names share one `unknown` series instead of one series each.
     for n in 0..50 {
-        let path = format!("/souk.metering.v1.MeteringService/Junk{n}");
+        let path = format!("/souk.offer.v1.OfferService/Junk{n}");
         let mut grpc = tonic::client::Grpc::new(channel.clone());
         grpc.ready().await.expect("ready");
         let _ = grpc
-            .unary::<_, GetUsageRequest, _>(
-                authed(&secret, GetUsageRequest::default()),
+            .unary::<_, ListOffersRequest, _>(
+                authed(&secret, ListOffersRequest::default()),
                 path.parse().expect("path"),
-                tonic_prost::ProstCodec::<GetUsageRequest, GetUsageRequest>::default(),
+                tonic_prost::ProstCodec::<ListOffersRequest, ListOffersRequest>::default(),
             )
             .await;
     }
@@ -85,7 +85,7 @@ async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
     assert!(!exposition.contains("Junk"), "{exposition}");
     assert!(exposition.contains("method=\"unknown\""), "{exposition}");
     assert!(
-        exposition.contains("method=\"/souk.metering.v1.MeteringService/GetUsage\""),
+        exposition.contains("method=\"/souk.offer.v1.OfferService/ListOffers\""),
         "{exposition}"
     );
 }
@@ -142,7 +142,7 @@ impl tonic::codec::Codec for RawCodec {
 
 #[tokio::test]
 async fn a_malformed_request_message_is_invalid_argument() {
-    let spawned = souk_testkit::spawn::service(souk_metering::parts(&Default::default()))
+    let spawned = souk_testkit::spawn::service(souk_offer::parts(&Default::default()))
         .await
         .expect("service starts");
     let secret = spawned.keys.add_key(&[Scope::ReadOnly]);
@@ -153,7 +153,7 @@ async fn a_malformed_request_message_is_invalid_argument() {
     let status = grpc
         .unary::<Vec<u8>, Vec<u8>, _>(
             authed(&secret, vec![0x0f, 0xff, 0xff]),
-            "/souk.metering.v1.MeteringService/GetUsage"
+            "/souk.offer.v1.OfferService/ListOffers"
                 .parse()
                 .expect("path"),
             RawCodec,

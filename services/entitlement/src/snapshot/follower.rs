@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::Snapshot;
+use crate::config::EntitlementConfig;
 use crate::domain::Entitlements;
 
 /// How the follower reads.
@@ -33,6 +34,17 @@ impl Default for FollowerConfig {
             poll_interval: Duration::from_secs(1),
             full_reload_every: Duration::from_secs(300),
             overlap: Duration::from_secs(5),
+        }
+    }
+}
+
+impl FollowerConfig {
+    /// The reads `config` sets (`snapshot_*`).
+    pub(crate) fn of(config: &EntitlementConfig) -> Self {
+        Self {
+            poll_interval: config.snapshot_poll_interval,
+            full_reload_every: config.snapshot_full_reload,
+            ..Self::default()
         }
     }
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use souk_core::{Id, SharedClock};
 
+use crate::config::EntitlementConfig;
 use crate::domain::check::{CheckOutcome, CheckReason, CustomerView, check};
 use crate::domain::model::SubscriptionState;
 
@@ -44,6 +45,17 @@ impl Default for Staleness {
             fresh_within: Duration::from_secs(10),
             max_staleness: Duration::from_secs(300),
             fail_open_features: Vec::new(),
+        }
+    }
+}
+
+impl Staleness {
+    /// The staleness `config` sets (`check_*`).
+    pub(crate) fn of(config: &EntitlementConfig) -> Self {
+        Self {
+            fresh_within: config.check_fresh_within,
+            max_staleness: config.check_max_staleness,
+            fail_open_features: config.check_fail_open_features.clone(),
         }
     }
 }

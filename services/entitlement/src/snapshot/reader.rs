@@ -49,23 +49,12 @@ impl SnapshotReader {
             Arc::new(NoMarketplace),
             clock.clone(),
         );
-        let snapshot = Snapshot::new(
-            Staleness {
-                fresh_within: config.check_fresh_within,
-                max_staleness: config.check_max_staleness,
-                fail_open_features: config.check_fail_open_features.clone(),
-            },
-            clock,
-        );
+        let snapshot = Snapshot::new(Staleness::of(config), clock);
         let follower = Follower::start(
             entitlements,
             snapshot.clone(),
             store.outbox_waker(),
-            FollowerConfig {
-                poll_interval: config.snapshot_poll_interval,
-                full_reload_every: config.snapshot_full_reload,
-                ..FollowerConfig::default()
-            },
+            FollowerConfig::of(config),
         );
         Ok((snapshot, follower))
     }

@@ -16,8 +16,9 @@ use async_trait::async_trait;
 use souk_core::clock::to_unix_millis;
 use souk_core::{Id, Idempotency, Page, PageRequest, SharedClock};
 use souk_events::EventFactory;
-use souk_store::{Backend, Store, tenant};
-use sqlx::any::{AnyArguments, AnyRow};
+use souk_store::row::map_all;
+use souk_store::{Args, Backend, Store, tenant};
+use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 pub use migrations::migrations;
@@ -48,44 +49,6 @@ fn for_update(backend: Backend) -> &'static str {
 
 /// The `FROM` clause of a customer with its subscription.
 const CUSTOMER_RECORD_FROM: &str = "customers c JOIN subscriptions s ON s.customer_id = c.id";
-
-/// The bind values of a statement assembled from optional filters: each `text`/`int` call
-/// returns the placeholder (`$n`) of the value it appends.
-#[derive(Default)]
-struct Args(Vec<Arg>);
-
-enum Arg {
-    Text(String),
-    Int(i64),
-}
-
-impl Args {
-    fn text(&mut self, value: impl Into<String>) -> String {
-        self.0.push(Arg::Text(value.into()));
-        format!("${}", self.0.len())
-    }
-
-    fn int(&mut self, value: i64) -> String {
-        self.0.push(Arg::Int(value));
-        format!("${}", self.0.len())
-    }
-
-    /// `sql` with the values bound in order.
-    fn query(self, sql: String) -> sqlx::query::Query<'static, sqlx::Any, AnyArguments> {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for arg in self.0 {
-            query = match arg {
-                Arg::Text(value) => query.bind(value),
-                Arg::Int(value) => query.bind(value),
-            };
-        }
-        query
-    }
-}
-
-fn map_all<T>(found: &[AnyRow], map: fn(&AnyRow) -> Result<T, Error>) -> Result<Vec<T>, Error> {
-    found.iter().map(map).collect()
-}
 
 /// The state names `live_customers` leaves out.
 const ENDED_STATES: [SubscriptionState; 2] =

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use souk_core::Id;
 use souk_core::clock::{from_unix_millis, to_unix_millis};
+use souk_store::row::{at, id, int, opt_at, opt_text, text};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
@@ -32,35 +33,8 @@ fn from_json<T: for<'de> Deserialize<'de>>(what: &str, raw: &str) -> Result<T, E
     serde_json::from_str(raw).map_err(|e| corrupt(what, e))
 }
 
-fn text(row: &AnyRow, column: &str) -> Result<String, Error> {
-    row.try_get(column).map_err(db)
-}
-
-fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>, Error> {
-    row.try_get(column).map_err(db)
-}
-
-fn id(row: &AnyRow, column: &str) -> Result<Id, Error> {
-    Ok(Id::from_trusted(text(row, column)?))
-}
-
-fn int(row: &AnyRow, column: &str) -> Result<i64, Error> {
-    row.try_get(column).map_err(db)
-}
-
 fn flag(row: &AnyRow, column: &str) -> Result<bool, Error> {
     Ok(int(row, column)? != 0)
-}
-
-fn at(row: &AnyRow, column: &str) -> Result<OffsetDateTime, Error> {
-    Ok(from_unix_millis(int(row, column)?))
-}
-
-fn opt_at(row: &AnyRow, column: &str) -> Result<Option<OffsetDateTime>, Error> {
-    Ok(row
-        .try_get::<Option<i64>, _>(column)
-        .map_err(db)?
-        .map(from_unix_millis))
 }
 
 /// An optional instant as stored.
@@ -273,7 +247,7 @@ pub(crate) fn feature(row: &AnyRow) -> Result<Feature, Error> {
 
 /// The customer a feature row belongs to.
 pub(crate) fn feature_customer(row: &AnyRow) -> Result<Id, Error> {
-    id(row, "customer_id")
+    Ok(id(row, "customer_id")?)
 }
 
 // --- plans -------------------------------------------------------------------------------

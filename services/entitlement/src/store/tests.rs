@@ -14,8 +14,7 @@ use souk_core::clock::ManualClock;
 use souk_core::{Id, Idempotency, PageRequest, PageScope, SharedClock};
 use souk_events::{EventFactory, Namespace};
 use souk_store::Backend;
-use souk_testkit::TestDb;
-use souk_testkit::db::POSTGRES_URL_ENV;
+use souk_testkit::db::run_migrated;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -44,26 +43,7 @@ where
     F: FnOnce(Fx) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
-        let db = match TestDb::new(backend).await {
-            Ok(db) => db,
-            Err(err)
-                if backend == Backend::Postgres && std::env::var_os(POSTGRES_URL_ENV).is_none() =>
-            {
-                eprintln!("skipped: no PostgreSQL at the default test URL ({err:#})");
-                return;
-            }
-            Err(err) => panic!("cannot create a {backend} test database: {err:#}"),
-        };
-        let raw = db
-            .migrated_store(crate::STORE_NAME, migrations())
-            .await
-            .unwrap();
+    run_migrated(backend, crate::STORE_NAME, migrations(), |raw| async move {
         let clock = ManualClock::new(T0);
         let shared: SharedClock = Arc::new(clock.clone());
         let store = SqlStore::new(
@@ -71,33 +51,14 @@ where
             EventFactory::new(shared.clone(), Namespace::default()),
             shared,
         );
-        test(Fx {
-            store,
-            clock,
-            raw: raw.clone(),
-        })
-        .await;
-        raw.close().await;
-        db.cleanup().await.ok();
+        test(Fx { store, clock, raw }).await;
     });
 }
 
 /// One test on both backends.
 macro_rules! both {
     ($name:ident, |$fx:ident| $body:block) => {
-        mod $name {
-            use super::*;
-
-            #[test]
-            fn sqlite() {
-                run(Backend::Sqlite, |$fx: Fx| async move { $body });
-            }
-
-            #[test]
-            fn postgres() {
-                run(Backend::Postgres, |$fx: Fx| async move { $body });
-            }
-        }
+        souk_testkit::both_backends!($name, run, |$fx: Fx| $body);
     };
 }
 

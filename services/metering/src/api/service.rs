@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::convert;
 use crate::domain::Metering;
-use crate::domain::model::{EventAck, EventStatus, RecordStatus};
+use crate::domain::model::{EventAck, EventStatus};
 use crate::proto;
 
 /// The gRPC adapter of the metering service.
@@ -198,28 +198,18 @@ impl MeteringService for MeteringApi {
         let mut response = pb::GetMeteringSummaryResponse::default();
         let mut oldest = None;
         for c in &counts {
-            let n = |s: RecordStatus| c.by_status.get(&s).copied().unwrap_or(0);
-            response.open += n(RecordStatus::Open);
-            response.pending += n(RecordStatus::Pending);
-            response.sent += n(RecordStatus::Sent);
-            response.held += n(RecordStatus::Held);
-            response.failed += n(RecordStatus::Failed);
-            response.carried += n(RecordStatus::Carried);
+            let row = proto::counts(c);
+            response.open += row.open;
+            response.pending += row.pending;
+            response.sent += row.sent;
+            response.held += row.held;
+            response.failed += row.failed;
+            response.carried += row.carried;
             oldest = match (oldest, c.oldest_unsent_hour) {
                 (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
                 (a, b) => a.or(b),
             };
-            response.counts.push(pb::MeteringCounts {
-                integration_id: c.integration_id.to_string(),
-                product_code: c.product_code.clone(),
-                open: n(RecordStatus::Open),
-                pending: n(RecordStatus::Pending),
-                sent: n(RecordStatus::Sent),
-                held: n(RecordStatus::Held),
-                failed: n(RecordStatus::Failed),
-                carried: n(RecordStatus::Carried),
-                oldest_unsent_hour_start: c.oldest_unsent_hour.map(timestamp),
-            });
+            response.counts.push(row);
         }
         response.oldest_unsent_hour_start = oldest.map(timestamp);
         Ok(Response::new(response))

@@ -180,17 +180,10 @@ pub(super) fn answers(
 /// Reads a failed call: throttling, unavailability (5xx, timeouts, transport: AWS may have
 /// applied the call), a record's fault (the call is split), or a refusal no record causes.
 pub(super) fn call_error(error: &SdkError<BatchMeterUsageError>) -> CallError {
+    if let Some(response) = souk_auth::error_response(error) {
+        return classify(response.status, &response.code, response.message);
+    }
     match error {
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            let code = service.err().code().unwrap_or("Unknown").to_owned();
-            let message = service
-                .err()
-                .message()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("http status {status}"));
-            classify(status, &code, message)
-        }
         SdkError::TimeoutError(_) => CallError::Unavailable("the call timed out".into()),
         SdkError::DispatchFailure(_) => {
             CallError::Unavailable(format!("connection failed: {}", DisplayErrorContext(error)))

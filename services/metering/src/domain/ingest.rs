@@ -414,22 +414,13 @@ impl Metering {
 }
 
 fn open_record(key: RecordKey, a: &Accepted<'_>) -> HourlyRecord {
-    HourlyRecord {
-        id: Id::generate("hrec"),
+    HourlyRecord::open(
         key,
-        integration_id: a.subscriber.integration_id.clone(),
-        product_code: a.subscriber.product_code.clone(),
-        aws_customer: a.subscriber.aws_customer.clone(),
-        tally: Tally::empty(a.meter.aggregation),
-        status: RecordStatus::Open,
-        metering_record_id: None,
-        aws_status: None,
-        attempts: 0,
-        last_error: None,
-        sealed_at: None,
-        sent_at: None,
-        carried_to: None,
-    }
+        a.subscriber.integration_id.clone(),
+        a.subscriber.product_code.clone(),
+        a.subscriber.aws_customer.clone(),
+        Tally::empty(a.meter.aggregation),
+    )
 }
 
 fn ack(event: &StoredEvent, status: EventStatus) -> EventAck {

@@ -2,6 +2,8 @@
 //! and shipping records to AWS exactly once. No tonic, sqlx, NATS or AWS SDK here.
 
 pub mod error;
+#[cfg(test)]
+pub(crate) mod fakes;
 pub mod hours;
 pub mod ingest;
 pub mod meters;

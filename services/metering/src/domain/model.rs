@@ -277,6 +277,34 @@ pub struct HourlyRecord {
     pub carried_to: Option<Id>,
 }
 
+impl HourlyRecord {
+    /// A new open record of `key` (a fresh id) holding `tally`: never sealed, sent or carried.
+    pub fn open(
+        key: RecordKey,
+        integration_id: Id,
+        product_code: String,
+        aws_customer: Option<AwsCustomer>,
+        tally: Tally,
+    ) -> Self {
+        Self {
+            id: Id::generate("hrec"),
+            key,
+            integration_id,
+            product_code,
+            aws_customer,
+            tally,
+            status: RecordStatus::Open,
+            metering_record_id: None,
+            aws_status: None,
+            attempts: 0,
+            last_error: None,
+            sealed_at: None,
+            sent_at: None,
+            carried_to: None,
+        }
+    }
+}
+
 /// The running aggregate of an hourly record. The quantity is what AWS is sent; the other
 /// members let later events merge in whatever order they arrive.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -242,78 +242,13 @@ fn zero_records(meter: &Meter, subscriber: &Subscriber, window: &Window) -> Vec<
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
-    use async_trait::async_trait;
-    use souk_core::{Idempotency, Page, PageRequest};
     use time::macros::datetime;
 
     use super::*;
+    use crate::domain::fakes::FakeStore;
     use crate::domain::model::{Aggregation, AwsCustomer};
-    use crate::domain::ports::{Counts, Ingest, RecordFilter, Settlement};
 
     const NOW: OffsetDateTime = datetime!(2026-03-01 12:03:00 UTC);
-
-    struct FakeStore {
-        horizon: Option<OffsetDateTime>,
-        meters: Vec<Meter>,
-        plans: Mutex<Vec<SealPlan>>,
-    }
-
-    #[async_trait]
-    impl Store for FakeStore {
-        async fn meters(&self) -> Result<Vec<Meter>, Error> {
-            Ok(self.meters.clone())
-        }
-        async fn put_meter(&self, _: &Meter) -> Result<(), Error> {
-            Ok(())
-        }
-        async fn begin_ingest(&self, _: &Id) -> Result<Box<dyn Ingest>, Error> {
-            Err(Error::Internal("not in this fake".into()))
-        }
-        async fn sealed_before(&self) -> Result<Option<OffsetDateTime>, Error> {
-            Ok(self.horizon)
-        }
-        async fn seal(&self, plan: &SealPlan) -> Result<u64, Error> {
-            self.plans
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(plan.clone());
-            Ok(plan.zero_records.len() as u64)
-        }
-        async fn lease(
-            &self,
-            _: &str,
-            _: OffsetDateTime,
-            _: OffsetDateTime,
-            _: u32,
-        ) -> Result<Vec<HourlyRecord>, Error> {
-            Ok(Vec::new())
-        }
-        async fn settle(&self, _: OffsetDateTime, _: &[Settlement]) -> Result<u64, Error> {
-            Ok(0)
-        }
-        async fn list_records(
-            &self,
-            _: &Id,
-            _: &RecordFilter,
-            _: &PageRequest,
-        ) -> Result<Page<HourlyRecord>, Error> {
-            Err(Error::Internal("not in this fake".into()))
-        }
-        async fn counts(&self, _: Option<&Id>) -> Result<Vec<Counts>, Error> {
-            Ok(Vec::new())
-        }
-        async fn retry_held(
-            &self,
-            _: &Id,
-            _: &[Id],
-            _: OffsetDateTime,
-            _: Option<&Idempotency>,
-        ) -> Result<i64, Error> {
-            Ok(0)
-        }
-    }
 
     struct FakeSubscribers(Vec<Subscriber>);
 
@@ -402,7 +337,7 @@ mod tests {
             FakeStore {
                 horizon: Some(datetime!(2026-03-01 12:00 UTC)),
                 meters: Vec::new(),
-                plans: Mutex::new(Vec::new()),
+                ..FakeStore::default()
             },
             vec![
                 subscriber(1, SubscriberState::CancelPending { deadline }, activated),
@@ -434,7 +369,7 @@ mod tests {
             FakeStore {
                 horizon: Some(datetime!(2026-03-01 09:00 UTC)),
                 meters: vec![meter("seats", true), meter("calls", false)],
-                plans: Mutex::new(Vec::new()),
+                ..FakeStore::default()
             },
             vec![
                 // Active for long: from the previous horizon (09:00) to the new one (12:00).
@@ -483,7 +418,7 @@ mod tests {
             FakeStore {
                 horizon: None,
                 meters: vec![meter("seats", true)],
-                plans: Mutex::new(Vec::new()),
+                ..FakeStore::default()
             },
             vec![subscriber(
                 1,
@@ -507,7 +442,7 @@ mod tests {
             FakeStore {
                 horizon: Some(datetime!(2026-03-01 11:00 UTC)),
                 meters: Vec::new(),
-                plans: Mutex::new(Vec::new()),
+                ..FakeStore::default()
             },
             Vec::new(),
         );

@@ -101,7 +101,8 @@ pub struct ShipReport {
 }
 
 impl ShipReport {
-    fn add(&mut self, other: &Self) {
+    /// Adds the counts of `other` (another pass) to these.
+    pub fn add(&mut self, other: &Self) {
         self.leased += other.leased;
         self.calls += other.calls;
         self.sent += other.sent;
@@ -440,82 +441,13 @@ mod tests {
     use std::sync::Mutex;
 
     use async_trait::async_trait;
-    use souk_core::{Idempotency, Page, PageRequest};
     use time::macros::datetime;
 
     use super::*;
-    use crate::domain::model::{Aggregation, Meter, RecordKey, RecordStatus, Tag, Tally};
-    use crate::domain::ports::{Counts, Ingest, RecordFilter, SealPlan};
+    use crate::domain::fakes::FakeStore;
+    use crate::domain::model::{Aggregation, RecordKey, RecordStatus, Tag, Tally};
 
     const NOW: OffsetDateTime = datetime!(2026-03-01 12:00:30 UTC);
-
-    /// Leases what it holds (once) and keeps what is settled.
-    #[derive(Default)]
-    struct FakeStore {
-        due: Mutex<Vec<HourlyRecord>>,
-        settled: Mutex<Vec<Settlement>>,
-    }
-
-    #[async_trait]
-    impl Store for FakeStore {
-        async fn meters(&self) -> Result<Vec<Meter>, Error> {
-            Ok(Vec::new())
-        }
-        async fn put_meter(&self, _: &Meter) -> Result<(), Error> {
-            Ok(())
-        }
-        async fn begin_ingest(&self, _: &Id) -> Result<Box<dyn Ingest>, Error> {
-            Err(Error::Internal("not in this fake".into()))
-        }
-        async fn sealed_before(&self) -> Result<Option<OffsetDateTime>, Error> {
-            Ok(None)
-        }
-        async fn seal(&self, _: &SealPlan) -> Result<u64, Error> {
-            Ok(0)
-        }
-        async fn lease(
-            &self,
-            _: &str,
-            _: OffsetDateTime,
-            _: OffsetDateTime,
-            limit: u32,
-        ) -> Result<Vec<HourlyRecord>, Error> {
-            let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
-            let n = due.len().min(limit as usize);
-            Ok(due.drain(..n).collect())
-        }
-        async fn settle(
-            &self,
-            _: OffsetDateTime,
-            settlements: &[Settlement],
-        ) -> Result<u64, Error> {
-            self.settled
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend_from_slice(settlements);
-            Ok(settlements.len() as u64)
-        }
-        async fn list_records(
-            &self,
-            _: &Id,
-            _: &RecordFilter,
-            _: &PageRequest,
-        ) -> Result<Page<HourlyRecord>, Error> {
-            Err(Error::Internal("not in this fake".into()))
-        }
-        async fn counts(&self, _: Option<&Id>) -> Result<Vec<Counts>, Error> {
-            Ok(Vec::new())
-        }
-        async fn retry_held(
-            &self,
-            _: &Id,
-            _: &[Id],
-            _: OffsetDateTime,
-            _: Option<&Idempotency>,
-        ) -> Result<i64, Error> {
-            Ok(0)
-        }
-    }
 
     type Script = Box<dyn Fn(&MeterCall) -> Result<Vec<RecordAnswer>, CallError> + Send + Sync>;
 
@@ -631,7 +563,7 @@ mod tests {
     fn store_with(records: Vec<HourlyRecord>) -> Arc<FakeStore> {
         Arc::new(FakeStore {
             due: Mutex::new(records),
-            settled: Mutex::new(Vec::new()),
+            ..FakeStore::default()
         })
     }
 

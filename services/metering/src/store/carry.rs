@@ -8,15 +8,17 @@
 //! overflow, or into a record of another aggregation, is not made: the record stays pending
 //! and fails visibly at AWS.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use souk_core::Id;
 use souk_core::clock::from_unix_millis;
 use souk_store::{Backend, Tx};
-use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{GLOBAL_SCOPE, Placeholders, customer_scope, db, map_all, rows, rows_per_statement};
+use super::{
+    GLOBAL_SCOPE, Placeholders, customer_scope, db, map_all, read_horizons, rows,
+    rows_per_statement,
+};
 use crate::domain::Error;
 use crate::domain::hours::floor_hour;
 use crate::domain::model::{Aggregation, HourlyRecord, RecordKey, RecordStatus, Tally};
@@ -177,47 +179,13 @@ pub(super) async fn carry(
 /// of the first carried record, and the customer's AWS names as the latest one froze them
 /// (ingestion refreshes them).
 fn open_record(key: RecordKey, first: &HourlyRecord, last: &HourlyRecord) -> HourlyRecord {
-    HourlyRecord {
-        id: Id::generate("hrec"),
+    HourlyRecord::open(
         key,
-        integration_id: last.integration_id.clone(),
-        product_code: last.product_code.clone(),
-        aws_customer: last.aws_customer.clone(),
-        tally: Tally::empty(first.tally.aggregation),
-        status: RecordStatus::Open,
-        metering_record_id: None,
-        aws_status: None,
-        attempts: 0,
-        last_error: None,
-        sealed_at: None,
-        sent_at: None,
-        carried_to: None,
-    }
-}
-
-/// The horizons of `scopes` (absent: none).
-async fn read_horizons(
-    tx: &mut Tx,
-    backend: Backend,
-    scopes: &[String],
-) -> Result<HashMap<String, i64>, Error> {
-    let mut found = HashMap::new();
-    for chunk in scopes.chunks(rows_per_statement(backend, 1, 0)) {
-        let mut p = Placeholders::default();
-        let sql = format!(
-            "SELECT scope, sealed_before FROM seal_horizons WHERE scope IN ({})",
-            p.list(chunk.len())
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for scope in chunk {
-            query = query.bind(scope.clone());
-        }
-        for row in query.fetch_all(&mut **tx).await.map_err(db)? {
-            let scope: String = row.try_get("scope").map_err(db)?;
-            found.insert(scope, rows::int(&row, "sealed_before")?);
-        }
-    }
-    Ok(found)
+        last.integration_id.clone(),
+        last.product_code.clone(),
+        last.aws_customer.clone(),
+        Tally::empty(first.tally.aggregation),
+    )
 }
 
 /// The record of `key`, if any (locked on PostgreSQL).
@@ -314,39 +282,14 @@ async fn write_target(
     created: bool,
     at: i64,
 ) -> Result<(), Error> {
-    let allocations = rows::tally_allocations_json(&record.tally.allocations)?;
-    let (latest_at, latest_key) = rows::latest_columns(&record.tally);
-    let changed = if created {
-        let (identifier, account, licence) =
-            rows::aws_customer_columns(record.aws_customer.as_ref());
-        let hour = rows::ms(record.key.hour_start);
-        sqlx::query(
-            "INSERT INTO hourly_records (id, organization_id, customer_id, dimension, \
-             hour_start, integration_id, product_code, customer_identifier, aws_account_id, \
-             license_arn, aggregation, quantity, allocations, latest_at, latest_key, status, \
-             next_attempt_at, attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, \
-             $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'open', $5, 0, $16, $16)",
-        )
-        .bind(record.id.as_str().to_owned())
-        .bind(record.key.organization_id.as_str().to_owned())
-        .bind(record.key.customer_id.as_str().to_owned())
-        .bind(record.key.dimension.clone())
-        .bind(hour)
-        .bind(record.integration_id.as_str().to_owned())
-        .bind(record.product_code.clone())
-        .bind(identifier)
-        .bind(account)
-        .bind(licence)
-        .bind(record.tally.aggregation.as_str())
-        .bind(record.tally.quantity)
-        .bind(allocations)
-        .bind(latest_at)
-        .bind(latest_key)
-        .bind(at)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?
-        .rows_affected()
+    let query = if created {
+        let sql = format!(
+            "INSERT INTO hourly_records ({}, latest_at, latest_key, status, next_attempt_at, \
+             attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             $11, $12, $13, $14, $15, 'open', $5, 0, $16, $16)",
+            rows::RECORD_INSERT_COLUMNS
+        );
+        rows::bind_record(sqlx::query(sqlx::AssertSqlSafe(sql)), record)?
     } else {
         sqlx::query(
             "UPDATE hourly_records SET quantity = $2, allocations = $3, latest_at = $4, \
@@ -354,15 +297,17 @@ async fn write_target(
         )
         .bind(record.id.as_str().to_owned())
         .bind(record.tally.quantity)
-        .bind(allocations)
+        .bind(rows::tally_allocations_json(&record.tally.allocations)?)
+    };
+    let (latest_at, latest_key) = rows::latest_columns(&record.tally);
+    let changed = query
         .bind(latest_at)
         .bind(latest_key)
         .bind(at)
         .execute(&mut **tx)
         .await
         .map_err(db)?
-        .rows_affected()
-    };
+        .rows_affected();
     if changed != 1 {
         return Err(Error::Aborted(format!(
             "the open record {} to carry records into changed meanwhile",

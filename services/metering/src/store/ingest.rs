@@ -12,8 +12,8 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{
-    GLOBAL_SCOPE, Placeholders, RECORD_LOCK_CLASS, customer_scope, db, fnv1a, map_all, rows,
-    rows_per_statement,
+    GLOBAL_SCOPE, Placeholders, RECORD_LOCK_CLASS, customer_scope, db, fnv1a, map_all,
+    read_horizons, rows, rows_per_statement,
 };
 use crate::domain::Error;
 use crate::domain::model::{HourlyRecord, RecordKey};
@@ -110,22 +110,7 @@ impl Ingest for SqlIngest {
                 .iter()
                 .map(|c| customer_scope(&self.organization_id, c)),
         );
-        let mut found: HashMap<String, i64> = HashMap::new();
-        for chunk in scopes.chunks(rows_per_statement(self.backend, 1, 0)) {
-            let mut p = Placeholders::default();
-            let sql = format!(
-                "SELECT scope, sealed_before FROM seal_horizons WHERE scope IN ({})",
-                p.list(chunk.len())
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for scope in chunk {
-                query = query.bind(scope.clone());
-            }
-            for row in query.fetch_all(&mut *self.tx).await.map_err(db)? {
-                let scope: String = row.try_get("scope").map_err(db)?;
-                found.insert(scope, rows::int(&row, "sealed_before")?);
-            }
-        }
+        let found = read_horizons(&mut self.tx, self.backend, &scopes).await?;
         let global = found.get(GLOBAL_SCOPE).copied();
         Ok(customers
             .iter()
@@ -329,10 +314,8 @@ impl Ingest for SqlIngest {
                 .collect();
             // Only an open record takes new usage; a sealed one is left alone and reported.
             let sql = format!(
-                "INSERT INTO hourly_records (id, organization_id, customer_id, dimension, \
-                 hour_start, integration_id, product_code, customer_identifier, aws_account_id, \
-                 license_arn, aggregation, quantity, allocations, latest_at, latest_key, status, \
-                 next_attempt_at, attempts, created_at, updated_at) VALUES {} \
+                "INSERT INTO hourly_records ({}, latest_at, latest_key, status, next_attempt_at, \
+                 attempts, created_at, updated_at) VALUES {} \
                  ON CONFLICT (organization_id, customer_id, dimension, hour_start) DO UPDATE SET \
                  integration_id = excluded.integration_id, product_code = excluded.product_code, \
                  customer_identifier = excluded.customer_identifier, \
@@ -342,32 +325,17 @@ impl Ingest for SqlIngest {
                  latest_key = excluded.latest_key, updated_at = excluded.updated_at \
                  WHERE hourly_records.status = 'open' \
                  RETURNING id",
+                rows::RECORD_INSERT_COLUMNS,
                 tuples.join(", ")
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(self.now);
             for r in chunk {
-                let (identifier, account, licence) =
-                    rows::aws_customer_columns(r.aws_customer.as_ref());
                 let (latest_at, latest_key) = rows::latest_columns(&r.tally);
-                let hour = rows::ms(r.key.hour_start);
-                query = query
-                    .bind(r.id.as_str().to_owned())
-                    .bind(r.key.organization_id.as_str().to_owned())
-                    .bind(r.key.customer_id.as_str().to_owned())
-                    .bind(r.key.dimension.clone())
-                    .bind(hour)
-                    .bind(r.integration_id.as_str().to_owned())
-                    .bind(r.product_code.clone())
-                    .bind(identifier)
-                    .bind(account)
-                    .bind(licence)
-                    .bind(r.tally.aggregation.as_str())
-                    .bind(r.tally.quantity)
-                    .bind(rows::tally_allocations_json(&r.tally.allocations)?)
+                query = rows::bind_record(query, r)?
                     .bind(latest_at)
                     .bind(latest_key)
                     .bind(r.status.as_str())
-                    .bind(hour);
+                    .bind(rows::ms(r.key.hour_start));
             }
             written += query.fetch_all(&mut *self.tx).await.map_err(db)?.len();
         }

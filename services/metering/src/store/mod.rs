@@ -38,8 +38,9 @@ use async_trait::async_trait;
 use prost::Message;
 use souk_core::{Id, Idempotency, Page, PageRequest, SharedClock};
 use souk_events::EventFactory;
-use souk_store::{Backend, Store};
-use sqlx::any::{AnyArguments, AnyRow};
+use souk_store::row::map_all;
+use souk_store::{Args, Backend, Store};
+use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 pub use migrations::migrations;
@@ -123,53 +124,6 @@ impl Placeholders {
     }
 }
 
-/// The bind values of a statement assembled from optional filters: each call returns the
-/// placeholder of the value it appends.
-#[derive(Default)]
-struct Args(Vec<Arg>);
-
-enum Arg {
-    Text(String),
-    Int(i64),
-}
-
-impl Args {
-    fn text(&mut self, value: impl Into<String>) -> String {
-        self.0.push(Arg::Text(value.into()));
-        format!("${}", self.0.len())
-    }
-
-    fn int(&mut self, value: i64) -> String {
-        self.0.push(Arg::Int(value));
-        format!("${}", self.0.len())
-    }
-
-    /// Placeholders of `values`, comma separated (for `IN (...)`).
-    fn texts<'a>(&mut self, values: impl IntoIterator<Item = &'a str>) -> String {
-        values
-            .into_iter()
-            .map(|value| self.text(value))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// `sql` with the values bound in order.
-    fn query(self, sql: String) -> sqlx::query::Query<'static, sqlx::Any, AnyArguments> {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for arg in self.0 {
-            query = match arg {
-                Arg::Text(value) => query.bind(value),
-                Arg::Int(value) => query.bind(value),
-            };
-        }
-        query
-    }
-}
-
-fn map_all<T>(found: &[AnyRow], map: fn(&AnyRow) -> Result<T, Error>) -> Result<Vec<T>, Error> {
-    found.iter().map(map).collect()
-}
-
 /// The scope of a customer's own seal horizon in `seal_horizons`.
 fn customer_scope(organization_id: &Id, customer_id: &Id) -> String {
     format!("{organization_id}/{customer_id}")
@@ -177,6 +131,39 @@ fn customer_scope(organization_id: &Id, customer_id: &Id) -> String {
 
 /// The scope of the global seal horizon.
 const GLOBAL_SCOPE: &str = "*";
+
+/// A `seal_horizons` row: its scope and horizon.
+fn horizon(row: &AnyRow) -> Result<(String, i64), Error> {
+    Ok((
+        souk_store::row::text(row, "scope")?,
+        rows::int(row, "sealed_before")?,
+    ))
+}
+
+/// The horizons of `scopes` (absent: none).
+async fn read_horizons(
+    tx: &mut souk_store::Tx,
+    backend: Backend,
+    scopes: &[String],
+) -> Result<HashMap<String, i64>, Error> {
+    let mut found = HashMap::new();
+    for chunk in scopes.chunks(rows_per_statement(backend, 1, 0)) {
+        let mut p = Placeholders::default();
+        let sql = format!(
+            "SELECT scope, sealed_before FROM seal_horizons WHERE scope IN ({})",
+            p.list(chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for scope in chunk {
+            query = query.bind(scope.clone());
+        }
+        for row in query.fetch_all(&mut **tx).await.map_err(db)? {
+            let (scope, before) = horizon(&row)?;
+            found.insert(scope, before);
+        }
+    }
+    Ok(found)
+}
 
 /// `CASE` picking the later of two instants (portable `GREATEST`/`MAX`).
 fn later(a: &str, b: &str) -> String {
@@ -237,8 +224,8 @@ impl SqlStore {
                 query = query.bind((*scope).clone()).bind(**before);
             }
             for row in query.fetch_all(&mut **tx).await.map_err(db)? {
-                let scope: String = sqlx::Row::try_get(&row, "scope").map_err(db)?;
-                raised.insert(scope, rows::int(&row, "sealed_before")?);
+                let (scope, before) = horizon(&row)?;
+                raised.insert(scope, before);
             }
         }
         Ok(raised)
@@ -259,33 +246,15 @@ impl SqlStore {
             let extra = ", 'pending', 0, $1, $1, $1";
             let values: Vec<String> = chunk.iter().map(|_| p.tuple(PER_ROW, extra)).collect();
             let sql = format!(
-                "INSERT INTO hourly_records (id, organization_id, customer_id, dimension, \
-                 hour_start, integration_id, product_code, customer_identifier, aws_account_id, \
-                 license_arn, aggregation, quantity, allocations, next_attempt_at, status, \
-                 attempts, sealed_at, created_at, updated_at) VALUES {} \
+                "INSERT INTO hourly_records ({}, next_attempt_at, status, attempts, sealed_at, \
+                 created_at, updated_at) VALUES {} \
                  ON CONFLICT (organization_id, customer_id, dimension, hour_start) DO NOTHING",
+                rows::RECORD_INSERT_COLUMNS,
                 values.join(", ")
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
             for r in chunk {
-                let (identifier, account, licence) =
-                    rows::aws_customer_columns(r.aws_customer.as_ref());
-                let hour = rows::ms(r.key.hour_start);
-                query = query
-                    .bind(r.id.as_str().to_owned())
-                    .bind(r.key.organization_id.as_str().to_owned())
-                    .bind(r.key.customer_id.as_str().to_owned())
-                    .bind(r.key.dimension.clone())
-                    .bind(hour)
-                    .bind(r.integration_id.as_str().to_owned())
-                    .bind(r.product_code.clone())
-                    .bind(identifier)
-                    .bind(account)
-                    .bind(licence)
-                    .bind(r.tally.aggregation.as_str())
-                    .bind(r.tally.quantity)
-                    .bind(rows::tally_allocations_json(&r.tally.allocations)?)
-                    .bind(hour.max(now));
+                query = rows::bind_record(query, r)?.bind(rows::ms(r.key.hour_start).max(now));
             }
             inserted += query.execute(&mut **tx).await.map_err(db)?.rows_affected();
         }

@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use souk_core::Id;
-use souk_core::clock::{from_unix_millis, to_unix_millis};
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use souk_core::clock::to_unix_millis;
+use souk_store::row::{at, id, opt_at, opt_text, text};
+pub(crate) use souk_store::row::{int, opt_int};
+use sqlx::Any;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
 use time::OffsetDateTime;
 
-use super::db;
 use crate::domain::Error;
 use crate::domain::model::{
     Aggregation, Allocation, AwsCustomer, HourlyRecord, Meter, RecordKey, RecordStatus, Tag, Tally,
@@ -23,34 +25,6 @@ const HOUR_MS: i64 = 3_600_000;
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> Error {
     Error::Internal(format!("stored {what} is unreadable: {detail}"))
-}
-
-fn text(row: &AnyRow, column: &str) -> Result<String, Error> {
-    row.try_get(column).map_err(db)
-}
-
-fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>, Error> {
-    row.try_get(column).map_err(db)
-}
-
-fn id(row: &AnyRow, column: &str) -> Result<Id, Error> {
-    Ok(Id::from_trusted(text(row, column)?))
-}
-
-pub(crate) fn int(row: &AnyRow, column: &str) -> Result<i64, Error> {
-    row.try_get(column).map_err(db)
-}
-
-pub(crate) fn opt_int(row: &AnyRow, column: &str) -> Result<Option<i64>, Error> {
-    row.try_get(column).map_err(db)
-}
-
-fn at(row: &AnyRow, column: &str) -> Result<OffsetDateTime, Error> {
-    Ok(from_unix_millis(int(row, column)?))
-}
-
-fn opt_at(row: &AnyRow, column: &str) -> Result<Option<OffsetDateTime>, Error> {
-    Ok(opt_int(row, column)?.map(from_unix_millis))
 }
 
 /// An instant as stored.
@@ -237,6 +211,34 @@ fn aws_customer(row: &AnyRow) -> Result<Option<AwsCustomer>, Error> {
         }),
         _ => None,
     })
+}
+
+/// The columns every insert into `hourly_records` starts with, in the order [`bind_record`]
+/// binds them.
+pub(crate) const RECORD_INSERT_COLUMNS: &str = "id, organization_id, customer_id, dimension, \
+     hour_start, integration_id, product_code, customer_identifier, aws_account_id, license_arn, \
+     aggregation, quantity, allocations";
+
+/// `query` with `record`'s [`RECORD_INSERT_COLUMNS`] bound, in order.
+pub(crate) fn bind_record<'q>(
+    query: Query<'q, Any, AnyArguments>,
+    record: &HourlyRecord,
+) -> Result<Query<'q, Any, AnyArguments>, Error> {
+    let (identifier, account, licence) = aws_customer_columns(record.aws_customer.as_ref());
+    Ok(query
+        .bind(record.id.as_str().to_owned())
+        .bind(record.key.organization_id.as_str().to_owned())
+        .bind(record.key.customer_id.as_str().to_owned())
+        .bind(record.key.dimension.clone())
+        .bind(ms(record.key.hour_start))
+        .bind(record.integration_id.as_str().to_owned())
+        .bind(record.product_code.clone())
+        .bind(identifier)
+        .bind(account)
+        .bind(licence)
+        .bind(record.tally.aggregation.as_str())
+        .bind(record.tally.quantity)
+        .bind(tally_allocations_json(&record.tally.allocations)?))
 }
 
 /// The `latest_at` and `latest_key` columns.

@@ -14,8 +14,7 @@ use souk_core::clock::ManualClock;
 use souk_core::{Id, Idempotency, PageRequest, PageScope, SharedClock};
 use souk_events::{EventFactory, Namespace};
 use souk_store::Backend;
-use souk_testkit::TestDb;
-use souk_testkit::db::POSTGRES_URL_ENV;
+use souk_testkit::db::run_migrated;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -39,58 +38,21 @@ where
     F: FnOnce(Fx) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
-        let db = match TestDb::new(backend).await {
-            Ok(db) => db,
-            Err(err)
-                if backend == Backend::Postgres && std::env::var_os(POSTGRES_URL_ENV).is_none() =>
-            {
-                eprintln!("skipped: no PostgreSQL at the default test URL ({err:#})");
-                return;
-            }
-            Err(err) => panic!("cannot create a {backend} test database: {err:#}"),
-        };
-        let raw = db
-            .migrated_store(crate::STORE_NAME, migrations())
-            .await
-            .unwrap();
+    run_migrated(backend, crate::STORE_NAME, migrations(), |raw| async move {
         let clock: SharedClock = Arc::new(ManualClock::new(T0));
         let store = SqlStore::new(
             raw.clone(),
             EventFactory::new(clock.clone(), Namespace::default()),
             clock,
         );
-        test(Fx {
-            store,
-            raw: raw.clone(),
-        })
-        .await;
-        raw.close().await;
-        db.cleanup().await.ok();
+        test(Fx { store, raw }).await;
     });
 }
 
 /// One test on both backends.
 macro_rules! both {
     ($name:ident, |$fx:ident| $body:block) => {
-        mod $name {
-            use super::*;
-
-            #[test]
-            fn sqlite() {
-                run(Backend::Sqlite, |$fx: Fx| async move { $body });
-            }
-
-            #[test]
-            fn postgres() {
-                run(Backend::Postgres, |$fx: Fx| async move { $body });
-            }
-        }
+        souk_testkit::both_backends!($name, run, |$fx: Fx| $body);
     };
 }
 
@@ -136,27 +98,25 @@ fn key(org: &Id, customer: &Id, dimension: &str, hour: OffsetDateTime) -> Record
 }
 
 fn open_record(key: RecordKey, integration: &Id, quantity: i64) -> HourlyRecord {
-    HourlyRecord {
-        id: Id::generate("hrec"),
+    HourlyRecord::open(
         key,
-        integration_id: integration.clone(),
-        product_code: "prod-1".into(),
-        aws_customer: Some(AwsCustomer::Identifier("cust-ident".into())),
-        tally: Tally {
-            aggregation: Aggregation::Sum,
+        integration.clone(),
+        "prod-1".into(),
+        Some(AwsCustomer::Identifier("cust-ident".into())),
+        Tally {
             quantity,
-            allocations: BTreeMap::new(),
-            latest: None,
+            ..Tally::empty(Aggregation::Sum)
         },
-        status: RecordStatus::Open,
-        metering_record_id: None,
-        aws_status: None,
-        attempts: 0,
-        last_error: None,
-        sealed_at: None,
-        sent_at: None,
-        carried_to: None,
-    }
+    )
+}
+
+/// A new organisation, integration and customer.
+fn ids() -> (Id, Id, Id) {
+    (
+        Id::generate("org"),
+        Id::generate("int"),
+        Id::generate("cus"),
+    )
 }
 
 /// Writes `records` in one ingestion.
@@ -533,11 +493,7 @@ both!(
 );
 
 both!(a_sealed_hour_ahead_of_now_is_due_when_it_starts, |fx| {
-    let (org, integration, customer) = (
-        Id::generate("org"),
-        Id::generate("int"),
-        Id::generate("cus"),
-    );
+    let (org, integration, customer) = ids();
     let next_hour = open_record(
         key(&org, &customer, "requests", T0 + hours(1)),
         &integration,
@@ -566,11 +522,7 @@ both!(a_sealed_hour_ahead_of_now_is_due_when_it_starts, |fx| {
 });
 
 both!(zero_records_never_overwrite_real_ones, |fx| {
-    let (org, integration, customer) = (
-        Id::generate("org"),
-        Id::generate("int"),
-        Id::generate("cus"),
-    );
+    let (org, integration, customer) = ids();
     let h = |n: i64| T0 + hours(n);
     let real = open_record(key(&org, &customer, "requests", h(-2)), &integration, 7);
     write(&fx.store, &org, std::slice::from_ref(&real)).await;
@@ -812,6 +764,15 @@ fn carry_plan(now: OffsetDateTime, sealed_before: OffsetDateTime) -> SealPlan {
     }
 }
 
+/// Seals the hours before `T0` (a pass at `T0 - 2h`), then carries as a pass at `T0 + 1min`.
+async fn seal_then_carry(store: &SqlStore) {
+    store.seal(&plan(T0 - hours(2), T0)).await.unwrap();
+    store
+        .seal(&carry_plan(T0 + Duration::minutes(1), T0))
+        .await
+        .unwrap();
+}
+
 async fn values_of(fx: &Fx, key: &RecordKey) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT value FROM unique_values WHERE organization_id = $1 AND customer_id = $2 \
@@ -977,11 +938,7 @@ both!(
 both!(
     unique_count_and_latest_hours_carry_by_their_aggregation,
     |fx| {
-        let (org, integration, customer) = (
-            Id::generate("org"),
-            Id::generate("int"),
-            Id::generate("cus"),
-        );
+        let (org, integration, customer) = ids();
         let h = |n: i64| T0 + hours(n);
         let users = |n: i64, quantity: i64| {
             let mut r = open_record(key(&org, &customer, "users", h(n)), &integration, quantity);
@@ -1016,12 +973,7 @@ both!(
         .await
         .unwrap();
         tx.commit().await.unwrap();
-        fx.store.seal(&plan(h(-2), h(0))).await.unwrap();
-
-        fx.store
-            .seal(&carry_plan(h(0) + Duration::minutes(1), h(0)))
-            .await
-            .unwrap();
+        seal_then_carry(&fx.store).await;
         // a, b, c and d: c counted once.
         let r = one(&fx.store, &org, &open_users.id).await;
         assert_eq!(r.tally.quantity, 4);
@@ -1045,11 +997,7 @@ both!(
 both!(
     a_carry_that_would_exceed_the_largest_quantity_is_not_made,
     |fx| {
-        let (org, integration, customer) = (
-            Id::generate("org"),
-            Id::generate("int"),
-            Id::generate("cus"),
-        );
+        let (org, integration, customer) = ids();
         let h = |n: i64| T0 + hours(n);
         let at = |n: i64, quantity: i64| {
             open_record(
@@ -1069,11 +1017,7 @@ both!(
             &[fits.clone(), too_big.clone(), open.clone()],
         )
         .await;
-        fx.store.seal(&plan(h(-2), h(0))).await.unwrap();
-        fx.store
-            .seal(&carry_plan(h(0) + Duration::minutes(1), h(0)))
-            .await
-            .unwrap();
+        seal_then_carry(&fx.store).await;
         assert_eq!(one(&fx.store, &org, &open.id).await.tally.quantity, 15);
         assert_eq!(
             one(&fx.store, &org, &fits.id).await.status,

@@ -534,6 +534,25 @@ impl Harness {
         self.record(events).await.expect("usage recorded")
     }
 
+    /// RetryRecords of `record_ids` with `key`, under `idempotency_key` (empty: none).
+    pub async fn retry_as(
+        &self,
+        key: &str,
+        record_ids: Vec<String>,
+        idempotency_key: &str,
+    ) -> Result<pb::RetryRecordsResponse, Status> {
+        self.client()
+            .retry_records(authed(
+                key,
+                pb::RetryRecordsRequest {
+                    record_ids,
+                    idempotency_key: idempotency_key.into(),
+                },
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
     /// ListUsageRecords of `request` with `key`, every page.
     pub async fn list_as(
         &self,

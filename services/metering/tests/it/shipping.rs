@@ -327,14 +327,7 @@ impl Harness {
         let mut now = self.now();
         for _ in 0..30 {
             let report = self.shipper.ship_once("it", now).await.expect("pass");
-            total.leased += report.leased;
-            total.calls += report.calls;
-            total.sent += report.sent;
-            total.held += report.held;
-            total.failed += report.failed;
-            total.retried += report.retried;
-            total.throttled += report.throttled;
-            total.settled += report.settled;
+            total.add(&report);
             assert_eq!(
                 report.settled, report.leased,
                 "every leased record is settled"

@@ -47,32 +47,13 @@ both!(
         let subscribed = h.subscribe(LEGACY, &account).await;
         assert_eq!(subscribed.customer_identifier, buyer.customer_identifier);
         assert_eq!(
-            violations(
-                h.client()
-                    .retry_records(authed(
-                        &h.admin,
-                        pb::RetryRecordsRequest {
-                            record_ids: vec!["use_1".into()],
-                            idempotency_key: String::new(),
-                        },
-                    ))
-                    .await
-            )
-            .len(),
+            violations(h.retry_as(&h.admin, vec!["use_1".into()], "").await).len(),
             1
         );
         let retried = h
-            .client()
-            .retry_records(authed(
-                &h.admin,
-                pb::RetryRecordsRequest {
-                    record_ids: vec![held.id.clone()],
-                    idempotency_key: "retry-1".into(),
-                },
-            ))
+            .retry_as(&h.admin, vec![held.id.clone()], "retry-1")
             .await
-            .expect("retry")
-            .into_inner();
+            .expect("retry");
         assert_eq!(retried.retried, 1);
         assert_eq!(
             h.record_at(&buyer.customer_id, "requests", hour)
@@ -88,17 +69,9 @@ both!(
         h.assert_ledger_matches(LEGACY).await;
         // The same retry again replays its first answer.
         let replayed = h
-            .client()
-            .retry_records(authed(
-                &h.admin,
-                pb::RetryRecordsRequest {
-                    record_ids: vec![held.id.clone()],
-                    idempotency_key: "retry-1".into(),
-                },
-            ))
+            .retry_as(&h.admin, vec![held.id.clone()], "retry-1")
             .await
-            .expect("retry")
-            .into_inner();
+            .expect("retry");
         assert_eq!(replayed.retried, 1);
     }
 );
@@ -165,17 +138,10 @@ both!(
             .iter()
             .find(|r| r.status == pb::HourlyRecordStatus::Sent as i32)
             .expect("a sent record");
-        let retried = client
-            .retry_records(authed(
-                other,
-                pb::RetryRecordsRequest {
-                    record_ids: vec![sent.id.clone()],
-                    idempotency_key: String::new(),
-                },
-            ))
+        let retried = h
+            .retry_as(other, vec![sent.id.clone()], "")
             .await
-            .expect("retry")
-            .into_inner();
+            .expect("retry");
         assert_eq!(retried.retried, 0);
         assert_eq!(h.records().await, ours);
     }
