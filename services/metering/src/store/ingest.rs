@@ -26,15 +26,25 @@ pub(super) struct SqlIngest {
     organization_id: Id,
     /// When the batch began (records' `created_at` / `updated_at`).
     now: i64,
+    /// SQLite: this ingestion's turn among the process's writers, released with the
+    /// transaction.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl SqlIngest {
-    pub(super) fn new(tx: Tx, backend: Backend, organization_id: Id, now: i64) -> Self {
+    pub(super) fn new(
+        tx: Tx,
+        backend: Backend,
+        organization_id: Id,
+        now: i64,
+        turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    ) -> Self {
         Self {
             tx,
             backend,
             organization_id,
             now,
+            _turn: turn,
         }
     }
 
@@ -262,13 +272,11 @@ impl Ingest for SqlIngest {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
+        // The per-key advisory locks are the lock: every writer of an open record takes them
+        // (sealing and carrying exclude ingestion with the seal lock), so row locks would only
+        // add writes.
         self.lock_keys(keys).await?;
         const PER_KEY: usize = 3;
-        // The records only (not the keys' list).
-        let for_update = match self.backend {
-            Backend::Postgres => " FOR UPDATE OF r",
-            Backend::Sqlite => "",
-        };
         let mut locked = Vec::new();
         for chunk in keys.chunks(rows_per_statement(self.backend, PER_KEY, 1)) {
             let mut p = Placeholders::starting_after(1);
@@ -277,7 +285,7 @@ impl Ingest for SqlIngest {
             let sql = format!(
                 "WITH k (c, d, h) AS (VALUES {}) SELECT {} FROM hourly_records r \
                  JOIN k ON r.customer_id = k.c AND r.dimension = k.d AND r.hour_start = k.h \
-                 WHERE r.organization_id = $1{for_update}",
+                 WHERE r.organization_id = $1",
                 tuples.join(", "),
                 qualified("r", rows::RECORD_COLUMNS)
             );

@@ -33,6 +33,7 @@ mod rows;
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use prost::Message;
@@ -176,6 +177,9 @@ pub struct SqlStore {
     store: Store,
     events: EventFactory,
     clock: SharedClock,
+    /// SQLite ingestions queue here, first come first served: SQLite's busy wait is not fair,
+    /// and under load a waiting writer could time out ("database is locked").
+    sqlite_writers: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqlStore {
@@ -186,6 +190,7 @@ impl SqlStore {
             store,
             events,
             clock,
+            sqlite_writers: Arc::default(),
         }
     }
 
@@ -387,6 +392,10 @@ impl ports::Store for SqlStore {
 
     async fn begin_ingest(&self, organization_id: &Id) -> Result<Box<dyn Ingest>, Error> {
         // SQLite: BEGIN IMMEDIATE, the single writer from the first statement on.
+        let turn = match self.backend() {
+            Backend::Sqlite => Some(Arc::clone(&self.sqlite_writers).lock_owned().await),
+            Backend::Postgres => None,
+        };
         let mut tx = self.store.begin_write().await?;
         if self.backend() == Backend::Postgres {
             sqlx::query(
@@ -403,6 +412,7 @@ impl ports::Store for SqlStore {
             self.backend(),
             organization_id.clone(),
             rows::ms(self.clock.now()),
+            turn,
         )))
     }
 
