@@ -23,12 +23,19 @@ use super::tally::Contribution;
 use super::validate;
 
 /// An event that passed every check, with what it resolved to.
-struct Accepted<'a> {
+pub(super) struct Accepted {
     index: usize,
-    event: &'a UsageEvent,
+    event: UsageEvent,
     subscriber: Subscriber,
     meter: Meter,
     hash: String,
+}
+
+impl Accepted {
+    /// The event's idempotency key.
+    pub(super) fn key(&self) -> &str {
+        &self.event.idempotency_key
+    }
 }
 
 impl Metering {
@@ -60,16 +67,16 @@ impl Metering {
         };
         let now = self.clock.now();
         let accepted = self.check(organization_id, events, now)?;
-        self.write(organization_id, &accepted, now).await
+        self.write_grouped(organization_id, accepted).await
     }
 
     /// Every check that needs no store: shapes, customers, dimensions, subscription states.
-    fn check<'a>(
+    fn check(
         &self,
         organization_id: &Id,
-        events: &'a [UsageEvent],
+        events: &[UsageEvent],
         now: OffsetDateTime,
-    ) -> Result<Vec<Accepted<'a>>, Error> {
+    ) -> Result<Vec<Accepted>, Error> {
         let mut v = Violations::new();
         let mut preconditions = Vec::new();
         let mut keys = HashSet::new();
@@ -167,7 +174,7 @@ impl Metering {
             }
             accepted.push(Accepted {
                 index: i,
-                event,
+                event: event.clone(),
                 hash: content_hash(event),
                 subscriber,
                 meter,
@@ -230,10 +237,10 @@ impl Metering {
     }
 
     /// The transaction: keys, hours, records, commit.
-    async fn write(
+    pub(super) async fn write(
         &self,
         organization_id: &Id,
-        accepted: &[Accepted<'_>],
+        accepted: &[Accepted],
         now: OffsetDateTime,
     ) -> Result<Vec<EventAck>, Error> {
         let mut tx = self.store.begin_ingest(organization_id).await?;
@@ -337,13 +344,13 @@ impl Metering {
     async fn fold(
         &self,
         tx: &mut dyn super::ports::Ingest,
-        accepted: &[Accepted<'_>],
+        accepted: &[Accepted],
         fresh: &[StoredEvent],
     ) -> Result<(), Error> {
         if fresh.is_empty() {
             return Ok(());
         }
-        let by_key: HashMap<&str, &Accepted<'_>> = accepted
+        let by_key: HashMap<&str, &Accepted> = accepted
             .iter()
             .map(|a| (a.event.idempotency_key.as_str(), a))
             .collect();
@@ -413,7 +420,7 @@ impl Metering {
     }
 }
 
-fn open_record(key: RecordKey, a: &Accepted<'_>) -> HourlyRecord {
+fn open_record(key: RecordKey, a: &Accepted) -> HourlyRecord {
     HourlyRecord::open(
         key,
         a.subscriber.integration_id.clone(),

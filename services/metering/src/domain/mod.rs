@@ -2,6 +2,7 @@
 //! and shipping records to AWS exactly once. No tonic, sqlx, NATS or AWS SDK here.
 
 pub mod error;
+mod group;
 #[cfg(test)]
 pub(crate) mod fakes;
 pub mod hours;

@@ -47,6 +47,7 @@ pub struct Metering {
     pub(super) clock: SharedClock,
     pub(super) limits: IngestLimits,
     pub(super) in_flight: Arc<Semaphore>,
+    pub(super) groups: Arc<super::group::GroupCommit>,
 }
 
 impl std::fmt::Debug for Metering {
@@ -90,6 +91,7 @@ impl Metering {
             clock,
             limits,
             in_flight,
+            groups: Arc::default(),
         }
     }
 

@@ -135,3 +135,61 @@ both!(a_batch_raced_by_eight_writers_is_counted_once, |h| {
     assert_eq!(quantity("calls"), Some(25));
     assert_eq!(records.len(), 2);
 });
+
+both!(
+    concurrent_batches_share_a_transaction_and_keep_their_own_errors,
+    |h| {
+        let customer = h.customer(SubscriberState::Active);
+        let cus = customer.customer_id.to_string();
+        let now = second(h.now());
+        h.recorded(vec![event("taken", &cus, "requests", 1, now)])
+            .await;
+        // Eight batches at once: batch 3 reuses "taken" with other content, the others are new.
+        let tasks: Vec<_> = (0..8)
+            .map(|b| {
+                let client = h.client();
+                let key = h.key.clone();
+                let mut events: Vec<pb::UsageEvent> = (0..20)
+                    .map(|i| event(&format!("b{b}-{i}"), &cus, "requests", 2, now))
+                    .collect();
+                if b == 3 {
+                    events.push(event("taken", &cus, "requests", 9, now));
+                }
+                tokio::spawn(async move {
+                    client
+                        .clone()
+                        .record_usage(crate::harness::authed(
+                            &key,
+                            pb::RecordUsageRequest { events },
+                        ))
+                        .await
+                        .map(|r| r.into_inner().results)
+                })
+            })
+            .collect();
+        for (b, task) in tasks.into_iter().enumerate() {
+            let answer = task.await.expect("task");
+            if b == 3 {
+                let status = expect_code(answer, Code::AlreadyExists);
+                assert_eq!(
+                    status.message(),
+                    "idempotency key \"taken\" was used before for an event with other content"
+                );
+            } else {
+                let results = answer.expect("a batch without a bad key is recorded");
+                assert_eq!(results.len(), 20);
+                assert!(
+                    results
+                        .iter()
+                        .all(|r| r.status == pb::UsageEventStatus::Recorded as i32
+                            && r.idempotency_key.starts_with(&format!("b{b}-"))),
+                    "{results:?}"
+                );
+            }
+        }
+        let records = h.records().await;
+        assert_eq!(records.len(), 1);
+        // 1 + 7 batches x 20 events x 2; nothing of batch 3.
+        assert_eq!(records[0].quantity, 281);
+    }
+);
