@@ -2,9 +2,9 @@
 //! and shipping records to AWS exactly once. No tonic, sqlx, NATS or AWS SDK here.
 
 pub mod error;
-mod group;
 #[cfg(test)]
 pub(crate) mod fakes;
+mod group;
 pub mod hours;
 pub mod ingest;
 pub mod meters;
