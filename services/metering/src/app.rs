@@ -224,7 +224,10 @@ impl MeteringApp {
             self.stats.add(&report);
             total.add(&report);
             // A full lease means more may be due; a partial one drained what is due now.
-            if report.leased == 0 || report.settled == 0 || report.leased < 500 {
+            if report.leased == 0
+                || report.settled == 0
+                || report.leased < u64::from(ShipOptions::default().batch)
+            {
                 return Ok(total);
             }
         }
