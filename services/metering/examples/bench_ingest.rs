@@ -874,14 +874,7 @@ async fn drive(concurrency: usize, duration: Duration, make: &dyn Fn(usize) -> C
             run
         }));
     }
-    let mut run = Run::default();
-    for task in tasks {
-        if let Ok(part) = task.await {
-            run.absorb(part);
-        }
-    }
-    run.seconds = started.elapsed().as_secs_f64();
-    run
+    gather(tasks, started).await
 }
 
 /// `streams` StreamUsage streams for `duration`, each sending chunks of `batch` events (at most
@@ -957,14 +950,7 @@ async fn drive_streams(
             run
         }));
     }
-    let mut run = Run::default();
-    for task in tasks {
-        if let Ok(part) = task.await {
-            run.absorb(part);
-        }
-    }
-    run.seconds = started.elapsed().as_secs_f64();
-    run
+    gather(tasks, started).await
 }
 
 /// RecordUsage calls of `batch` events sent open-loop at `calls_per_second` for `duration`;
@@ -1246,14 +1232,7 @@ async fn drive_direct(
             run
         }));
     }
-    let mut run = Run::default();
-    for task in tasks {
-        if let Ok(part) = task.await {
-            run.absorb(part);
-        }
-    }
-    run.seconds = started.elapsed().as_secs_f64();
-    run
+    gather(tasks, started).await
 }
 
 fn throughput_line(label: &str, run: &Run, batch: usize) -> String {
@@ -1884,4 +1863,16 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The runs of `tasks` as one, over the time since `started`.
+async fn gather(tasks: Vec<tokio::task::JoinHandle<Run>>, started: Instant) -> Run {
+    let mut run = Run::default();
+    for task in tasks {
+        if let Ok(part) = task.await {
+            run.absorb(part);
+        }
+    }
+    run.seconds = started.elapsed().as_secs_f64();
+    run
 }
