@@ -45,7 +45,7 @@ impl Default for MeteringConfig {
         let limits = IngestLimits::default();
         Self {
             seal_grace: Duration::from_secs(300),
-            batch_meter_usage_per_second: 8,
+            batch_meter_usage_per_second: crate::aws::BATCH_METER_USAGE_PER_SECOND,
             ship_interval: Duration::from_secs(1),
             lease: Duration::from_secs(60),
             max_batch: limits.max_batch,

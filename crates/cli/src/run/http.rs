@@ -162,17 +162,11 @@ async fn metering_metrics(metrics: &Metrics, metering: &souk_metering::MeteringA
     match metering.backlog().await {
         Ok(counts) => {
             let now = metering.metering().now();
-            let mut oldest = None;
             for status in RecordStatus::ALL {
                 let n: i64 = counts.iter().filter_map(|c| c.by_status.get(&status)).sum();
                 metrics.set_metering_records(status.as_str(), n);
             }
-            for c in &counts {
-                oldest = match (oldest, c.oldest_unsent_hour) {
-                    (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
-                    (a, b) => a.or(b),
-                };
-            }
+            let oldest = souk_metering::domain::ports::oldest_unsent(&counts);
             let age = oldest.map_or(0.0, |hour| (now - hour).as_seconds_f64().max(0.0));
             metrics.set_metering_oldest_unsent_age(age);
         }

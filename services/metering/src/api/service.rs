@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::convert;
 use crate::domain::Metering;
 use crate::domain::model::{EventAck, EventStatus};
+use crate::domain::ports::oldest_unsent;
 use crate::proto;
 
 /// The gRPC adapter of the metering service.
@@ -195,8 +196,10 @@ impl MeteringService for MeteringApi {
     ) -> Result<Response<pb::GetMeteringSummaryResponse>, Status> {
         let (caller, _req) = reader(request)?;
         let counts = self.metering.summary(&caller.organization_id).await?;
-        let mut response = pb::GetMeteringSummaryResponse::default();
-        let mut oldest = None;
+        let mut response = pb::GetMeteringSummaryResponse {
+            oldest_unsent_hour_start: oldest_unsent(&counts).map(timestamp),
+            ..pb::GetMeteringSummaryResponse::default()
+        };
         for c in &counts {
             let row = proto::counts(c);
             response.open += row.open;
@@ -205,13 +208,8 @@ impl MeteringService for MeteringApi {
             response.held += row.held;
             response.failed += row.failed;
             response.carried += row.carried;
-            oldest = match (oldest, c.oldest_unsent_hour) {
-                (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
-                (a, b) => a.or(b),
-            };
             response.counts.push(row);
         }
-        response.oldest_unsent_hour_start = oldest.map(timestamp);
         Ok(Response::new(response))
     }
 

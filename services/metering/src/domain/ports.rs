@@ -67,6 +67,11 @@ pub struct Counts {
     pub oldest_unsent_hour: Option<OffsetDateTime>,
 }
 
+/// The oldest sealed hour not sent yet, over several integrations and products.
+pub fn oldest_unsent(counts: &[Counts]) -> Option<OffsetDateTime> {
+    counts.iter().filter_map(|c| c.oldest_unsent_hour).min()
+}
+
 /// What one sealing pass does, in one transaction that no ingestion overlaps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealPlan {

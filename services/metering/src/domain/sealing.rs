@@ -77,7 +77,7 @@ impl Sealer {
 
     /// One sealing pass at `now`.
     pub async fn seal_once(&self, now: OffsetDateTime) -> Result<SealReport, Error> {
-        let plan = self.plan(now).await?;
+        let (plan, previous) = self.prepare(now).await?;
         let cancelling = plan.customers.len() as u64;
         let zero_records = plan.zero_records.len() as u64;
         // Ingestion never opens a record below the horizon, so while the horizon stands and no
@@ -89,11 +89,7 @@ impl Sealer {
         let idle = !carry_due
             && cancelling == 0
             && zero_records == 0
-            && self
-                .store
-                .sealed_before()
-                .await?
-                .is_some_and(|h| h >= plan.sealed_before);
+            && previous.is_some_and(|h| h >= plan.sealed_before);
         if idle {
             return Ok(SealReport::default());
         }
@@ -112,6 +108,14 @@ impl Sealer {
 
     /// What a pass at `now` does.
     pub async fn plan(&self, now: OffsetDateTime) -> Result<SealPlan, Error> {
+        Ok(self.prepare(now).await?.0)
+    }
+
+    /// The plan of a pass at `now`, with the global horizon it read (before the pass).
+    async fn prepare(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<(SealPlan, Option<OffsetDateTime>), Error> {
         let grace = time::Duration::try_from(self.grace)
             .map_err(|e| Error::Internal(format!("grace: {e}")))?;
         let sealed_before = floor_hour(now - grace);
@@ -163,13 +167,14 @@ impl Sealer {
             Vec::new()
         };
 
-        Ok(SealPlan {
+        let plan = SealPlan {
             now,
             sealed_before,
             customers,
             zero_records,
             carry_before: carry_before(now),
-        })
+        };
+        Ok((plan, previous))
     }
 }
 
