@@ -223,3 +223,28 @@ pub async fn grpc_health(grpc_url: &str, service: &str) -> anyhow::Result<i32> {
         .await?;
     Ok(response.into_inner().status)
 }
+
+/// Adds an API key (`authorization: Bearer …`) to every request of a gRPC client.
+#[derive(Clone)]
+pub struct Auth(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for Auth {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// The interceptor for API key `key` (a secret is ASCII).
+pub fn auth(key: &str) -> Auth {
+    Auth(
+        format!("Bearer {key}")
+            .parse()
+            .expect("an API key is printable ASCII"),
+    )
+}

@@ -11,13 +11,12 @@ use std::time::Duration;
 use aws_sdk_sqs::Client as SqsClient;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
-use souk_e2e::{SoukProcess, http_get, http_request, souk, start_dev};
+use souk_e2e::{Auth, SoukProcess, auth, http_get, http_request, souk, start_dev};
 use souk_proto::entitlement as pb;
 use souk_proto::entitlement::entitlement_service_client::EntitlementServiceClient;
 use souk_proto::integration as ipb;
 use souk_proto::integration::integration_service_client::IntegrationServiceClient;
 use souk_testkit::db::TestDb;
-use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
@@ -25,27 +24,7 @@ const PRODUCT: &str = "souk-journey-saas";
 const CAPTURE_QUEUE: &str = "journey-capture";
 const SELLER: &str = "111122223333";
 
-/// Adds the API key to every request.
-#[derive(Clone)]
-struct Auth(MetadataValue<tonic::metadata::Ascii>);
-
-impl tonic::service::Interceptor for Auth {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
 type Entitlement = EntitlementServiceClient<InterceptedService<Channel, Auth>>;
-
-fn auth(key: &str) -> Auth {
-    Auth(format!("Bearer {key}").parse().unwrap())
-}
 
 async fn entitlement_client(grpc: &str, key: &str) -> Entitlement {
     let channel = Channel::from_shared(grpc.to_owned())

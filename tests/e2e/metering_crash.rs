@@ -17,7 +17,7 @@ use std::time::Duration;
 use aws_sdk_sqs::Client as SqsClient;
 use rand::Rng;
 use serde_json::{Value, json};
-use souk_e2e::{SoukProcess, http_get, http_request, souk, souk_bin};
+use souk_e2e::{Auth, SoukProcess, auth, http_get, http_request, souk, souk_bin};
 use souk_proto::integration as ipb;
 use souk_proto::integration::integration_service_client::IntegrationServiceClient;
 use souk_proto::metering as mpb;
@@ -26,7 +26,6 @@ use souk_testkit::db::TestDb;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
-use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
@@ -48,27 +47,7 @@ const MAX_AHEAD_SECONDS: i64 = 5 * 3600;
 /// Events per batch.
 const MAX_BATCH: usize = 30;
 
-/// Adds the API key to every request.
-#[derive(Clone)]
-struct Auth(MetadataValue<tonic::metadata::Ascii>);
-
-impl tonic::service::Interceptor for Auth {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
 type Metering = MeteringServiceClient<InterceptedService<Channel, Auth>>;
-
-fn auth(key: &str) -> Auth {
-    Auth(format!("Bearer {key}").parse().unwrap())
-}
 
 async fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
     Channel::from_shared(url.to_owned())
