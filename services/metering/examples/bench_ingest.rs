@@ -384,7 +384,7 @@ impl ports::Ingest for TimedIngest {
         let times = Arc::clone(&self.times);
         timed(
             &times,
-            "6 lock_records (per-record advisory locks)",
+            "6 lock_records (organisation lock, read)",
             self.inner.lock_records(keys),
         )
         .await

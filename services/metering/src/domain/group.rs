@@ -1,5 +1,7 @@
-//! Group commit: the batches of one organisation that arrive while its previous transaction is
-//! being written share the next one. Concurrent batches mostly touch the same hours' records
+//! Group commit: the batches of one organisation that arrive while its transactions are being
+//! written share the next one. Up to [`WRITERS`] transactions of an organisation are written at
+//! once: one inserts its events while another folds its hours' records (under the
+//! organisation's record lock) and commits, so the database works on both. Concurrent batches mostly touch the same hours' records
 //! (one per customer and dimension), so separate transactions would queue on those records one
 //! after another anyway; one transaction writes their events in one insert, their records in one
 //! upsert and commits once. Each batch still gets its own acknowledgements, and its own error:
@@ -19,16 +21,19 @@ use super::service::Metering;
 /// Most events one shared transaction writes.
 const MAX_GROUP_EVENTS: usize = 8_000;
 
+/// Most transactions of one organisation written at once.
+const WRITERS: usize = 2;
+
 /// One batch waiting for a transaction.
 struct Job {
     accepted: Vec<Accepted>,
     done: oneshot::Sender<Result<Vec<EventAck>, Error>>,
 }
 
-/// The batches waiting, per organisation, and whether a writer is draining them.
+/// The batches waiting, per organisation, and how many writers are draining them.
 #[derive(Default)]
 struct Queue {
-    writing: bool,
+    writers: usize,
     jobs: VecDeque<Job>,
 }
 
@@ -49,17 +54,35 @@ impl GroupCommit {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a batch; true when the caller must start the organisation's writer.
+    /// Queues a batch; true when the caller must start another writer of the organisation.
     fn push(&self, organization_id: &Id, job: Job) -> bool {
         let mut queues = self.lock();
         let queue = queues.entry(organization_id.clone()).or_default();
         queue.jobs.push_back(job);
-        !std::mem::replace(&mut queue.writing, true)
+        let start = queue.writers < WRITERS;
+        if start {
+            queue.writers += 1;
+        }
+        start
+    }
+
+    /// A writer of the organisation panicked: one fewer; when it was the last, what still
+    /// waits is answered with an error (its senders dropped) rather than left waiting.
+    fn abandon(&self, organization_id: &Id) {
+        let mut queues = self.lock();
+        if let Some(queue) = queues.get_mut(organization_id) {
+            queue.writers = queue.writers.saturating_sub(1);
+            if queue.writers == 0 {
+                queues.remove(organization_id);
+            }
+        }
     }
 
     /// The next group: queued batches in order, up to [`MAX_GROUP_EVENTS`], stopping before a
     /// batch that shares a key with an earlier one (it needs the earlier one committed to be
-    /// recognised as a duplicate). Empty when nothing waits; the writer then stops.
+    /// recognised as a duplicate). Empty when nothing waits; the writer then stops. (A key
+    /// in two writers' transactions at once is settled by the database: the second waits on
+    /// the first's uncommitted row and finds it stored.)
     fn next_group(&self, organization_id: &Id) -> Vec<Job> {
         let mut queues = self.lock();
         let Some(queue) = queues.get_mut(organization_id) else {
@@ -79,15 +102,18 @@ impl GroupCommit {
             group.extend(queue.jobs.pop_front());
         }
         if group.is_empty() {
-            queues.remove(organization_id);
+            queue.writers = queue.writers.saturating_sub(1);
+            if queue.writers == 0 {
+                queues.remove(organization_id);
+            }
         }
         group
     }
 }
 
-/// Ends a writer that panicked: what still waits is answered with an error rather than left
-/// waiting, and the next batch starts a new writer. (A writer that returns has already taken
-/// its queue away in [`GroupCommit::next_group`].)
+/// Ends a writer that panicked (see [`GroupCommit::abandon`]); the next batch starts a new
+/// writer. (A writer that returns has already counted itself out in
+/// [`GroupCommit::next_group`].)
 struct Writer<'a> {
     metering: &'a Metering,
     organization_id: &'a Id,
@@ -96,7 +122,7 @@ struct Writer<'a> {
 impl Drop for Writer<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.metering.groups.lock().remove(self.organization_id);
+            self.metering.groups.abandon(self.organization_id);
         }
     }
 }

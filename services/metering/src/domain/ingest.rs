@@ -4,6 +4,7 @@
 //! acknowledged.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use souk_core::Id;
@@ -26,8 +27,8 @@ use super::validate;
 pub(super) struct Accepted {
     index: usize,
     event: UsageEvent,
-    subscriber: Subscriber,
-    meter: Meter,
+    subscriber: Arc<Subscriber>,
+    meter: Arc<Meter>,
     hash: String,
 }
 
@@ -81,54 +82,71 @@ impl Metering {
         let mut preconditions = Vec::new();
         let mut keys = HashSet::new();
         let mut found: HashMap<&str, Vec<Subscriber>> = HashMap::new();
+        // What each (customer, dimension) resolves to, once per batch: most batches name few.
+        type Resolved = Result<(Arc<Subscriber>, Arc<Meter>), (&'static str, String)>;
+        let mut resolved: HashMap<(&str, &str), Resolved> = HashMap::new();
         let mut accepted = Vec::with_capacity(events.len());
         let oldest = now - self.limits.max_age;
         let latest = now + self.limits.max_future_skew;
         for (i, event) in events.iter().enumerate() {
+            // Field names are formatted only for a violation: most events have none.
             let field = |name: &str| format!("events[{i}].{name}");
             let before = v.len();
-            v.check(
-                &field("idempotency_key"),
+            let mut check = |name: &str, result: Result<(), String>| {
+                if let Err(reason) = result {
+                    v.add(field(name), reason);
+                }
+            };
+            check(
+                "idempotency_key",
                 validate::event_key(&event.idempotency_key),
             );
             if !keys.insert(event.idempotency_key.as_str()) {
-                v.add(
-                    field("idempotency_key"),
-                    format!("{:?} appears twice in this batch", event.idempotency_key),
+                check(
+                    "idempotency_key",
+                    Err(format!(
+                        "{:?} appears twice in this batch",
+                        event.idempotency_key
+                    )),
                 );
             }
-            v.check(&field("quantity"), validate::quantity(event.quantity));
+            check("quantity", validate::quantity(event.quantity));
             if event.timestamp > latest {
-                v.add(
-                    field("timestamp"),
-                    format!("{} is in the future (now is {now})", event.timestamp),
+                check(
+                    "timestamp",
+                    Err(format!("{} is in the future (now is {now})", event.timestamp)),
                 );
             } else if event.timestamp < oldest {
-                v.add(
-                    field("timestamp"),
-                    format!(
+                check(
+                    "timestamp",
+                    Err(format!(
                         "{} is older than {} days; such usage can no longer be billed",
                         event.timestamp,
                         self.limits.max_age.as_secs() / 86_400
-                    ),
+                    )),
                 );
             }
             for (suffix, reason) in validate::allocations(&event.allocations, event.quantity) {
-                v.add(field(&suffix), reason);
+                check(&suffix, Err(reason));
             }
-            v.check(&field("customer"), validate::reference(&event.customer));
-            v.check(&field("dimension"), validate::reference(&event.dimension));
+            check("customer", validate::reference(&event.customer));
+            check("dimension", validate::reference(&event.dimension));
             if v.len() > before {
                 continue;
             }
-            let candidates = found
-                .entry(event.customer.as_str())
-                .or_insert_with(|| self.subscribers.find(organization_id, &event.customer));
-            let (subscriber, meter) = match self.pick(organization_id, candidates, &event.dimension)
-            {
-                Ok(pair) => pair,
+            let pair = resolved
+                .entry((event.customer.as_str(), event.dimension.as_str()))
+                .or_insert_with(|| {
+                    let candidates = found
+                        .entry(event.customer.as_str())
+                        .or_insert_with(|| self.subscribers.find(organization_id, &event.customer));
+                    self.pick(organization_id, candidates, &event.dimension)
+                        .map(|(subscriber, meter)| (Arc::new(subscriber), Arc::new(meter)))
+                });
+            let (subscriber, meter) = match pair {
+                Ok((subscriber, meter)) => (Arc::clone(subscriber), Arc::clone(meter)),
                 Err((name, reason)) => {
-                    v.add(field(name), reason);
+                    v.add(field(name), reason.clone());
                     continue;
                 }
             };

@@ -189,7 +189,8 @@ pub trait Ingest: Send {
     /// The stored events with these keys.
     async fn existing(&mut self, keys: &[&str]) -> Result<Vec<StoredEvent>, Error>;
     /// Inserts the events whose keys are new; returns the keys that were stored already (by an
-    /// earlier call or a concurrent one), which are not inserted.
+    /// earlier call or a concurrent one), which are not inserted. Each event's `usage_id` is
+    /// new, generated for this call: a stored event with it is one this call inserted.
     async fn insert_events(&mut self, events: &[StoredEvent]) -> Result<Vec<String>, Error>;
     /// Adds UNIQUE_COUNT values to their records' sets; for each, whether it was new.
     async fn add_unique_values(

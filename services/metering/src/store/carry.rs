@@ -15,6 +15,7 @@ use souk_core::clock::from_unix_millis;
 use souk_store::{Backend, Tx};
 use time::OffsetDateTime;
 
+use super::json_rows::{self, JsonRows};
 use super::{
     GLOBAL_SCOPE, Placeholders, customer_scope, db, map_all, read_horizons, rows,
     rows_per_statement,
@@ -166,7 +167,7 @@ pub(super) async fn carry(
         if moved.is_empty() {
             continue;
         }
-        write_target(tx, &into, created, at).await?;
+        write_target(tx, backend, &into, created, at).await?;
         mark_carried(tx, backend, &moved, &into.id, at).await?;
         carried.records += moved.len() as u64;
         carried.into += 1;
@@ -278,19 +279,41 @@ fn bind_values<'q>(
 /// Writes the merged open record: inserted when `created`, else updated while still open.
 async fn write_target(
     tx: &mut Tx,
+    backend: Backend,
     record: &HourlyRecord,
     created: bool,
     at: i64,
 ) -> Result<(), Error> {
-    let query = if created {
+    let changed = if created {
+        let mut row = JsonRows::with_capacity(1);
+        rows::record_row(row.row(), record)?
+            .text("status", RecordStatus::Open.as_str())
+            .int("next_attempt_at", rows::ms(record.key.hour_start))
+            .int("attempts", 0)
+            .int("created_at", at)
+            .int("updated_at", at);
+        let all = [
+            rows::RECORD_ROW_COLUMNS,
+            &[
+                "status",
+                "next_attempt_at",
+                "attempts",
+                "created_at",
+                "updated_at",
+            ],
+        ]
+        .concat();
+        let columns = json_rows::list(&all);
         let sql = format!(
-            "INSERT INTO hourly_records ({}, latest_at, latest_key, status, next_attempt_at, \
-             attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-             $11, $12, $13, $14, $15, 'open', $5, 0, $16, $16)",
-            rows::RECORD_INSERT_COLUMNS
+            "INSERT INTO hourly_records ({columns}) SELECT {columns} FROM {} AS x",
+            json_rows::source(backend, 1, "hourly_records", &all)
         );
-        rows::bind_record(sqlx::query(sqlx::AssertSqlSafe(sql)), record)?
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(row.finish())
     } else {
+        let (latest_at, latest_key) = match &record.tally.latest {
+            None => (None, None),
+            Some((at, key)) => (Some(*at), Some(key.clone())),
+        };
         sqlx::query(
             "UPDATE hourly_records SET quantity = $2, allocations = $3, latest_at = $4, \
              latest_key = $5, updated_at = $6 WHERE id = $1 AND status = 'open'",
@@ -298,16 +321,14 @@ async fn write_target(
         .bind(record.id.as_str().to_owned())
         .bind(record.tally.quantity)
         .bind(rows::tally_allocations_json(&record.tally.allocations)?)
-    };
-    let (latest_at, latest_key) = rows::latest_columns(&record.tally);
-    let changed = query
         .bind(latest_at)
         .bind(latest_key)
         .bind(at)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?
-        .rows_affected();
+    }
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?
+    .rows_affected();
     if changed != 1 {
         return Err(Error::Aborted(format!(
             "the open record {} to carry records into changed meanwhile",

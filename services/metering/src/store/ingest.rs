@@ -11,6 +11,7 @@ use souk_store::{Backend, Tx};
 use sqlx::Row;
 use time::OffsetDateTime;
 
+use super::json_rows::{self, JsonRows};
 use super::{
     GLOBAL_SCOPE, Placeholders, RECORD_LOCK_CLASS, customer_scope, db, fnv1a, map_all,
     read_horizons, rows, rows_per_statement,
@@ -61,24 +62,20 @@ impl SqlIngest {
         }
     }
 
-    /// PostgreSQL: waits for the advisory locks of `keys` (in one fixed order, so two
-    /// ingestions never deadlock) until the commit.
-    async fn lock_keys(&mut self, keys: &[RecordKey]) -> Result<(), Error> {
-        if self.backend != Backend::Postgres || keys.is_empty() {
+    /// PostgreSQL: takes the organisation's record lock until the commit. Every writer of its
+    /// open records takes it (sealing and carrying exclude ingestion with the seal lock). One
+    /// lock per organisation rather than one per record: group commit writes an organisation's
+    /// batches one transaction at a time anyway, and a lock per record cost more than the
+    /// transaction's inserts (measured).
+    async fn lock_organization(&mut self) -> Result<(), Error> {
+        if self.backend != Backend::Postgres {
             return Ok(());
         }
-        let mut hashes: Vec<i32> = keys.iter().map(record_lock).collect();
-        hashes.sort_unstable();
-        hashes.dedup();
-        // The keys are integers computed here, written into the statement; the values scan
-        // (and so the locking) follows their order.
-        let values: Vec<String> = hashes.iter().map(|h| format!("({h})")).collect();
-        let sql = format!(
-            "SELECT 1 FROM (VALUES {}) AS k (h) \
-             CROSS JOIN LATERAL pg_advisory_xact_lock({RECORD_LOCK_CLASS}, k.h) AS l",
-            values.join(", ")
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        // The low 32 bits, reinterpreted.
+        let key = (fnv1a(self.organization_id.as_str().as_bytes()) as u32) as i32;
+        sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1, $2)")
+            .bind(RECORD_LOCK_CLASS)
+            .bind(key)
             .execute(&mut *self.tx)
             .await
             .map_err(db)?;
@@ -95,18 +92,34 @@ fn qualified(alias: &str, columns: &str) -> String {
         .join(", ")
 }
 
-/// The second key of a record's advisory lock.
-fn record_lock(key: &RecordKey) -> i32 {
-    let text = format!(
-        "{}\u{0}{}\u{0}{}\u{0}{}",
-        key.organization_id,
-        key.customer_id,
-        key.dimension,
-        rows::ms(key.hour_start)
-    );
-    // The low 32 bits, reinterpreted.
-    (fnv1a(text.as_bytes()) as u32) as i32
-}
+/// The columns of `usage_events` an ingestion writes.
+const EVENT_INSERT_COLUMNS: &[&str] = &[
+    "organization_id",
+    "idempotency_key",
+    "usage_id",
+    "content_hash",
+    "customer_id",
+    "dimension",
+    "quantity",
+    "occurred_at",
+    "hour_start",
+    "natural_hour",
+    "allocations",
+    "unique_value",
+    "recorded_at",
+];
+
+/// The columns an ingestion writes into `hourly_records` after [`rows::RECORD_ROW_COLUMNS`].
+const WRITTEN_RECORD_COLUMNS: &[&str] = &[
+    "status",
+    "next_attempt_at",
+    "attempts",
+    "created_at",
+    "updated_at",
+];
+
+/// The key columns of `hourly_records`.
+const RECORD_KEY_COLUMNS: &[&str] = &["customer_id", "dimension", "hour_start"];
 
 #[async_trait]
 impl Ingest for SqlIngest {
@@ -159,53 +172,69 @@ impl Ingest for SqlIngest {
     }
 
     async fn insert_events(&mut self, events: &[StoredEvent]) -> Result<Vec<String>, Error> {
-        const PER_ROW: usize = 13;
-        for event in events {
-            self.own(&event.organization_id, "usage event")?;
+        let mut rows = JsonRows::with_capacity(events.len());
+        for e in events {
+            self.own(&e.organization_id, "usage event")?;
+            let occurred_at = rows::ms(e.occurred_at);
+            rows.row()
+                .text("organization_id", e.organization_id.as_str())
+                .text("idempotency_key", &e.idempotency_key)
+                .text("usage_id", e.usage_id.as_str())
+                .text("content_hash", &e.content_hash)
+                .text("customer_id", e.customer_id.as_str())
+                .text("dimension", &e.dimension)
+                .int("quantity", e.quantity)
+                .int("occurred_at", occurred_at)
+                .int("hour_start", rows::ms(e.hour_start))
+                .int("natural_hour", rows::hour_of(occurred_at))
+                .opt_text(
+                    "allocations",
+                    rows::allocations_json(&e.allocations)?.as_deref(),
+                )
+                .opt_text("unique_value", e.unique_value.as_deref())
+                .int("recorded_at", rows::ms(e.recorded_at));
         }
-        let mut inserted: HashSet<String> = HashSet::with_capacity(events.len());
-        for chunk in events.chunks(rows_per_statement(self.backend, PER_ROW, 0)) {
-            let mut p = Placeholders::default();
-            let mut values = String::with_capacity(chunk.len() * PER_ROW * 6);
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    values.push_str(", ");
-                }
-                values.push_str(&p.tuple(PER_ROW, ""));
-            }
-            let sql = format!(
-                "INSERT INTO usage_events (organization_id, idempotency_key, usage_id, \
-                 content_hash, customer_id, dimension, quantity, occurred_at, hour_start, \
-                 natural_hour, allocations, unique_value, recorded_at) VALUES {values} \
-                 ON CONFLICT (organization_id, idempotency_key) DO NOTHING \
-                 RETURNING idempotency_key"
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for e in chunk {
-                let occurred_at = rows::ms(e.occurred_at);
-                query = query
-                    .bind(e.organization_id.as_str().to_owned())
-                    .bind(e.idempotency_key.clone())
-                    .bind(e.usage_id.as_str().to_owned())
-                    .bind(e.content_hash.clone())
-                    .bind(e.customer_id.as_str().to_owned())
-                    .bind(e.dimension.clone())
-                    .bind(e.quantity)
-                    .bind(occurred_at)
-                    .bind(rows::ms(e.hour_start))
-                    .bind(rows::hour_of(occurred_at))
-                    .bind(rows::allocations_json(&e.allocations)?)
-                    .bind(e.unique_value.clone())
-                    .bind(rows::ms(e.recorded_at));
-            }
-            for row in query.fetch_all(&mut *self.tx).await.map_err(db)? {
-                inserted.insert(row.try_get("idempotency_key").map_err(db)?);
-            }
+        if rows.len() == 0 {
+            return Ok(Vec::new());
         }
-        // A key given twice in the batch is inserted once, for its first event.
+        let columns = json_rows::list(EVENT_INSERT_COLUMNS);
+        // `WHERE true`: SQLite needs it to read `ON CONFLICT` as the upsert clause.
+        let sql = format!(
+            "INSERT INTO usage_events ({columns}) SELECT {columns} FROM {} AS x WHERE true \
+             ON CONFLICT (organization_id, idempotency_key) DO NOTHING",
+            json_rows::source(self.backend, 1, "usage_events", EVENT_INSERT_COLUMNS)
+        );
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(rows.finish())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if usize::try_from(inserted).is_ok_and(|n| n == events.len()) {
+            return Ok(Vec::new());
+        }
+        // Some keys were there already (or twice in the batch, inserted once for the first
+        // event): those whose stored usage id is not the one this batch wrote.
+        let ours: HashMap<&str, &Id> = events
+            .iter()
+            .rev()
+            .map(|e| (e.idempotency_key.as_str(), &e.usage_id))
+            .collect();
+        let keys: Vec<&str> = ours.keys().copied().collect();
+        let mut known: HashSet<String> = self
+            .existing(&keys)
+            .await?
+            .into_iter()
+            .filter(|stored| ours.get(stored.idempotency_key.as_str()) != Some(&&stored.usage_id))
+            .map(|stored| stored.idempotency_key)
+            .collect();
+        let mut first = HashSet::with_capacity(events.len());
         Ok(events
             .iter()
-            .filter(|e| !inserted.remove(&e.idempotency_key))
+            .filter(|e| {
+                let repeated = !first.insert(e.idempotency_key.as_str());
+                repeated || known.remove(&e.idempotency_key)
+            })
             .map(|e| e.idempotency_key.clone())
             .collect())
     }
@@ -266,45 +295,35 @@ impl Ingest for SqlIngest {
     }
 
     async fn lock_records(&mut self, keys: &[RecordKey]) -> Result<Vec<HourlyRecord>, Error> {
+        let mut rows = JsonRows::with_capacity(keys.len());
         for key in keys {
             self.own(&key.organization_id, "record")?;
+            rows.row()
+                .text("customer_id", key.customer_id.as_str())
+                .text("dimension", &key.dimension)
+                .int("hour_start", rows::ms(key.hour_start));
         }
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        // The per-key advisory locks are the lock: every writer of an open record takes them
-        // (sealing and carrying exclude ingestion with the seal lock), so row locks would only
-        // add writes.
-        self.lock_keys(keys).await?;
-        const PER_KEY: usize = 3;
-        let mut locked = Vec::new();
-        for chunk in keys.chunks(rows_per_statement(self.backend, PER_KEY, 1)) {
-            let mut p = Placeholders::starting_after(1);
-            let tuples: Vec<String> = chunk.iter().map(|_| p.tuple(PER_KEY, "")).collect();
-            // A join with the keys, as in `existing`.
-            let sql = format!(
-                "WITH k (c, d, h) AS (VALUES {}) SELECT {} FROM hourly_records r \
-                 JOIN k ON r.customer_id = k.c AND r.dimension = k.d AND r.hour_start = k.h \
-                 WHERE r.organization_id = $1",
-                tuples.join(", "),
-                qualified("r", rows::RECORD_COLUMNS)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(self.organization_id.as_str().to_owned());
-            for key in chunk {
-                query = query
-                    .bind(key.customer_id.as_str().to_owned())
-                    .bind(key.dimension.clone())
-                    .bind(rows::ms(key.hour_start));
-            }
-            let found = query.fetch_all(&mut *self.tx).await.map_err(db)?;
-            locked.extend(map_all(&found, rows::record)?);
-        }
-        Ok(locked)
+        self.lock_organization().await?;
+        let sql = format!(
+            "SELECT {} FROM hourly_records r JOIN {} AS k ON r.customer_id = k.customer_id \
+             AND r.dimension = k.dimension AND r.hour_start = k.hour_start \
+             WHERE r.organization_id = $2",
+            qualified("r", rows::RECORD_COLUMNS),
+            json_rows::source(self.backend, 1, "hourly_records", RECORD_KEY_COLUMNS)
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(rows.finish())
+            .bind(self.organization_id.as_str().to_owned())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        map_all(&found, rows::record)
     }
 
     async fn write_records(&mut self, records: &[HourlyRecord]) -> Result<(), Error> {
-        const PER_ROW: usize = 17;
         // One row per key (the last one given): an upsert may not change a row twice.
         let mut by_key: HashMap<&RecordKey, &HourlyRecord> = HashMap::with_capacity(records.len());
         for record in records {
@@ -313,40 +332,40 @@ impl Ingest for SqlIngest {
         }
         let mut distinct: Vec<&HourlyRecord> = by_key.into_values().collect();
         distinct.sort_by(|a, b| a.key.cmp(&b.key));
-        let mut written = 0;
-        for chunk in distinct.chunks(rows_per_statement(self.backend, PER_ROW, 1)) {
-            let mut p = Placeholders::starting_after(1);
-            let tuples: Vec<String> = chunk
-                .iter()
-                .map(|_| p.tuple(PER_ROW, ", 0, $1, $1"))
-                .collect();
-            // Only an open record takes new usage; a sealed one is left alone and reported.
-            let sql = format!(
-                "INSERT INTO hourly_records ({}, latest_at, latest_key, status, next_attempt_at, \
-                 attempts, created_at, updated_at) VALUES {} \
-                 ON CONFLICT (organization_id, customer_id, dimension, hour_start) DO UPDATE SET \
-                 integration_id = excluded.integration_id, product_code = excluded.product_code, \
-                 customer_identifier = excluded.customer_identifier, \
-                 aws_account_id = excluded.aws_account_id, license_arn = excluded.license_arn, \
-                 aggregation = excluded.aggregation, quantity = excluded.quantity, \
-                 allocations = excluded.allocations, latest_at = excluded.latest_at, \
-                 latest_key = excluded.latest_key, updated_at = excluded.updated_at \
-                 WHERE hourly_records.status = 'open' \
-                 RETURNING id",
-                rows::RECORD_INSERT_COLUMNS,
-                tuples.join(", ")
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(self.now);
-            for r in chunk {
-                let (latest_at, latest_key) = rows::latest_columns(&r.tally);
-                query = rows::bind_record(query, r)?
-                    .bind(latest_at)
-                    .bind(latest_key)
-                    .bind(r.status.as_str())
-                    .bind(rows::ms(r.key.hour_start));
-            }
-            written += query.fetch_all(&mut *self.tx).await.map_err(db)?.len();
+        let mut rows = JsonRows::with_capacity(distinct.len());
+        for record in &distinct {
+            rows::record_row(rows.row(), record)?
+                .text("status", record.status.as_str())
+                .int("next_attempt_at", rows::ms(record.key.hour_start))
+                .int("attempts", 0)
+                .int("created_at", self.now)
+                .int("updated_at", self.now);
         }
+        if distinct.is_empty() {
+            return Ok(());
+        }
+        let all = [rows::RECORD_ROW_COLUMNS, WRITTEN_RECORD_COLUMNS].concat();
+        let columns = json_rows::list(&all);
+        // Only an open record takes new usage; a sealed one is left alone and reported.
+        let sql = format!(
+            "INSERT INTO hourly_records ({columns}) SELECT {columns} FROM {} AS x WHERE true \
+             ON CONFLICT (organization_id, customer_id, dimension, hour_start) DO UPDATE SET \
+             integration_id = excluded.integration_id, product_code = excluded.product_code, \
+             customer_identifier = excluded.customer_identifier, \
+             aws_account_id = excluded.aws_account_id, license_arn = excluded.license_arn, \
+             aggregation = excluded.aggregation, quantity = excluded.quantity, \
+             allocations = excluded.allocations, latest_at = excluded.latest_at, \
+             latest_key = excluded.latest_key, updated_at = excluded.updated_at \
+             WHERE hourly_records.status = 'open'",
+            json_rows::source(self.backend, 1, "hourly_records", &all)
+        );
+        let written = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(rows.finish())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        let written = usize::try_from(written).unwrap_or(usize::MAX);
         if written < distinct.len() {
             return Err(Error::Aborted(format!(
                 "{} of the batch's hourly records were sealed meanwhile; send the batch again",

@@ -26,6 +26,7 @@
 
 mod carry;
 mod ingest;
+mod json_rows;
 pub mod migrations;
 mod rows;
 
@@ -51,6 +52,7 @@ use crate::domain::model::{HourlyRecord, Meter, RecordStatus};
 use crate::domain::ports::{self, Counts, Ingest, RecordFilter, SealPlan, Settlement};
 use crate::events::MeteringEvent;
 use ingest::SqlIngest;
+use json_rows::JsonRows;
 
 fn db(err: sqlx::Error) -> Error {
     souk_store::map_sqlx_error(err).into()
@@ -244,25 +246,43 @@ impl SqlStore {
         records: &[HourlyRecord],
         now: i64,
     ) -> Result<u64, Error> {
-        const PER_ROW: usize = 14;
-        let mut inserted = 0;
-        for chunk in records.chunks(rows_per_statement(self.backend(), PER_ROW, 1)) {
-            let mut p = Placeholders::starting_after(1);
-            let extra = ", 'pending', 0, $1, $1, $1";
-            let values: Vec<String> = chunk.iter().map(|_| p.tuple(PER_ROW, extra)).collect();
-            let sql = format!(
-                "INSERT INTO hourly_records ({}, next_attempt_at, status, attempts, sealed_at, \
-                 created_at, updated_at) VALUES {} \
-                 ON CONFLICT (organization_id, customer_id, dimension, hour_start) DO NOTHING",
-                rows::RECORD_INSERT_COLUMNS,
-                values.join(", ")
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-            for r in chunk {
-                query = rows::bind_record(query, r)?.bind(rows::ms(r.key.hour_start).max(now));
-            }
-            inserted += query.execute(&mut **tx).await.map_err(db)?.rows_affected();
+        if records.is_empty() {
+            return Ok(0);
         }
+        let mut rows = JsonRows::with_capacity(records.len());
+        for r in records {
+            rows::record_row(rows.row(), r)?
+                .int("next_attempt_at", rows::ms(r.key.hour_start).max(now))
+                .text("status", RecordStatus::Pending.as_str())
+                .int("attempts", 0)
+                .int("sealed_at", now)
+                .int("created_at", now)
+                .int("updated_at", now);
+        }
+        let all = [
+            rows::RECORD_ROW_COLUMNS,
+            &[
+                "next_attempt_at",
+                "status",
+                "attempts",
+                "sealed_at",
+                "created_at",
+                "updated_at",
+            ],
+        ]
+        .concat();
+        let columns = json_rows::list(&all);
+        let sql = format!(
+            "INSERT INTO hourly_records ({columns}) SELECT {columns} FROM {} AS x WHERE true \
+             ON CONFLICT (organization_id, customer_id, dimension, hour_start) DO NOTHING",
+            json_rows::source(self.backend(), 1, "hourly_records", &all)
+        );
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(rows.finish())
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
         Ok(inserted)
     }
 }

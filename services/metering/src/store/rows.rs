@@ -9,11 +9,10 @@ use souk_core::Id;
 use souk_core::clock::to_unix_millis;
 use souk_store::row::{at, id, opt_at, opt_text, text};
 pub(crate) use souk_store::row::{int, opt_int};
-use sqlx::Any;
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::Query;
+use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
+use super::json_rows::JsonRows;
 use crate::domain::Error;
 use crate::domain::model::{
     Aggregation, Allocation, AwsCustomer, HourlyRecord, Meter, RecordKey, RecordStatus, Tag, Tally,
@@ -213,40 +212,55 @@ fn aws_customer(row: &AnyRow) -> Result<Option<AwsCustomer>, Error> {
     })
 }
 
-/// The columns every insert into `hourly_records` starts with, in the order [`bind_record`]
-/// binds them.
-pub(crate) const RECORD_INSERT_COLUMNS: &str = "id, organization_id, customer_id, dimension, \
-     hour_start, integration_id, product_code, customer_identifier, aws_account_id, license_arn, \
-     aggregation, quantity, allocations";
+/// The columns every insert into `hourly_records` starts with, in the order [`record_row`]
+/// writes them.
+pub(crate) const RECORD_ROW_COLUMNS: &[&str] = &[
+    "id",
+    "organization_id",
+    "customer_id",
+    "dimension",
+    "hour_start",
+    "integration_id",
+    "product_code",
+    "customer_identifier",
+    "aws_account_id",
+    "license_arn",
+    "aggregation",
+    "quantity",
+    "allocations",
+    "latest_at",
+    "latest_key",
+];
 
-/// `query` with `record`'s [`RECORD_INSERT_COLUMNS`] bound, in order.
-pub(crate) fn bind_record<'q>(
-    query: Query<'q, Any, AnyArguments>,
+/// `row` with `record`'s [`RECORD_ROW_COLUMNS`].
+pub(crate) fn record_row<'a>(
+    row: &'a mut JsonRows,
     record: &HourlyRecord,
-) -> Result<Query<'q, Any, AnyArguments>, Error> {
+) -> Result<&'a mut JsonRows, Error> {
     let (identifier, account, licence) = aws_customer_columns(record.aws_customer.as_ref());
-    Ok(query
-        .bind(record.id.as_str().to_owned())
-        .bind(record.key.organization_id.as_str().to_owned())
-        .bind(record.key.customer_id.as_str().to_owned())
-        .bind(record.key.dimension.clone())
-        .bind(ms(record.key.hour_start))
-        .bind(record.integration_id.as_str().to_owned())
-        .bind(record.product_code.clone())
-        .bind(identifier)
-        .bind(account)
-        .bind(licence)
-        .bind(record.tally.aggregation.as_str())
-        .bind(record.tally.quantity)
-        .bind(tally_allocations_json(&record.tally.allocations)?))
-}
-
-/// The `latest_at` and `latest_key` columns.
-pub(crate) fn latest_columns(tally: &Tally) -> (Option<i64>, Option<String>) {
-    match &tally.latest {
+    let (latest_at, latest_key) = match &record.tally.latest {
         None => (None, None),
-        Some((at, key)) => (Some(*at), Some(key.clone())),
-    }
+        Some((at, key)) => (Some(*at), Some(key.as_str())),
+    };
+    Ok(row
+        .text("id", record.id.as_str())
+        .text("organization_id", record.key.organization_id.as_str())
+        .text("customer_id", record.key.customer_id.as_str())
+        .text("dimension", &record.key.dimension)
+        .int("hour_start", ms(record.key.hour_start))
+        .text("integration_id", record.integration_id.as_str())
+        .text("product_code", &record.product_code)
+        .opt_text("customer_identifier", identifier.as_deref())
+        .opt_text("aws_account_id", account.as_deref())
+        .opt_text("license_arn", licence.as_deref())
+        .text("aggregation", record.tally.aggregation.as_str())
+        .int("quantity", record.tally.quantity)
+        .opt_text(
+            "allocations",
+            tally_allocations_json(&record.tally.allocations)?.as_deref(),
+        )
+        .opt_int("latest_at", latest_at)
+        .opt_text("latest_key", latest_key))
 }
 
 pub(crate) fn record(row: &AnyRow) -> Result<HourlyRecord, Error> {

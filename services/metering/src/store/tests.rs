@@ -88,6 +88,14 @@ fn event(org: &Id, customer: &Id, key: &str, quantity: i64, at: OffsetDateTime) 
     }
 }
 
+/// `event` sent again: the same content under a new usage id, as every call generates.
+fn retried(event: &StoredEvent) -> StoredEvent {
+    StoredEvent {
+        usage_id: Id::generate("use"),
+        ..event.clone()
+    }
+}
+
 fn key(org: &Id, customer: &Id, dimension: &str, hour: OffsetDateTime) -> RecordKey {
     RecordKey {
         organization_id: org.clone(),
@@ -257,7 +265,7 @@ both!(events_round_trip_and_duplicates_are_reported, |fx| {
     // Stored already: reported, not inserted again (the new one is).
     let third = event(&org, &customer, "k3", 9, T0);
     let raced = tx
-        .insert_events(&[first.clone(), third.clone()])
+        .insert_events(&[retried(&first), third.clone()])
         .await
         .unwrap();
     assert_eq!(raced, vec!["k1".to_owned()]);
@@ -295,7 +303,8 @@ both!(a_large_batch_is_one_statement_or_a_few, |fx| {
     assert!(tx.insert_events(&events).await.unwrap().is_empty());
     let keys: Vec<&str> = events.iter().map(|e| e.idempotency_key.as_str()).collect();
     assert_eq!(tx.existing(&keys).await.unwrap().len(), 3000);
-    assert_eq!(tx.insert_events(&events[..10]).await.unwrap().len(), 10);
+    let again: Vec<StoredEvent> = events[..10].iter().map(retried).collect();
+    assert_eq!(tx.insert_events(&again).await.unwrap().len(), 10);
     tx.commit().await.unwrap();
 });
 
@@ -309,7 +318,8 @@ both!(
         let mut first = fx.store.begin_ingest(&org).await.unwrap();
         assert!(first.insert_events(&events[..10]).await.unwrap().is_empty());
         let second = {
-            let (store, org, events) = (fx.store.clone(), org.clone(), events.clone());
+            let (store, org) = (fx.store.clone(), org.clone());
+            let events: Vec<StoredEvent> = events.iter().map(retried).collect();
             tokio::spawn(async move {
                 // Waits for the first (PostgreSQL: its uncommitted keys; SQLite: the write lock).
                 let mut tx = store.begin_ingest(&org).await.unwrap();
