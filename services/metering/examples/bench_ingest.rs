@@ -398,6 +398,15 @@ impl ports::Ingest for TimedIngest {
         )
         .await
     }
+    async fn add_to_records(&mut self, deltas: &[HourlyRecord]) -> Result<Vec<RecordKey>, Error> {
+        let times = Arc::clone(&self.times);
+        timed(
+            &times,
+            "6 add_to_records (organisation lock, upsert)",
+            self.inner.add_to_records(deltas),
+        )
+        .await
+    }
     async fn commit(self: Box<Self>) -> Result<(), Error> {
         let times = Arc::clone(&self.times);
         timed(&times, "8 commit", self.inner.commit()).await

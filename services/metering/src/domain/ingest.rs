@@ -114,7 +114,10 @@ impl Metering {
             if event.timestamp > latest {
                 check(
                     "timestamp",
-                    Err(format!("{} is in the future (now is {now})", event.timestamp)),
+                    Err(format!(
+                        "{} is in the future (now is {now})",
+                        event.timestamp
+                    )),
                 );
             } else if event.timestamp < oldest {
                 check(
@@ -358,7 +361,9 @@ impl Metering {
             .collect())
     }
 
-    /// Folds the new events into their hours' records.
+    /// Folds the new events into their hours' records: in the database for the common
+    /// aggregations (each hour's contributions folded from nothing here, added there), read,
+    /// folded here and written back for the rest and for records the database left alone.
     async fn fold(
         &self,
         tx: &mut dyn super::ports::Ingest,
@@ -388,20 +393,52 @@ impl Metering {
             tx.add_unique_values(&unique).await?
         }
         .into_iter();
-        let mut wanted: Vec<RecordKey> = fresh.iter().map(key_of).collect();
+        // Each fresh event with what it resolved to and whether its unique value is new.
+        let mut events: Vec<(&StoredEvent, &Accepted, bool)> = Vec::with_capacity(fresh.len());
+        for event in fresh {
+            let Some(a) = by_key.get(event.idempotency_key.as_str()) else {
+                continue;
+            };
+            let new_value = event.unique_value.is_some() && new_values.next().unwrap_or(false);
+            events.push((event, a, new_value));
+        }
+
+        let mut deltas: BTreeMap<RecordKey, HourlyRecord> = BTreeMap::new();
+        let mut slow: HashSet<RecordKey> = HashSet::new();
+        for (event, a, new_value) in &events {
+            let key = key_of(event);
+            if slow.contains(&key) {
+                continue;
+            }
+            let in_database =
+                event.allocations.is_empty() && a.meter.aggregation != Aggregation::Latest;
+            let delta = deltas
+                .entry(key.clone())
+                .or_insert_with(|| open_record(key.clone(), a));
+            if !in_database || delta.tally.add(&contribution(event, *new_value)).is_err() {
+                deltas.remove(&key);
+                slow.insert(key);
+            }
+        }
+        let deltas: Vec<HourlyRecord> = deltas.into_values().collect();
+        slow.extend(tx.add_to_records(&deltas).await?);
+        if slow.is_empty() {
+            return Ok(());
+        }
+
+        let mut wanted: Vec<RecordKey> = slow.iter().cloned().collect();
         wanted.sort();
-        wanted.dedup();
         let mut records: BTreeMap<RecordKey, HourlyRecord> = tx
             .lock_records(&wanted)
             .await?
             .into_iter()
             .map(|r| (r.key.clone(), r))
             .collect();
-        for event in fresh {
-            let Some(a) = by_key.get(event.idempotency_key.as_str()) else {
-                continue;
-            };
+        for (event, a, new_value) in &events {
             let key = key_of(event);
+            if !slow.contains(&key) {
+                continue;
+            }
             let record = records
                 .entry(key.clone())
                 .or_insert_with(|| open_record(key, a));
@@ -413,16 +450,9 @@ impl Metering {
                     record.id, record.key.hour_start
                 )));
             }
-            let new_value = event.unique_value.is_some() && new_values.next().unwrap_or(false);
             record
                 .tally
-                .add(&Contribution {
-                    quantity: event.quantity,
-                    at_ms: millis(event.occurred_at),
-                    key: &event.idempotency_key,
-                    allocations: &event.allocations,
-                    new_value,
-                })
+                .add(&contribution(event, *new_value))
                 .map_err(|overflow| {
                     Error::invalid(
                         format!("events[{}].quantity", a.index),
@@ -435,6 +465,17 @@ impl Metering {
         }
         let changed: Vec<HourlyRecord> = records.into_values().collect();
         tx.write_records(&changed).await
+    }
+}
+
+/// What `event` adds to its hour.
+fn contribution(event: &StoredEvent, new_value: bool) -> Contribution<'_> {
+    Contribution {
+        quantity: event.quantity,
+        at_ms: millis(event.occurred_at),
+        key: &event.idempotency_key,
+        allocations: &event.allocations,
+        new_value,
     }
 }
 

@@ -201,6 +201,12 @@ pub trait Ingest: Send {
     async fn lock_records(&mut self, keys: &[RecordKey]) -> Result<Vec<HourlyRecord>, Error>;
     /// Inserts or updates these records.
     async fn write_records(&mut self, records: &[HourlyRecord]) -> Result<(), Error>;
+    /// Adds each delta (an hour's new contributions, folded from nothing) to its open record
+    /// in the database, creating the record when there is none, without reading it back.
+    /// Deltas are SUM, COUNT, MAX or UNIQUE_COUNT without allocations. Returns the keys it
+    /// left alone (a record with allocations, aggregating otherwise, sealed, or that the sum
+    /// would overflow): the caller folds those with `lock_records` and `write_records`.
+    async fn add_to_records(&mut self, deltas: &[HourlyRecord]) -> Result<Vec<RecordKey>, Error>;
     /// Makes everything durable.
     async fn commit(self: Box<Self>) -> Result<(), Error>;
 }

@@ -17,7 +17,7 @@ use super::{
     read_horizons, rows, rows_per_statement,
 };
 use crate::domain::Error;
-use crate::domain::model::{HourlyRecord, RecordKey};
+use crate::domain::model::{Aggregation, HourlyRecord, MAX_QUANTITY, RecordKey, RecordStatus};
 use crate::domain::ports::{Ingest, StoredEvent};
 
 /// One ingestion write of one organisation.
@@ -81,6 +81,31 @@ impl SqlIngest {
             .map_err(db)?;
         Ok(())
     }
+}
+
+/// `records` as rows of [`rows::RECORD_ROW_COLUMNS`] and [`WRITTEN_RECORD_COLUMNS`], written
+/// at `now`.
+fn record_rows(records: &[&HourlyRecord], now: i64) -> Result<JsonRows, Error> {
+    let mut rows = JsonRows::with_capacity(records.len());
+    for record in records {
+        rows::record_row(rows.row(), record)?
+            .text("status", record.status.as_str())
+            .int("next_attempt_at", rows::ms(record.key.hour_start))
+            .int("attempts", 0)
+            .int("created_at", now)
+            .int("updated_at", now);
+    }
+    Ok(rows)
+}
+
+/// Why an open record cannot take a delta in SQL (aliases: `r` the record, `k` the delta): it
+/// is sealed, or has allocations, or aggregates otherwise, or the sum would exceed the largest
+/// quantity. Such records are folded in the domain instead, which gives the exact answer.
+fn unfit() -> String {
+    format!(
+        "(r.status <> 'open' OR r.allocations IS NOT NULL OR r.aggregation <> k.aggregation \
+         OR (r.aggregation <> 'max' AND r.quantity + k.quantity > {MAX_QUANTITY}))"
+    )
 }
 
 /// `columns` (comma separated) of the table aliased `alias`.
@@ -332,15 +357,7 @@ impl Ingest for SqlIngest {
         }
         let mut distinct: Vec<&HourlyRecord> = by_key.into_values().collect();
         distinct.sort_by(|a, b| a.key.cmp(&b.key));
-        let mut rows = JsonRows::with_capacity(distinct.len());
-        for record in &distinct {
-            rows::record_row(rows.row(), record)?
-                .text("status", record.status.as_str())
-                .int("next_attempt_at", rows::ms(record.key.hour_start))
-                .int("attempts", 0)
-                .int("created_at", self.now)
-                .int("updated_at", self.now);
-        }
+        let rows = record_rows(&distinct, self.now)?;
         if distinct.is_empty() {
             return Ok(());
         }
@@ -373,6 +390,91 @@ impl Ingest for SqlIngest {
             )));
         }
         Ok(())
+    }
+
+    async fn add_to_records(&mut self, deltas: &[HourlyRecord]) -> Result<Vec<RecordKey>, Error> {
+        for delta in deltas {
+            self.own(&delta.key.organization_id, "record")?;
+            if delta.status != RecordStatus::Open
+                || !delta.tally.allocations.is_empty()
+                || delta.tally.aggregation == Aggregation::Latest
+            {
+                return Err(Error::Internal(format!(
+                    "record {} cannot be added in the database (status {}, {} aggregation, \
+                     allocations: {})",
+                    delta.id,
+                    delta.status.as_str(),
+                    delta.tally.aggregation.as_str(),
+                    delta.tally.allocations.len()
+                )));
+            }
+        }
+        if deltas.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.lock_organization().await?;
+        let all = [rows::RECORD_ROW_COLUMNS, WRITTEN_RECORD_COLUMNS].concat();
+        let source = json_rows::source(self.backend, 1, "hourly_records", &all);
+        let refs: Vec<&HourlyRecord> = deltas.iter().collect();
+        let rows = record_rows(&refs, self.now)?.finish();
+        // The organisation's lock keeps every record as read here until the commit.
+        let sql = format!(
+            "SELECT r.customer_id, r.dimension, r.hour_start FROM hourly_records r \
+             JOIN {source} AS k ON r.customer_id = k.customer_id \
+             AND r.dimension = k.dimension AND r.hour_start = k.hour_start \
+             WHERE r.organization_id = $2 AND {}",
+            unfit()
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(rows.clone())
+            .bind(self.organization_id.as_str().to_owned())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        let mut left: Vec<RecordKey> = Vec::with_capacity(found.len());
+        for row in &found {
+            left.push(RecordKey {
+                organization_id: self.organization_id.clone(),
+                customer_id: Id::from_trusted(row.try_get::<String, _>("customer_id").map_err(db)?),
+                dimension: row.try_get("dimension").map_err(db)?,
+                hour_start: from_unix_millis(rows::int(row, "hour_start")?),
+            });
+        }
+        let columns = json_rows::list(&all);
+        // MAX keeps the larger; SUM, COUNT and UNIQUE_COUNT add (the delta of UNIQUE_COUNT is
+        // the number of values new to the hour).
+        let sql = format!(
+            "INSERT INTO hourly_records ({columns}) SELECT {columns} FROM {source} AS k \
+             WHERE NOT EXISTS (SELECT 1 FROM hourly_records r WHERE r.organization_id = $2 \
+             AND r.customer_id = k.customer_id AND r.dimension = k.dimension \
+             AND r.hour_start = k.hour_start AND {}) \
+             ON CONFLICT (organization_id, customer_id, dimension, hour_start) DO UPDATE SET \
+             integration_id = excluded.integration_id, product_code = excluded.product_code, \
+             customer_identifier = excluded.customer_identifier, \
+             aws_account_id = excluded.aws_account_id, license_arn = excluded.license_arn, \
+             quantity = CASE WHEN hourly_records.aggregation <> 'max' \
+             THEN hourly_records.quantity + excluded.quantity \
+             WHEN excluded.quantity > hourly_records.quantity THEN excluded.quantity \
+             ELSE hourly_records.quantity END, \
+             updated_at = excluded.updated_at \
+             WHERE hourly_records.status = 'open'",
+            unfit()
+        );
+        let written = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(rows)
+            .bind(self.organization_id.as_str().to_owned())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        let expected = deltas.len() - left.len();
+        if usize::try_from(written).ok() != Some(expected) {
+            return Err(Error::Aborted(format!(
+                "{} of the batch's hourly records changed meanwhile; send the batch again",
+                expected.abs_diff(usize::try_from(written).unwrap_or(usize::MAX))
+            )));
+        }
+        Ok(left)
     }
 
     async fn commit(self: Box<Self>) -> Result<(), Error> {
