@@ -10,5 +10,6 @@ mod fulfilment;
 mod hardening;
 mod journey;
 mod metering_crash;
+mod offers;
 mod serve;
 mod tls;

@@ -68,6 +68,9 @@ pub enum Command {
     /// Meters: how a product dimension's usage events become the hourly quantity.
     #[command(subcommand)]
     Meter(MeterCommand),
+    /// Private offers through the AWS Marketplace Catalog API.
+    #[command(subcommand)]
+    Offer(OfferCommand),
 }
 
 impl Command {
@@ -97,6 +100,7 @@ impl Command {
             Self::Fulfilment(command) => command.client(),
             Self::Usage(command) => command.client(),
             Self::Meter(command) => command.client(),
+            Self::Offer(command) => command.client(),
             Self::Sandbox(command) => return command.emulator().output,
             Self::Dev(_) | Self::Serve(_) | Self::Emulator(_) | Self::Bootstrap { .. } => {
                 return OutputFormat::Table;
@@ -1005,6 +1009,114 @@ pub enum RecordStatusArg {
     Failed,
     /// Its quantity was carried into a later hour.
     Carried,
+}
+
+/// `souk offer …`.
+#[derive(Debug, Subcommand)]
+pub enum OfferCommand {
+    /// Create a private offer from a YAML file (docs/offers.md, the offer file; examples in
+    /// docs/examples/offers/).
+    Create {
+        /// The offer file.
+        #[arg(long, short = 'f', value_name = "FILE")]
+        file: PathBuf,
+        /// Wait until AWS released or refused it, showing its progress.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List offers, newest first.
+    List {
+        /// Only offers in these states (draft, submitted, released, accepted, expired,
+        /// cancelled, failed).
+        #[arg(long = "state", value_name = "STATE")]
+        states: Vec<String>,
+        /// Only offers targeting this buyer account.
+        #[arg(long, value_name = "ACCOUNT")]
+        buyer: Option<String>,
+        /// Only offers of this product (`prod-…`).
+        #[arg(long, value_name = "PRODUCT_ID")]
+        product: Option<String>,
+        #[arg(long)]
+        page_size: Option<i32>,
+        #[arg(long)]
+        page_token: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show one offer.
+    Get {
+        /// Souk offer id (`ofr_…`).
+        id: String,
+        /// Wait until AWS released or refused it, showing its progress.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// End an offer now: nobody can accept it any more.
+    Cancel {
+        /// Souk offer id (`ofr_…`).
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Move a released offer's expiry date later.
+    Extend {
+        /// Souk offer id (`ofr_…`).
+        id: String,
+        /// The new last day to accept (`YYYY-MM-DD`).
+        #[arg(long, value_name = "DATE")]
+        expiry_date: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Import the released offers an integration's seller account made outside Souk.
+    Import {
+        /// The integration (`int_…`).
+        #[arg(long, value_name = "INTEGRATION_ID")]
+        integration: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Make a new offer from an existing one with changes, and submit it.
+    Clone {
+        /// Souk offer id (`ofr_…`) to copy.
+        id: String,
+        /// The new offer's buyers (repeat the option); default: the source's.
+        #[arg(long = "buyer", value_name = "ACCOUNT")]
+        buyers: Vec<String>,
+        /// The new offer's expiry date (`YYYY-MM-DD`).
+        #[arg(long, value_name = "DATE")]
+        expiry_date: Option<String>,
+        /// The new offer's name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A custom EULA document (https URL) for the new offer.
+        #[arg(long, value_name = "URL", conflicts_with = "standard_eula")]
+        custom_eula_url: Option<String>,
+        /// The Standard Contract for AWS Marketplace in this version for the new offer.
+        #[arg(long, value_name = "VERSION")]
+        standard_eula: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+impl OfferCommand {
+    /// The connection options.
+    pub fn client(&self) -> &ClientArgs {
+        match self {
+            Self::Create { client, .. }
+            | Self::List { client, .. }
+            | Self::Get { client, .. }
+            | Self::Cancel { client, .. }
+            | Self::Extend { client, .. }
+            | Self::Import { client, .. }
+            | Self::Clone { client, .. } => client,
+        }
+    }
 }
 
 /// `souk meter …`.

@@ -73,6 +73,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Sandbox(command) => client::sandbox::run(command).await,
         Command::Usage(command) => client::usage::run(command).await,
         Command::Meter(command) => client::meters::run(command).await,
+        Command::Offer(command) => client::offers::run(command).await,
     }
 }
 

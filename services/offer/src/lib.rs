@@ -1,29 +1,19 @@
 //! The offer service of Souk: private offers and resale authorisations through the Catalog API.
 //!
-//! Draft: the gRPC contract `souk.offer.v1.OfferService` is served through the service kit (so
-//! clients, reflection and health see it), and every RPC answers UNIMPLEMENTED until the
-//! service's own issue implements it. Must not depend on other services' crates.
+//! An offer is checked against every rule AWS would apply later (so a mistake is reported
+//! while the seller is still there), stored as a draft, sent as one Catalog change set and
+//! followed until it is released, accepted, expired, cancelled or failed (docs/offers.md).
+//! Must not depend on other services' crates: the binary supplies the integrations' roles.
 
-use serde::Deserialize;
-use souk_proto::offer::offer_service_server::{OfferService, OfferServiceServer};
-use souk_service::ServiceParts;
+pub mod aws;
+pub mod domain;
 
-/// The store name (PostgreSQL schema, SQLite file stem) of this service.
-pub const STORE_NAME: &str = "offer";
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod events;
+pub mod proto;
+pub mod store;
 
-/// The `[offer]` configuration section (`SOUK_OFFER__<KEY>` in the environment); no
-/// settings yet, so any key is reported as unknown.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OfferConfig {}
-
-/// The gRPC adapter of the offer service.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct OfferApi;
-
-impl OfferService for OfferApi {}
-
-/// What the binary serves for this service.
-pub fn parts(_config: &OfferConfig) -> ServiceParts {
-    ServiceParts::new(OfferServiceServer::new(OfferApi))
-}
+pub use app::{AppOptions, Background, OfferApp, STORE_NAME};
+pub use config::OfferConfig;

@@ -6,6 +6,8 @@ pub mod fulfilment;
 pub mod integration;
 pub mod keys;
 pub mod meters;
+pub mod offer_file;
+pub mod offers;
 pub mod org;
 pub mod output;
 pub mod plans;

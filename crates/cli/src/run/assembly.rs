@@ -63,6 +63,8 @@ pub struct Assembly {
     pub backgrounds: Vec<Background>,
     /// The metering service's sealing and shipping loop.
     pub metering_background: Option<souk_metering::Background>,
+    /// The offer service's tracker (change sets, acceptances, expiries).
+    pub offer_background: Option<souk_offer::Background>,
     /// The entitlement snapshot a process follows without serving the entitlement service
     /// (`souk serve metering`: its subscribers), with the store it reads.
     pub followers: Vec<(souk_entitlement::Follower, Store)>,
@@ -134,6 +136,7 @@ pub async fn assemble(
     let mut entitlement: Option<EntitlementApp> = None;
     let mut metering = None;
     let mut metering_background = None;
+    let mut offer_background = None;
     let mut followers = Vec::new();
     let mut backgrounds = Vec::new();
     for service in serve {
@@ -201,7 +204,25 @@ pub async fn assemble(
                 metering = Some(app);
                 parts
             }
-            ServiceName::Offer => souk_offer::parts(&config.offer),
+            ServiceName::Offer => {
+                let store = databases
+                    .open(souk_offer::STORE_NAME, config.database_max_connections)
+                    .await?;
+                let app = souk_offer::OfferApp::new(
+                    store,
+                    Arc::new(super::roles::IntegrationRoleDirectory(integration.clone())),
+                    assumer.clone(),
+                    config.offer.clone(),
+                    souk_offer::AppOptions {
+                        clock: runtime.clock.clone(),
+                        ..souk_offer::AppOptions::default()
+                    },
+                )
+                .await
+                .context("cannot start the offer service")?;
+                offer_background = Some(app.start());
+                app.parts()
+            }
             ServiceName::Reporting => souk_reporting::parts(&config.reporting),
         });
     }
@@ -235,6 +256,7 @@ pub async fn assemble(
         metering,
         backgrounds,
         metering_background,
+        offer_background,
         followers,
         relays,
         stores,
@@ -253,6 +275,9 @@ impl Assembly {
     /// closes the stores.
     pub async fn shutdown(self) {
         if let Some(background) = self.metering_background {
+            background.shutdown().await;
+        }
+        if let Some(background) = self.offer_background {
             background.shutdown().await;
         }
         for background in self.backgrounds {

@@ -1,5 +1,5 @@
-//! The metering service's view of the integrations' AWS roles, answered by the integration
-//! service of the same process (every process opens the integration store).
+//! The metering and offer services' view of the integrations' AWS roles, answered by the
+//! integration service of the same process (every process opens the integration store).
 
 use async_trait::async_trait;
 use souk_auth::IntegrationRole;
@@ -11,9 +11,8 @@ use souk_metering::aws::IntegrationRoles;
 #[derive(Debug, Clone)]
 pub struct IntegrationRoleDirectory(pub IntegrationApp);
 
-#[async_trait]
-impl IntegrationRoles for IntegrationRoleDirectory {
-    async fn role(
+impl IntegrationRoleDirectory {
+    async fn find(
         &self,
         organization_id: &Id,
         integration_id: &Id,
@@ -32,5 +31,27 @@ impl IntegrationRoles for IntegrationRoleDirectory {
                 external_id: integration.external_id,
                 region: integration.region,
             }))
+    }
+}
+
+#[async_trait]
+impl IntegrationRoles for IntegrationRoleDirectory {
+    async fn role(
+        &self,
+        organization_id: &Id,
+        integration_id: &Id,
+    ) -> Result<Option<IntegrationRole>, String> {
+        self.find(organization_id, integration_id).await
+    }
+}
+
+#[async_trait]
+impl souk_offer::aws::IntegrationRoles for IntegrationRoleDirectory {
+    async fn role(
+        &self,
+        organization_id: &Id,
+        integration_id: &Id,
+    ) -> Result<Option<IntegrationRole>, String> {
+        self.find(organization_id, integration_id).await
     }
 }

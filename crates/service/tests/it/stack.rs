@@ -1,6 +1,6 @@
 use souk_auth::Scope;
-use souk_proto::offer::ListOffersRequest;
-use souk_proto::offer::offer_service_client::OfferServiceClient;
+use souk_proto::reporting::GetIngestionRequest;
+use souk_proto::reporting::reporting_service_client::ReportingServiceClient;
 use tonic::{Code, Request};
 
 fn authed<T>(secret: &str, message: T) -> Request<T> {
@@ -14,20 +14,20 @@ fn authed<T>(secret: &str, message: T) -> Request<T> {
 
 #[tokio::test]
 async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
-    let spawned = souk_testkit::spawn::service(souk_offer::parts(&Default::default()))
+    let spawned = souk_testkit::spawn::service(souk_reporting::parts(&Default::default()))
         .await
         .expect("service starts");
     let secret = spawned.keys.add_key(&[Scope::ReadOnly]);
     let channel = spawned.server.channel().await.expect("connect");
-    let mut client = OfferServiceClient::new(channel.clone());
+    let mut client = ReportingServiceClient::new(channel.clone());
 
     let refused = client
-        .list_offers(ListOffersRequest::default())
+        .get_ingestion(GetIngestionRequest::default())
         .await
         .expect_err("no key");
     assert_eq!(refused.code(), Code::Unauthenticated);
     let draft = client
-        .list_offers(authed(&secret, ListOffersRequest::default()))
+        .get_ingestion(authed(&secret, GetIngestionRequest::default()))
         .await
         .expect_err("draft");
     assert_eq!(draft.code(), Code::Unimplemented);
@@ -35,7 +35,7 @@ async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     let status = health
         .check(tonic_health::pb::HealthCheckRequest {
-            service: "souk.offer.v1.OfferService".into(),
+            service: "souk.reporting.v1.ReportingService".into(),
         })
         .await
         .expect("health without a key")
@@ -52,7 +52,7 @@ async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
         [
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
-            "souk.offer.v1.OfferService"
+            "souk.reporting.v1.ReportingService"
         ]
     );
     let mut v1alpha = souk_testkit::reflection::reflected_services_v1alpha(&spawned.server.url)
@@ -64,20 +64,20 @@ async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
         [
             "grpc.health.v1.Health",
             "grpc.reflection.v1alpha.ServerReflection",
-            "souk.offer.v1.OfferService"
+            "souk.reporting.v1.ReportingService"
         ]
     );
 
     // Junk method names share one `unknown` series instead of one series each.
     for n in 0..50 {
-        let path = format!("/souk.offer.v1.OfferService/Junk{n}");
+        let path = format!("/souk.reporting.v1.ReportingService/Junk{n}");
         let mut grpc = tonic::client::Grpc::new(channel.clone());
         grpc.ready().await.expect("ready");
         let _ = grpc
-            .unary::<_, ListOffersRequest, _>(
-                authed(&secret, ListOffersRequest::default()),
+            .unary::<_, GetIngestionRequest, _>(
+                authed(&secret, GetIngestionRequest::default()),
                 path.parse().expect("path"),
-                tonic_prost::ProstCodec::<ListOffersRequest, ListOffersRequest>::default(),
+                tonic_prost::ProstCodec::<GetIngestionRequest, GetIngestionRequest>::default(),
             )
             .await;
     }
@@ -85,7 +85,7 @@ async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
     assert!(!exposition.contains("Junk"), "{exposition}");
     assert!(exposition.contains("method=\"unknown\""), "{exposition}");
     assert!(
-        exposition.contains("method=\"/souk.offer.v1.OfferService/ListOffers\""),
+        exposition.contains("method=\"/souk.reporting.v1.ReportingService/GetIngestion\""),
         "{exposition}"
     );
 }
@@ -142,7 +142,7 @@ impl tonic::codec::Codec for RawCodec {
 
 #[tokio::test]
 async fn a_malformed_request_message_is_invalid_argument() {
-    let spawned = souk_testkit::spawn::service(souk_offer::parts(&Default::default()))
+    let spawned = souk_testkit::spawn::service(souk_reporting::parts(&Default::default()))
         .await
         .expect("service starts");
     let secret = spawned.keys.add_key(&[Scope::ReadOnly]);
@@ -153,7 +153,7 @@ async fn a_malformed_request_message_is_invalid_argument() {
     let status = grpc
         .unary::<Vec<u8>, Vec<u8>, _>(
             authed(&secret, vec![0x0f, 0xff, 0xff]),
-            "/souk.offer.v1.OfferService/ListOffers"
+            "/souk.reporting.v1.ReportingService/GetIngestion"
                 .parse()
                 .expect("path"),
             RawCodec,

@@ -1,0 +1,3 @@
+//! The offer service's failures, in the caller's vocabulary.
+
+souk_core::service_error!("offer");

@@ -1,0 +1,302 @@
+//! An offer made outside Souk, as DescribeEntity shows it (docs/aws/catalog.md, the offer
+//! DetailsDocument), read back into an [`OfferDraft`] so that Souk lists and tracks it like its
+//! own. Pure: the AWS adapter fetches the documents. Imported terms are descriptive: AWS
+//! already took them, so they are not checked again, and what the document does not say (a
+//! fixed upfront term's price per dimension) is left at zero.
+
+use serde_json::Value;
+use time::{Date, Month};
+
+use super::model::{
+    ContractDimension, ContractTerms, DimensionPrice, Eula, FreeTrialGrant, Installment,
+    OfferDraft, Pricing, ReplacementReason, STANDARD_EULA_VERSION, Validity,
+};
+
+/// An offer read from the Catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedOffer {
+    /// The AWS offer id.
+    pub aws_offer_id: String,
+    /// Its terms.
+    pub draft: OfferDraft,
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    v.get(key).and_then(Value::as_array).into_iter().flatten()
+}
+
+/// `YYYY-MM-DD`, or a timestamp whose first ten characters are one.
+fn day(raw: &str) -> Option<Date> {
+    let d = raw.get(..10)?;
+    let mut parts = d.split('-');
+    let year = parts.next()?.parse().ok()?;
+    let month = Month::try_from(parts.next()?.parse::<u8>().ok()?).ok()?;
+    let day = parts.next()?.parse().ok()?;
+    Date::from_calendar_date(year, month, day).ok()
+}
+
+/// A decimal price as micros (more than 6 decimals are cut: micros are Souk's unit).
+fn micros(raw: &str) -> Option<i64> {
+    let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
+    let whole: i64 = whole.parse().ok()?;
+    let digits: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
+    let frac: i64 = digits.parse().ok()?;
+    whole.checked_mul(1_000_000)?.checked_add(frac)
+}
+
+/// `P12M` as 12 months, `P365D` as 12 months (the yearly card), other day counts as None.
+fn months(raw: &str) -> Option<u32> {
+    if let Some(n) = raw.strip_prefix('P').and_then(|r| r.strip_suffix('M')) {
+        return n.parse().ok();
+    }
+    match raw {
+        "P365D" | "P1Y" => Some(12),
+        _ => None,
+    }
+}
+
+fn days(raw: &str) -> Option<u32> {
+    raw.strip_prefix('P')?.strip_suffix('D')?.parse().ok()
+}
+
+fn rate_card(card: &Value) -> Vec<(String, i64)> {
+    items(card, "RateCard")
+        .map(|r| {
+            (
+                text(r, "DimensionKey").to_owned(),
+                micros(text(r, "Price")).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The offer of `details` (an `Offer@1.0` DetailsDocument), or why it cannot be imported.
+pub fn offer_from_details(aws_offer_id: &str, details: &Value) -> Result<ImportedOffer, String> {
+    if text(details, "State") != "Released" {
+        return Err("not released (drafts made outside Souk are left alone)".into());
+    }
+    if details
+        .get("ResaleAuthorizationId")
+        .is_some_and(|v| !v.is_null())
+    {
+        return Err("made from a resale authorization (not supported yet)".into());
+    }
+    let terms: Vec<&Value> = items(details, "Terms").collect();
+    let term = |t: &str| terms.iter().copied().find(|x| text(x, "Type") == t);
+    let mut currency = "USD".to_owned();
+    let mut usage_prices = Vec::new();
+    if let Some(u) = term("UsageBasedPricingTerm") {
+        currency = text(u, "CurrencyCode").to_owned();
+        for card in items(u, "RateCards") {
+            usage_prices.extend(
+                rate_card(card)
+                    .into_iter()
+                    .map(|(key, price)| DimensionPrice {
+                        dimension_key: key,
+                        price_micros: price,
+                    }),
+            );
+        }
+    }
+    let validity_term = term("ValidityTerm");
+    let mut contract: Option<ContractTerms> = None;
+    if let Some(c) = term("ConfigurableUpfrontPricingTerm") {
+        currency = text(c, "CurrencyCode").to_owned();
+        let card = items(c, "RateCards").next().unwrap_or(&Value::Null);
+        let selector = card.get("Selector").unwrap_or(&Value::Null);
+        let constraints = card.get("Constraints").unwrap_or(&Value::Null);
+        contract = Some(ContractTerms {
+            duration_months: months(text(selector, "Value")).unwrap_or_default(),
+            dimensions: rate_card(card)
+                .into_iter()
+                .map(|(key, price)| ContractDimension {
+                    dimension_key: key,
+                    unit_price_micros: price,
+                    quantity: 0,
+                })
+                .collect(),
+            allow_multiple_dimensions: text(constraints, "MultipleDimensionSelection") == "Allowed",
+            allow_quantity_change: text(constraints, "QuantityConfiguration") == "Allowed",
+        });
+    } else if let Some(f) = term("FixedUpfrontPricingTerm") {
+        currency = text(f, "CurrencyCode").to_owned();
+        let duration = validity_term
+            .map(|v| text(v, "AgreementDuration"))
+            .or_else(|| f.get("Duration").and_then(Value::as_str))
+            .and_then(months)
+            .unwrap_or_default();
+        contract = Some(ContractTerms {
+            duration_months: duration,
+            dimensions: items(f, "Grants")
+                .map(|g| ContractDimension {
+                    dimension_key: text(g, "DimensionKey").to_owned(),
+                    unit_price_micros: 0,
+                    quantity: g
+                        .get("MaxQuantity")
+                        .and_then(Value::as_i64)
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            allow_multiple_dimensions: false,
+            allow_quantity_change: false,
+        });
+    }
+    let agreement_id = text(details, "AgreementId");
+    let pricing = if let Some(t) = term("FreeTrialPricingTerm") {
+        Pricing::FreeTrial {
+            duration_days: days(text(t, "Duration")).unwrap_or_default(),
+            grants: items(t, "Grants")
+                .map(|g| FreeTrialGrant {
+                    dimension_key: text(g, "DimensionKey").to_owned(),
+                    max_quantity: g.get("MaxQuantity").and_then(Value::as_i64),
+                })
+                .collect(),
+        }
+    } else {
+        match (contract, usage_prices.is_empty()) {
+            (Some(contract), _) if !agreement_id.is_empty() => Pricing::Replacement {
+                agreement_id: agreement_id.to_owned(),
+                reason: ReplacementReason::Replacement,
+                contract,
+                usage_prices,
+            },
+            (Some(contract), true) => Pricing::Contract { contract },
+            (Some(contract), false) => Pricing::ContractWithConsumption {
+                contract,
+                usage_prices,
+            },
+            (None, false) => Pricing::Subscription { usage_prices },
+            (None, true) => return Err("no pricing terms Souk knows (BYOL or free)".into()),
+        }
+    };
+    let payment_schedule = term("PaymentScheduleTerm")
+        .map(|t| {
+            items(t, "Schedule")
+                .filter_map(|s| {
+                    Some(Installment {
+                        charge_date: day(text(s, "ChargeDate"))?,
+                        amount_micros: micros(text(s, "ChargeAmount"))?,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let eula = term("LegalTerm")
+        .and_then(|l| items(l, "Documents").next())
+        .map(|d| match text(d, "Type") {
+            "CustomEula" | "CustomDsa" => Eula::Custom {
+                url: text(d, "Url").to_owned(),
+            },
+            _ => Eula::Standard {
+                version: text(d, "Version").to_owned(),
+            },
+        })
+        .unwrap_or(Eula::Standard {
+            version: STANDARD_EULA_VERSION.to_owned(),
+        });
+    let rules: Vec<&Value> = items(details, "Rules").collect();
+    let rule = |t: &str| rules.iter().copied().find(|x| text(x, "Type") == t);
+    let buyer_account_ids = rule("TargetingRule")
+        .and_then(|r| r.get("PositiveTargeting"))
+        .map(|p| {
+            items(p, "BuyerAccounts")
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let expiry_date = rule("AvailabilityRule").and_then(|r| day(text(r, "AvailabilityEndDate")));
+    Ok(ImportedOffer {
+        aws_offer_id: aws_offer_id.to_owned(),
+        draft: OfferDraft {
+            product_id: text(details, "ProductId").to_owned(),
+            name: text(details, "Name").to_owned(),
+            description: text(details, "Description").to_owned(),
+            pricing,
+            currency,
+            payment_schedule,
+            eula,
+            buyer_account_ids,
+            expiry_date,
+            validity: Validity {
+                agreement_start_date: validity_term
+                    .and_then(|v| day(text(v, "AgreementStartDate"))),
+                agreement_end_date: validity_term.and_then(|v| day(text(v, "AgreementEndDate"))),
+            },
+            refund_policy: term("SupportTerm")
+                .map(|s| text(s, "RefundPolicy").to_owned())
+                .unwrap_or_default(),
+        },
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+    use time::macros::date;
+
+    use super::*;
+
+    #[test]
+    fn a_released_contract_with_installments_reads_back() {
+        let details = json!({
+            "Id": "offer-1", "State": "Released", "Name": "Acme", "Description": "d",
+            "ProductId": "prod-1",
+            "Terms": [
+                {"Type": "FixedUpfrontPricingTerm", "CurrencyCode": "EUR", "Price": "0",
+                 "Grants": [{"DimensionKey": "seats", "MaxQuantity": 20}]},
+                {"Type": "ValidityTerm", "AgreementDuration": "P12M"},
+                {"Type": "PaymentScheduleTerm", "CurrencyCode": "EUR", "Schedule": [
+                    {"ChargeDate": "2026-12-01T00:00:00.000Z", "ChargeAmount": "1200.00"}]},
+                {"Type": "LegalTerm", "Documents": [{"Type": "CustomEula", "Url": "https://x/e.pdf"}]}
+            ],
+            "Rules": [
+                {"Type": "TargetingRule", "PositiveTargeting": {"BuyerAccounts": ["444455556666"]}},
+                {"Type": "AvailabilityRule", "AvailabilityEndDate": "2026-12-31T23:59:59.999Z"}
+            ]
+        });
+        let imported = offer_from_details("offer-1", &details).unwrap();
+        let d = imported.draft;
+        assert_eq!(d.currency, "EUR");
+        assert_eq!(d.expiry_date, Some(date!(2026 - 12 - 31)));
+        assert_eq!(d.buyer_account_ids, vec!["444455556666".to_owned()]);
+        assert_eq!(
+            d.payment_schedule,
+            vec![Installment {
+                charge_date: date!(2026 - 12 - 01),
+                amount_micros: 1_200_000_000
+            }]
+        );
+        let Pricing::Contract { contract } = d.pricing else {
+            panic!()
+        };
+        assert_eq!(contract.duration_months, 12);
+        assert_eq!(contract.dimensions[0].quantity, 20);
+        assert_eq!(
+            d.eula,
+            Eula::Custom {
+                url: "https://x/e.pdf".into()
+            }
+        );
+    }
+
+    #[test]
+    fn drafts_and_unknown_pricing_are_skipped_with_the_reason() {
+        let draft = json!({"State": "Draft"});
+        assert_eq!(
+            offer_from_details("offer-2", &draft).unwrap_err(),
+            "not released (drafts made outside Souk are left alone)"
+        );
+        let byol = json!({"State": "Released", "Terms": [{"Type": "ByolPricingTerm"}]});
+        assert_eq!(
+            offer_from_details("offer-3", &byol).unwrap_err(),
+            "no pricing terms Souk knows (BYOL or free)"
+        );
+        assert_eq!(micros("0.0015"), Some(1_500));
+        assert_eq!(micros("12"), Some(12_000_000));
+    }
+}

@@ -1,0 +1,456 @@
+//! The use cases of the offer service: create (checked, stored as a draft that the tracker
+//! submits), read, list, cancel, extend and clone. Mutations take the request's idempotency
+//! and an `encode` of the response to remember: a retry gets [`Outcome::Replayed`] with the
+//! first call's response.
+
+use std::sync::Arc;
+
+use souk_core::{Id, Idempotency, Outcome, Page, PageRequest, SharedClock};
+use time::{Date, OffsetDateTime};
+use tokio::sync::Notify;
+
+use super::change_set::update_availability;
+use super::error::Error;
+use super::event::OfferEvent;
+use super::model::{Eula, Offer, OfferDraft, OfferState};
+use super::ports::{
+    Acting, Begun, CallError, Catalog, ChangeSetRequest, OfferFilter, Store, Transaction,
+};
+use super::validate;
+
+/// Starts a write; a replay ends the use case at once with the stored response.
+macro_rules! begin {
+    ($store:expr, $org:expr, $idem:expr) => {
+        match $store.begin($org, $idem).await? {
+            Begun::Fresh(tx) => tx,
+            Begun::Replayed(bytes) => return Ok(Outcome::Replayed(bytes)),
+        }
+    };
+}
+
+/// Commits `tx`, remembering `encode(&value)` for an idempotent request.
+async fn commit<T>(
+    tx: Box<dyn Transaction>,
+    value: T,
+    encode: impl FnOnce(&T) -> Vec<u8>,
+) -> Result<Outcome<T>, Error> {
+    let response = if tx.remembers_response() {
+        encode(&value)
+    } else {
+        Vec::new()
+    };
+    tx.commit(response).await?;
+    Ok(Outcome::Done(value))
+}
+
+/// What CloneOffer changes in the copy (`None`: keep the source's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CloneChanges {
+    /// New buyers.
+    pub buyer_account_ids: Option<Vec<String>>,
+    /// Another licence agreement.
+    pub eula: Option<Eula>,
+    /// Another expiry date.
+    pub expiry_date: Option<Date>,
+    /// Another name.
+    pub name: Option<String>,
+}
+
+/// What ImportOffers did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    /// The offers Souk did not know, now followed like its own.
+    pub imported: Vec<Offer>,
+    /// AWS offer ids left out, each with why.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// The use cases, over their ports.
+#[derive(Clone)]
+pub struct Offers {
+    store: Arc<dyn Store>,
+    catalog: Arc<dyn Catalog>,
+    clock: SharedClock,
+    /// Wakes the tracker when a draft is stored, so its change set starts at once.
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Offers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Offers").finish_non_exhaustive()
+    }
+}
+
+impl Offers {
+    /// The use cases over `store` and `catalog`; `wake` is notified when an offer is due now.
+    pub fn new(
+        store: Arc<dyn Store>,
+        catalog: Arc<dyn Catalog>,
+        clock: SharedClock,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            catalog,
+            clock,
+            wake,
+        }
+    }
+
+    /// The current instant.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// A new draft offer of `integration_id`, checked against every rule AWS would apply.
+    pub async fn create(
+        &self,
+        organization_id: &Id,
+        integration_id: &Id,
+        draft: OfferDraft,
+        idempotency: Option<&Idempotency>,
+        encode: impl FnOnce(&Offer) -> Vec<u8>,
+    ) -> Result<Outcome<Offer>, Error> {
+        let now = self.clock.now();
+        validate::draft(&draft, now)?;
+        let mut tx = begin!(self.store, organization_id, idempotency);
+        let offer = new_offer(organization_id, integration_id, draft, None, now);
+        tx.insert_offer(&offer).await?;
+        tx.emit(OfferEvent::Created(offer.clone()))?;
+        let outcome = commit(tx, offer, encode).await?;
+        if let Outcome::Done(offer) = &outcome {
+            tracing::info!(offer_id = %offer.id, kind = offer.kind().as_str(), "offer created");
+            self.wake.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    /// Offer `id` of `organization_id`.
+    pub async fn get(&self, organization_id: &Id, id: &Id) -> Result<Offer, Error> {
+        self.store
+            .get_offer(organization_id, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("offer {id}")))
+    }
+
+    /// One page of the organisation's offers.
+    pub async fn list(
+        &self,
+        organization_id: &Id,
+        filter: &OfferFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Offer>, Error> {
+        self.store.list_offers(organization_id, filter, page).await
+    }
+
+    /// A replay of an earlier identical request, if there is one.
+    async fn replayed(
+        &self,
+        organization_id: &Id,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        match idempotency {
+            Some(idem) => self.store.replay(organization_id, idem).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Ends offer `id` now. A draft is never sent; a released offer's availability ends
+    /// yesterday in AWS (so nobody can accept it any more).
+    pub async fn cancel(
+        &self,
+        organization_id: &Id,
+        id: &Id,
+        idempotency: Option<&Idempotency>,
+        encode: impl FnOnce(&Offer) -> Vec<u8>,
+    ) -> Result<Outcome<Offer>, Error> {
+        if let Some(bytes) = self.replayed(organization_id, idempotency).await? {
+            return Ok(Outcome::Replayed(bytes));
+        }
+        let offer = self.get(organization_id, id).await?;
+        let now = self.clock.now();
+        let change_set = match offer.state {
+            OfferState::Draft => None,
+            OfferState::Released => {
+                let yesterday = now.date().previous_day().unwrap_or(now.date());
+                Some(self.availability(&offer, yesterday, "cancel").await?)
+            }
+            OfferState::Submitted => {
+                return Err(Error::FailedPrecondition(format!(
+                    "offer {id} is being submitted to AWS: cancel it once it is released"
+                )));
+            }
+            state => {
+                return Err(Error::FailedPrecondition(format!(
+                    "offer {id} is already {}",
+                    state.as_str()
+                )));
+            }
+        };
+        let mut tx = begin!(self.store, organization_id, idempotency);
+        let mut locked = self.locked(&mut tx, organization_id, id).await?;
+        if locked.state != offer.state {
+            return Err(Error::Aborted(format!(
+                "offer {id} changed meanwhile (now {}); try again",
+                locked.state.as_str()
+            )));
+        }
+        // A draft the tracker has claimed may be reaching AWS right now: cancelling it here
+        // could leave a live offer in AWS. The claim moved its next check into the future; a
+        // claim after this commit fails, since the check is cleared below.
+        if locked.state == OfferState::Draft && locked.next_check_at.is_some_and(|at| at > now) {
+            return Err(Error::FailedPrecondition(format!(
+                "offer {id} is being submitted to AWS: cancel it once it is released"
+            )));
+        }
+        locked.state = OfferState::Cancelled;
+        if let Some(change_set) = change_set {
+            locked.change_set_id = Some(change_set);
+        }
+        locked.next_check_at = None;
+        locked.updated_at = now;
+        tx.update_offer(&locked).await?;
+        tx.emit(OfferEvent::Cancelled(locked.clone()))?;
+        let outcome = commit(tx, locked, encode).await?;
+        if matches!(outcome, Outcome::Done(_)) {
+            tracing::info!(offer_id = %id, "offer cancelled");
+        }
+        Ok(outcome)
+    }
+
+    /// Moves a released offer's expiry to `expiry_date`.
+    pub async fn extend(
+        &self,
+        organization_id: &Id,
+        id: &Id,
+        expiry_date: Date,
+        idempotency: Option<&Idempotency>,
+        encode: impl FnOnce(&Offer) -> Vec<u8>,
+    ) -> Result<Outcome<Offer>, Error> {
+        if let Some(bytes) = self.replayed(organization_id, idempotency).await? {
+            return Ok(Outcome::Replayed(bytes));
+        }
+        let offer = self.get(organization_id, id).await?;
+        if offer.state != OfferState::Released {
+            return Err(Error::FailedPrecondition(format!(
+                "offer {id} is {}: only a released offer can be extended",
+                offer.state.as_str()
+            )));
+        }
+        let now = self.clock.now();
+        validate::extension(&offer.draft, expiry_date, now)?;
+        let change_set = self.availability(&offer, expiry_date, "extend").await?;
+        let mut tx = begin!(self.store, organization_id, idempotency);
+        let mut locked = self.locked(&mut tx, organization_id, id).await?;
+        if locked.state != OfferState::Released {
+            return Err(Error::Aborted(format!(
+                "offer {id} changed meanwhile (now {}); try again",
+                locked.state.as_str()
+            )));
+        }
+        locked.draft.expiry_date = Some(expiry_date);
+        locked.change_set_id = Some(change_set);
+        locked.updated_at = now;
+        tx.update_offer(&locked).await?;
+        commit(tx, locked, encode).await
+    }
+
+    /// A new draft made from offer `id`'s terms with `changes`, checked like a new offer.
+    pub async fn clone_offer(
+        &self,
+        organization_id: &Id,
+        id: &Id,
+        changes: CloneChanges,
+        idempotency: Option<&Idempotency>,
+        encode: impl FnOnce(&Offer) -> Vec<u8>,
+    ) -> Result<Outcome<Offer>, Error> {
+        let source = self.get(organization_id, id).await?;
+        let mut draft = source.draft.clone();
+        if let Some(buyers) = changes.buyer_account_ids {
+            draft.buyer_account_ids = buyers;
+        }
+        if let Some(eula) = changes.eula {
+            draft.eula = eula;
+        }
+        if let Some(expiry) = changes.expiry_date {
+            draft.expiry_date = Some(expiry);
+        }
+        if let Some(name) = changes.name {
+            draft.name = name;
+        }
+        let now = self.clock.now();
+        validate::draft(&draft, now)?;
+        let mut tx = begin!(self.store, organization_id, idempotency);
+        let offer = new_offer(
+            organization_id,
+            &source.integration_id,
+            draft,
+            Some(source.id.clone()),
+            now,
+        );
+        tx.insert_offer(&offer).await?;
+        tx.emit(OfferEvent::Created(offer.clone()))?;
+        let outcome = commit(tx, offer, encode).await?;
+        if let Outcome::Done(offer) = &outcome {
+            tracing::info!(offer_id = %offer.id, source = %id, "offer cloned");
+            self.wake.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    /// Brings the released offers the integration's seller account made outside Souk into
+    /// Souk (ListEntities, then DescribeEntity of each offer Souk does not know): they are
+    /// listed and tracked to acceptance or expiry like Souk's own. Offers Souk knows are left
+    /// as they are, so importing again imports only what is new.
+    pub async fn import(
+        &self,
+        organization_id: &Id,
+        integration_id: &Id,
+        idempotency: Option<&Idempotency>,
+        encode: impl FnOnce(&ImportReport) -> Vec<u8>,
+    ) -> Result<Outcome<ImportReport>, Error> {
+        if let Some(bytes) = self.replayed(organization_id, idempotency).await? {
+            return Ok(Outcome::Replayed(bytes));
+        }
+        let acting = Acting {
+            organization_id: organization_id.clone(),
+            integration_id: integration_id.clone(),
+        };
+        let aws = |error: CallError| match error {
+            CallError::Retry(message) => {
+                Error::Unavailable(format!("AWS is unavailable, try again: {message}"))
+            }
+            CallError::Refused { code, message } => Error::FailedPrecondition(format!(
+                "AWS refused to list the offers: {code}: {message}"
+            )),
+        };
+        let ids = self.catalog.list_offer_ids(&acting).await.map_err(aws)?;
+        let mut found = Vec::new();
+        let mut skipped = Vec::new();
+        for id in ids {
+            if self
+                .store
+                .offer_by_aws_id(organization_id, &id)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            match self.catalog.describe_offer(&acting, &id).await {
+                Ok(details) => match super::import::offer_from_details(&id, &details) {
+                    Ok(offer) => found.push(offer),
+                    Err(reason) => skipped.push((id, reason)),
+                },
+                Err(CallError::Refused { code, message }) => {
+                    skipped.push((id, format!("{code}: {message}")));
+                }
+                Err(error) => return Err(aws(error)),
+            }
+        }
+        let now = self.clock.now();
+        let mut tx = begin!(self.store, organization_id, idempotency);
+        let mut imported = Vec::new();
+        for f in found {
+            let mut offer = new_offer(organization_id, integration_id, f.draft, None, now);
+            offer.aws_offer_id = Some(f.aws_offer_id);
+            if offer.draft.expiry_time().is_some_and(|expiry| expiry < now) {
+                offer.state = OfferState::Expired;
+                offer.next_check_at = None;
+            } else {
+                offer.state = OfferState::Released;
+            }
+            tx.insert_offer(&offer).await?;
+            tx.emit(OfferEvent::Created(offer.clone()))?;
+            imported.push(offer);
+        }
+        let report = ImportReport { imported, skipped };
+        let outcome = commit(tx, report, encode).await?;
+        if let Outcome::Done(report) = &outcome {
+            tracing::info!(
+                imported = report.imported.len(),
+                skipped = report.skipped.len(),
+                "offers imported"
+            );
+            self.wake.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    async fn locked(
+        &self,
+        tx: &mut Box<dyn Transaction>,
+        organization_id: &Id,
+        id: &Id,
+    ) -> Result<Offer, Error> {
+        tx.lock_offer(organization_id, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("offer {id}")))
+    }
+
+    /// Starts the change set moving a released offer's AvailabilityEndDate to `day`; the token
+    /// makes a retry of the same request start nothing new.
+    async fn availability(&self, offer: &Offer, day: Date, purpose: &str) -> Result<String, Error> {
+        let Some(aws_offer_id) = offer.aws_offer_id.as_deref() else {
+            return Err(Error::FailedPrecondition(format!(
+                "offer {} has no AWS offer id",
+                offer.id
+            )));
+        };
+        let request = ChangeSetRequest {
+            name: format!("souk {purpose} {}", offer.id),
+            client_request_token: format!(
+                "{}-{purpose}-{}",
+                offer.id.as_str(),
+                super::dates::iso(day)
+            ),
+            changes: vec![update_availability(aws_offer_id, day)],
+        };
+        self.catalog
+            .start_change_set(&Acting::of(offer), &request)
+            .await
+            .map_err(|error| match error {
+                CallError::Retry(message) => {
+                    Error::Unavailable(format!("AWS is unavailable, try again: {message}"))
+                }
+                CallError::Refused { code, message } => Error::FailedPrecondition(format!(
+                    "AWS refused to change offer {aws_offer_id}: {code}: {message}"
+                )),
+            })
+    }
+}
+
+/// A new draft, due for submission now.
+fn new_offer(
+    organization_id: &Id,
+    integration_id: &Id,
+    draft: OfferDraft,
+    cloned_from: Option<Id>,
+    now: OffsetDateTime,
+) -> Offer {
+    let id = Id::generate("ofr");
+    Offer {
+        // The token is the offer's own id: a StartChangeSet retried after a crash is the same.
+        client_request_token: id.to_string(),
+        id,
+        organization_id: organization_id.clone(),
+        integration_id: integration_id.clone(),
+        draft,
+        state: OfferState::Draft,
+        aws_offer_id: None,
+        change_set_id: None,
+        failure_code: None,
+        failure_message: None,
+        agreement_id: None,
+        cloned_from,
+        created_at: now,
+        updated_at: now,
+        next_check_at: Some(now),
+        check_failures: 0,
+        reminders_sent: 0,
+    }
+}

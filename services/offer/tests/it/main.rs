@@ -1,0 +1,10 @@
+//! The offer service against the in-process emulator through the official Catalog and
+//! Agreement SDK clients, on SQLite and PostgreSQL.
+
+mod emulator_agrees;
+mod harness;
+mod import;
+mod kinds;
+mod lifecycle;
+mod requests;
+mod robustness;
