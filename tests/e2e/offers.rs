@@ -1,8 +1,11 @@
-//! A private offer from request to accepted agreement, as processes: a SaaS contract offer is
-//! created over gRPC, released by the emulator, accepted by a buyer through the emulator's
-//! control API, and seen accepted in Souk; in standalone mode (`souk dev --emulate-aws`, SQLite)
-//! and in distributed mode (`souk serve integration` and `souk serve offer` on PostgreSQL and
-//! NATS beside a separate `souk emulator`).
+//! Private offers from request to accepted agreement, as processes: an offer of every kind
+//! (subscription, contract, contract with consumption, professional services, AMI, container,
+//! free trial, and a replacement of the contract's agreement) is created over gRPC, released by
+//! the emulator, accepted by a buyer through the emulator's control API with the agreement the
+//! offer asked for (product, currency, value, quantities), and seen accepted in Souk; in
+//! standalone mode (`souk dev --emulate-aws`, SQLite, where `souk offer create -f` also makes one
+//! offer from every YAML example) and in distributed mode (`souk serve integration` and
+//! `souk serve offer` on PostgreSQL and NATS beside a separate `souk emulator`).
 
 use std::time::Duration;
 
@@ -94,77 +97,610 @@ fn iso(d: &Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
 }
 
-/// `souk offer create -f <example> --wait --output json` for each example whose ids and dates
-/// are moved onto this integration, product and clock: each ends released.
+/// `souk <args> --server <grpc> --api-key <key>`, which must succeed.
+async fn souk_ok(args: &[&str], grpc: &str, key: &str) -> souk_e2e::CliOutput {
+    let mut all = args.to_vec();
+    all.extend(["--server", grpc, "--api-key", key]);
+    let out = souk(&all, &[]).await.unwrap();
+    assert!(out.success, "souk {args:?}: {out:?}");
+    out
+}
+
+/// The offer kinds `souk offer create -f` takes (crates/cli/src/client/offer_file.rs).
+const FILE_KINDS: [&str; 8] = [
+    "subscription",
+    "contract",
+    "contract_with_consumption",
+    "replacement",
+    "professional_services",
+    "ami",
+    "container",
+    "free_trial",
+];
+
+/// An example's `kind:`.
+fn file_kind(text: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix("kind:"))
+        .map(|k| k.trim().trim_matches('"').to_owned())
+        .unwrap_or_default()
+}
+
+/// `souk offer create -f` of example `name` (its text moved): the offer, released.
+async fn create_example(
+    dir: &std::path::Path,
+    name: &str,
+    text: String,
+    grpc: &str,
+    key: &str,
+) -> Value {
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    let out = souk_ok(
+        &[
+            "offer",
+            "create",
+            "-f",
+            file.to_str().unwrap(),
+            "--wait",
+            "--output",
+            "json",
+        ],
+        grpc,
+        key,
+    )
+    .await;
+    let offer = out.json().unwrap();
+    assert_eq!(offer["state"], "released", "{name}: {offer}");
+    assert!(
+        offer["aws_offer_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("offer-"),
+        "{name}: {offer}"
+    );
+    offer
+}
+
+/// The buyer accepts the released `offer` of example `name`, and `souk offer get` shows it
+/// accepted with that agreement; the agreement's id.
+async fn accept_example(
+    name: &str,
+    kind: &str,
+    offer: &Value,
+    grpc: &str,
+    emulator: &str,
+    key: &str,
+) -> String {
+    let quantities = match kind {
+        "contract_with_consumption" | "replacement" => {
+            json!([{"dimension_key": "seats", "quantity": 5}])
+        }
+        "professional_services" => json!([{"dimension_key": "audit", "quantity": 1}]),
+        "container" => json!([{"dimension_key": "pods", "quantity": 3}]),
+        _ => json!([]),
+    };
+    let agreement = control(
+        emulator,
+        &format!(
+            "/_souk/offers/{}/accept",
+            offer["aws_offer_id"].as_str().unwrap()
+        ),
+        json!({"buyer_account_id": BUYER, "quantities": quantities}),
+    )
+    .await;
+    let agreement_id = agreement["id"].as_str().unwrap().to_owned();
+    let offer_id = offer["id"].as_str().unwrap();
+    let mut last = Value::Null;
+    for _ in 0..60 {
+        last = souk_ok(&["offer", "get", offer_id, "--output", "json"], grpc, key)
+            .await
+            .json()
+            .unwrap();
+        if last["state"] == "accepted" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(last["state"], "accepted", "{name}: {last}");
+    assert_eq!(
+        last["agreement_id"],
+        agreement_id.as_str(),
+        "{name}: {last}"
+    );
+    agreement_id
+}
+
+/// `souk offer create -f <example> --wait --output json` for every example in
+/// docs/examples/offers/ (its ids and dates moved onto this integration, these products and
+/// this clock; the replacement replacing the agreement of the contract example): each is
+/// released, accepted by the buyer through the emulator's control API and seen accepted with
+/// `souk offer get`. Resale authorisations and channel-partner offers are not offers that
+/// `souk offer create -f` makes: their examples are skipped.
 async fn cli_creates_the_examples(grpc: &str, emulator: &str, key: &str, integration_id: &str) {
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples/offers");
     let dir = tempfile::tempdir().unwrap();
-    let (first, expiry, second) = (
+    let (first, expiry, second, end) = (
         iso(&day(emulator, 1).await),
         iso(&day(emulator, 30).await),
         iso(&day(emulator, 60).await),
+        iso(&day(emulator, 400).await),
     );
-    for name in ["contract.yaml", "subscription.yaml", "free-trial.yaml"] {
-        let text = std::fs::read_to_string(examples.join(name))
-            .unwrap()
-            .replace("int_0193a1b2c3d4e5f60718293a4b5c6d7e", integration_id)
-            .replace("prod-abcdefghijklm", PRODUCT_ID)
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&examples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p.file_name().unwrap().to_str().unwrap().to_owned(), text)
+        })
+        .collect();
+    files.retain(|(name, text)| {
+        let kind = file_kind(text);
+        let partner = ["resale", "cppo", "channel", "partner"]
+            .iter()
+            .any(|w| kind.contains(w) || name.contains(w));
+        if partner {
+            eprintln!("skipping {name}: kind {kind:?} is not made by `souk offer create -f`");
+        }
+        !partner
+    });
+    // The replacement needs the contract example's agreement: it goes last.
+    files.sort_by_key(|(name, text)| (file_kind(text) == "replacement", name.clone()));
+    let mut kinds_seen = std::collections::BTreeSet::new();
+    for (name, text) in &files {
+        let kind = file_kind(text);
+        assert!(
+            FILE_KINDS.contains(&kind.as_str()),
+            "{name}: kind {kind:?} is not one `souk offer create -f` takes"
+        );
+        kinds_seen.insert(kind);
+    }
+    let moved = |text: &str| {
+        text.replace("int_0193a1b2c3d4e5f60718293a4b5c6d7e", integration_id)
+            .replace("prod-abcdefghijklm", EXAMPLES_SAAS_ID)
             .replace("2027-01-15", &first)
             .replace("2027-01-31", &expiry)
-            .replace("2027-07-15", &second);
-        let file = dir.path().join(name);
-        std::fs::write(&file, text).unwrap();
-        let out = souk(
-            &[
-                "offer",
-                "create",
-                "-f",
-                file.to_str().unwrap(),
-                "--wait",
-                "--output",
-                "json",
-                "--server",
-                grpc,
-                "--api-key",
-                key,
-            ],
-            &[],
-        )
-        .await
-        .unwrap();
-        assert!(out.success, "{name}: {out:?}");
-        let offer = out.json().unwrap();
-        assert_eq!(offer["state"], "released", "{name}: {offer}");
-        assert!(
-            offer["aws_offer_id"]
-                .as_str()
-                .unwrap()
-                .starts_with("offer-")
-        );
-    }
-    let listed = souk(
-        &[
-            "offer",
-            "list",
-            "--state",
-            "released",
-            "--server",
-            grpc,
-            "--api-key",
-            key,
-        ],
-        &[],
+            .replace("2027-07-15", &second)
+            .replace("2028-01-31", &end)
+    };
+    let (replacements, others): (Vec<_>, Vec<_>) = files
+        .iter()
+        .partition(|(_, text)| file_kind(text) == "replacement");
+    // Every example but the replacements created at once (each `--wait`s on its change set).
+    let created = futures::future::join_all(
+        others
+            .iter()
+            .map(|(name, text)| create_example(dir.path(), name, moved(text), grpc, key)),
     )
-    .await
-    .unwrap();
-    assert!(listed.success, "{listed:?}");
+    .await;
+    let mut contract_agreement: Option<String> = None;
+    for ((name, text), offer) in others.iter().zip(created) {
+        let agreement = accept_example(name, &file_kind(text), &offer, grpc, emulator, key).await;
+        if file_kind(text) == "contract" {
+            contract_agreement = Some(agreement);
+        }
+    }
+    // The replacements replace the contract example's agreement.
+    for (name, text) in &replacements {
+        let agreement = contract_agreement
+            .as_deref()
+            .expect("a contract example to replace");
+        let text = moved(text).replace("agmt-1234567890abcdef", agreement);
+        let offer = create_example(dir.path(), name, text, grpc, key).await;
+        accept_example(name, "replacement", &offer, grpc, emulator, key).await;
+    }
+    assert_eq!(
+        kinds_seen,
+        FILE_KINDS.iter().map(|k| (*k).to_owned()).collect(),
+        "an example of every kind"
+    );
+    let listed = souk_ok(&["offer", "list", "--state", "accepted"], grpc, key).await;
     assert!(listed.stdout.starts_with("ID"), "{}", listed.stdout);
-    assert_eq!(listed.stdout.lines().count(), 4, "{}", listed.stdout);
+    // The header, the 8 offers made over gRPC and one per example.
+    assert_eq!(
+        listed.stdout.lines().count(),
+        1 + 8 + files.len(),
+        "{}",
+        listed.stdout
+    );
 }
 
-/// Creates the integration, trusts its role in the emulator, lists the product, then makes a
-/// SaaS contract offer, sees it released, has the buyer accept it and sees it accepted; with
-/// `cli`, also creates offers from the YAML examples with `souk offer create`.
+/// The SaaS product of the YAML examples (one public free trial per product: not the gRPC one's).
+const EXAMPLES_SAAS_ID: &str = "prod-soukoffere2e02";
+const AMI_ID: &str = "prod-amiproduct0001";
+const CONTAINER_ID: &str = "prod-container00001";
+const SERVICES_ID: &str = "prod-services00001";
+
+fn money(micros: i64, currency: &str) -> Option<Money> {
+    Some(Money {
+        amount_micros: micros,
+        currency_code: currency.into(),
+    })
+}
+
+fn dimension(key: &str, micros: i64, quantity: i64, currency: &str) -> pb::ContractDimension {
+    pb::ContractDimension {
+        dimension_key: key.into(),
+        unit_price: money(micros, currency),
+        quantity,
+    }
+}
+
+fn price(key: &str, micros: i64) -> pb::DimensionPrice {
+    pb::DimensionPrice {
+        dimension_key: key.into(),
+        price: usd(micros),
+    }
+}
+
+/// One kind: its request, the buyer's acceptance, and what the agreement must hold.
+struct Kind {
+    name: &'static str,
+    request: pb::CreatePrivateOfferRequest,
+    accept: Value,
+    product_id: &'static str,
+    currency: &'static str,
+    value_micros: i64,
+    quantities: Value,
+    /// The agreement's pricing, payment and validity terms (as the offer's change set wrote
+    /// them: legal and support terms aside).
+    terms: Value,
+}
+
+/// An offer request of `kind` on `product` with `terms`, for the buyer, expiring on `expiry`.
+fn request(
+    integration_id: &str,
+    product: &str,
+    kind: pb::OfferKind,
+    terms: pb::offer_terms::Kind,
+    expiry: &Date,
+) -> pb::CreatePrivateOfferRequest {
+    pb::CreatePrivateOfferRequest {
+        integration_id: integration_id.to_owned(),
+        product_id: product.into(),
+        name: format!("e2e {kind:?}"),
+        description: "e2e offer".into(),
+        kind: kind as i32,
+        terms: Some(pb::OfferTerms { kind: Some(terms) }),
+        currency_code: "USD".into(),
+        buyer_account_ids: vec![BUYER.into()],
+        expiry_date: Some(*expiry),
+        idempotency_key: format!("e2e-{kind:?}"),
+        ..Default::default()
+    }
+}
+
+/// Every kind but the replacement (made from the contract's agreement), contract first.
+async fn every_kind(emulator: &str, integration_id: &str) -> Vec<Kind> {
+    let expiry = day(emulator, 30).await;
+    let (first, second) = (day(emulator, 1).await, day(emulator, 60).await);
+    let mut contract = request(
+        integration_id,
+        PRODUCT_ID,
+        pb::OfferKind::Contract,
+        pb::offer_terms::Kind::Contract(pb::ContractTerms {
+            duration_months: 12,
+            dimensions: vec![dimension("seats", 100_000_000, 20, "USD")],
+            ..pb::ContractTerms::default()
+        }),
+        &expiry,
+    );
+    contract.payment_schedule = vec![
+        pb::PaymentInstallment {
+            charge_date: Some(first),
+            amount: usd(1_200_000_000),
+        },
+        pb::PaymentInstallment {
+            charge_date: Some(second),
+            amount: usd(800_000_000),
+        },
+    ];
+    let subscription = request(
+        integration_id,
+        PRODUCT_ID,
+        pb::OfferKind::Subscription,
+        pb::offer_terms::Kind::Subscription(pb::SubscriptionTerms {
+            usage_prices: vec![price("api_calls", 2_000)],
+        }),
+        &expiry,
+    );
+    let consumption = request(
+        integration_id,
+        PRODUCT_ID,
+        pb::OfferKind::ContractWithConsumption,
+        pb::offer_terms::Kind::ContractWithConsumption(pb::ContractWithConsumptionTerms {
+            contract: Some(pb::ContractTerms {
+                duration_months: 12,
+                dimensions: vec![dimension("seats", 50_000_000, 0, "USD")],
+                allow_quantity_change: true,
+                ..pb::ContractTerms::default()
+            }),
+            usage_prices: vec![price("api_calls", 1_000)],
+        }),
+        &expiry,
+    );
+    let mut services = request(
+        integration_id,
+        SERVICES_ID,
+        pb::OfferKind::ProfessionalServices,
+        pb::offer_terms::Kind::ProfessionalServices(pb::ProfessionalServicesTerms {
+            duration_months: 3,
+            dimensions: vec![
+                dimension("workshop", 5_000_000_000, 1, "EUR"),
+                dimension("audit", 9_000_000_000, 1, "EUR"),
+            ],
+        }),
+        &expiry,
+    );
+    services.currency_code = "EUR".into();
+    let ami = request(
+        integration_id,
+        AMI_ID,
+        pb::OfferKind::Ami,
+        pb::offer_terms::Kind::Ami(pb::AmiTerms {
+            pricing_model: pb::SoftwarePricingModel::Hourly as i32,
+            hourly_prices: vec![price("m5.large", 125_000)],
+            ..pb::AmiTerms::default()
+        }),
+        &expiry,
+    );
+    let mut container = request(
+        integration_id,
+        CONTAINER_ID,
+        pb::OfferKind::Container,
+        pb::offer_terms::Kind::Container(pb::ContainerTerms {
+            pricing_model: pb::SoftwarePricingModel::Contract as i32,
+            contract_dimensions: vec![dimension("pods", 300_000_000, 0, "GBP")],
+            duration_months: 12,
+            ..pb::ContainerTerms::default()
+        }),
+        &expiry,
+    );
+    container.currency_code = "GBP".into();
+    let mut trial = request(
+        integration_id,
+        PRODUCT_ID,
+        pb::OfferKind::FreeTrial,
+        pb::offer_terms::Kind::FreeTrial(pb::FreeTrialTerms {
+            duration_days: 14,
+            grants: vec![pb::FreeTrialGrant {
+                dimension_key: "api_calls".into(),
+                max_quantity: Some(100_000),
+            }],
+        }),
+        &expiry,
+    );
+    trial.buyer_account_ids.clear();
+    trial.expiry_date = None;
+    let buyer = |quantities: Value| json!({"buyer_account_id": BUYER, "quantities": quantities});
+    vec![
+        Kind {
+            name: "contract",
+            request: contract,
+            accept: buyer(json!([])),
+            product_id: PRODUCT_ID,
+            currency: "USD",
+            value_micros: 2_000_000_000,
+            // Paid by installments: the 20 seats are the fixed term's grant, nothing chosen.
+            quantities: json!([]),
+            terms: json!([
+                {"Type": "FixedUpfrontPricingTerm", "CurrencyCode": "USD", "Price": "0",
+                 "Grants": [{"DimensionKey": "seats", "MaxQuantity": 20}]},
+                {"Type": "ValidityTerm", "AgreementDuration": "P12M"},
+                {"Type": "PaymentScheduleTerm", "CurrencyCode": "USD", "Schedule": [
+                    {"ChargeDate": iso(&first), "ChargeAmount": "1200.00"},
+                    {"ChargeDate": iso(&second), "ChargeAmount": "800.00"}]},
+            ]),
+        },
+        Kind {
+            name: "subscription",
+            request: subscription,
+            accept: buyer(json!([])),
+            product_id: PRODUCT_ID,
+            currency: "USD",
+            value_micros: 0,
+            quantities: json!([]),
+            terms: json!([
+                {"Type": "UsageBasedPricingTerm", "CurrencyCode": "USD",
+                 "RateCards": [{"RateCard": [{"DimensionKey": "api_calls", "Price": "0.002"}]}]},
+            ]),
+        },
+        Kind {
+            name: "contract with consumption",
+            request: consumption,
+            accept: buyer(json!([{"dimension_key": "seats", "quantity": 5}])),
+            product_id: PRODUCT_ID,
+            currency: "USD",
+            value_micros: 250_000_000,
+            quantities: json!([{"dimension_key": "seats", "quantity": 5}]),
+            terms: json!([
+                {"Type": "ConfigurableUpfrontPricingTerm", "CurrencyCode": "USD", "RateCards": [{
+                    "Selector": {"Type": "Duration", "Value": "P12M"},
+                    "Constraints": {"MultipleDimensionSelection": "Disallowed", "QuantityConfiguration": "Allowed"},
+                    "RateCard": [{"DimensionKey": "seats", "Price": "50"}]}]},
+                {"Type": "UsageBasedPricingTerm", "CurrencyCode": "USD",
+                 "RateCards": [{"RateCard": [{"DimensionKey": "api_calls", "Price": "0.001"}]}]},
+                {"Type": "ValidityTerm", "AgreementDuration": "P12M"},
+            ]),
+        },
+        Kind {
+            name: "professional services",
+            request: services,
+            accept: buyer(json!([{"dimension_key": "audit", "quantity": 1}])),
+            product_id: SERVICES_ID,
+            currency: "EUR",
+            value_micros: 9_000_000_000,
+            quantities: json!([{"dimension_key": "audit", "quantity": 1}]),
+            terms: json!([
+                {"Type": "ConfigurableUpfrontPricingTerm", "CurrencyCode": "EUR", "RateCards": [{
+                    "Selector": {"Type": "Duration", "Value": "P3M"},
+                    "Constraints": {"MultipleDimensionSelection": "Disallowed", "QuantityConfiguration": "Disallowed"},
+                    "RateCard": [{"DimensionKey": "workshop", "Price": "5000"}, {"DimensionKey": "audit", "Price": "9000"}]}]},
+                {"Type": "ValidityTerm", "AgreementDuration": "P3M"},
+            ]),
+        },
+        Kind {
+            name: "ami hourly",
+            request: ami,
+            accept: buyer(json!([])),
+            product_id: AMI_ID,
+            currency: "USD",
+            value_micros: 0,
+            quantities: json!([]),
+            terms: json!([
+                {"Type": "UsageBasedPricingTerm", "CurrencyCode": "USD",
+                 "RateCards": [{"RateCard": [{"DimensionKey": "m5.large", "Price": "0.125"}]}]},
+            ]),
+        },
+        Kind {
+            name: "container contract",
+            request: container,
+            accept: buyer(json!([{"dimension_key": "pods", "quantity": 3}])),
+            product_id: CONTAINER_ID,
+            currency: "GBP",
+            value_micros: 900_000_000,
+            quantities: json!([{"dimension_key": "pods", "quantity": 3}]),
+            terms: json!([
+                {"Type": "ConfigurableUpfrontPricingTerm", "CurrencyCode": "GBP", "RateCards": [{
+                    "Selector": {"Type": "Duration", "Value": "P12M"},
+                    "Constraints": {"MultipleDimensionSelection": "Allowed", "QuantityConfiguration": "Allowed"},
+                    "RateCard": [{"DimensionKey": "pods", "Price": "300"}]}]},
+                {"Type": "ValidityTerm", "AgreementDuration": "P12M"},
+            ]),
+        },
+        Kind {
+            name: "free trial",
+            request: trial,
+            accept: buyer(json!([])),
+            product_id: PRODUCT_ID,
+            currency: "USD",
+            value_micros: 0,
+            quantities: json!([]),
+            terms: json!([
+                {"Type": "FreeTrialPricingTerm", "Duration": "P14D",
+                 "Grants": [{"DimensionKey": "api_calls", "MaxQuantity": 100_000}]},
+            ]),
+        },
+    ]
+}
+
+/// An upsell of `agreement_id` to seats at 90 USD, ending on day 400.
+async fn replacement(emulator: &str, integration_id: &str, agreement_id: &str) -> Kind {
+    let mut upsell = request(
+        integration_id,
+        PRODUCT_ID,
+        pb::OfferKind::Replacement,
+        pb::offer_terms::Kind::Replacement(pb::ReplacementTerms {
+            agreement_id: agreement_id.to_owned(),
+            reason: pb::ReplacementReason::Upsell as i32,
+            contract: Some(pb::ContractTerms {
+                dimensions: vec![dimension("seats", 90_000_000, 0, "USD")],
+                ..pb::ContractTerms::default()
+            }),
+            usage_prices: vec![],
+        }),
+        &day(emulator, 30).await,
+    );
+    upsell.buyer_account_ids.clear();
+    let end = day(emulator, 400).await;
+    upsell.validity = Some(pb::Validity {
+        agreement_start_date: None,
+        agreement_end_date: Some(end),
+    });
+    Kind {
+        name: "replacement",
+        request: upsell,
+        accept: json!({"buyer_account_id": BUYER, "quantities": [{"dimension_key": "seats", "quantity": 30}]}),
+        product_id: PRODUCT_ID,
+        currency: "USD",
+        value_micros: 2_700_000_000,
+        quantities: json!([{"dimension_key": "seats", "quantity": 30}]),
+        terms: json!([
+            // From acceptance (at the latest the expiry, day 30) to the end date, day 400.
+            {"Type": "ConfigurableUpfrontPricingTerm", "CurrencyCode": "USD", "RateCards": [{
+                "Selector": {"Type": "Duration", "Value": "P370D"},
+                "Constraints": {"MultipleDimensionSelection": "Disallowed", "QuantityConfiguration": "Disallowed"},
+                "RateCard": [{"DimensionKey": "seats", "Price": "90"}]}]},
+            {"Type": "ValidityTerm", "AgreementEndDate": iso(&end)},
+        ]),
+    }
+}
+
+/// Creates `kind` over gRPC; the Souk offer id.
+async fn create(
+    offers: &mut OfferServiceClient<InterceptedService<Channel, Auth>>,
+    kind: &Kind,
+) -> String {
+    let name = kind.name;
+    offers
+        .create_private_offer(kind.request.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"))
+        .into_inner()
+        .offer
+        .unwrap()
+        .id
+}
+
+/// Sees offer `id` of `kind` released, has the buyer accept it, checks the agreement against
+/// what was asked and sees the offer accepted; the agreement's id.
+async fn accepted(
+    offers: &mut OfferServiceClient<InterceptedService<Channel, Auth>>,
+    emulator: &str,
+    id: &str,
+    kind: Kind,
+) -> String {
+    let name = kind.name;
+    let released = wait_for(offers, id, pb::OfferState::Released).await;
+    assert!(
+        released.aws_offer_id.starts_with("offer-"),
+        "{name}: {released:?}"
+    );
+    let agreement = control(
+        emulator,
+        &format!("/_souk/offers/{}/accept", released.aws_offer_id),
+        kind.accept,
+    )
+    .await;
+    let terms: Vec<Value> = agreement["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| !matches!(t["Type"].as_str(), Some("LegalTerm" | "SupportTerm")))
+        .cloned()
+        .collect();
+    assert_eq!(
+        (
+            &agreement["offer_id"],
+            &agreement["product_id"],
+            &agreement["acceptor_account_id"],
+            &agreement["currency_code"],
+            &agreement["agreement_value_micros"],
+            &agreement["quantities"],
+            &Value::Array(terms),
+        ),
+        (
+            &json!(released.aws_offer_id),
+            &json!(kind.product_id),
+            &json!(BUYER),
+            &json!(kind.currency),
+            &json!(kind.value_micros),
+            &kind.quantities,
+            &kind.terms,
+        ),
+        "{name}: {agreement}"
+    );
+    let accepted = wait_for(offers, id, pb::OfferState::Accepted).await;
+    let agreement_id = agreement["id"].as_str().unwrap().to_owned();
+    assert_eq!(accepted.agreement_id, agreement_id, "{name}");
+    agreement_id
+}
+
+/// Creates the integration, trusts its role in the emulator, lists the products, then
+/// makes an offer of every kind over gRPC (the replacement from the contract's agreement), each
+/// released, accepted by the buyer and seen accepted with the agreement asked; with `cli`, also
+/// creates offers from every YAML example with `souk offer create`.
 async fn offer_journey(
     integration_grpc: &str,
     offer_grpc: &str,
@@ -192,74 +728,72 @@ async fn offer_journey(
         json!({"role_arn": integration.role_arn, "trusted_account": "*", "external_id": integration.external_id}),
     )
     .await;
-    control(
-        emulator,
-        "/_souk/products",
-        json!({"product_id": PRODUCT_ID, "product_code": "soukoffere2e", "kind": "saas",
-               "dimensions": [{"name": "seats", "type": "entitled"}, {"name": "api_calls", "type": "metered"}]}),
-    )
-    .await;
+    let products = [
+        (
+            PRODUCT_ID,
+            "soukoffere2e",
+            "saas",
+            json!([{"name": "seats", "type": "entitled"}, {"name": "api_calls", "type": "metered"}]),
+        ),
+        (
+            EXAMPLES_SAAS_ID,
+            "soukoffere2eyaml",
+            "saas",
+            json!([{"name": "seats", "type": "entitled"}, {"name": "api_calls", "type": "metered"}]),
+        ),
+        (
+            AMI_ID,
+            "soukoffere2eami",
+            "ami",
+            json!([{"name": "m5.large", "type": "metered"}, {"name": "m5.xlarge", "type": "metered"}]),
+        ),
+        (
+            CONTAINER_ID,
+            "soukoffere2ecnt",
+            "container",
+            json!([{"name": "pods", "type": "metered"}]),
+        ),
+        (
+            SERVICES_ID,
+            "soukoffere2eps",
+            "professional_services",
+            json!([{"name": "workshop", "type": "entitled"}, {"name": "audit", "type": "entitled"}]),
+        ),
+    ];
+    for (id, code, kind, dimensions) in products {
+        control(
+            emulator,
+            "/_souk/products",
+            json!({"product_id": id, "product_code": code, "kind": kind, "dimensions": dimensions}),
+        )
+        .await;
+    }
 
     let mut offers = OfferServiceClient::with_interceptor(channel(offer_grpc).await, auth(key));
-    let request = pb::CreatePrivateOfferRequest {
-        integration_id: integration.id.clone(),
-        product_id: PRODUCT_ID.into(),
-        name: "Acme annual".into(),
-        description: "e2e contract".into(),
-        kind: pb::OfferKind::Contract as i32,
-        terms: Some(pb::OfferTerms {
-            kind: Some(pb::offer_terms::Kind::Contract(pb::ContractTerms {
-                duration_months: 12,
-                dimensions: vec![pb::ContractDimension {
-                    dimension_key: "seats".into(),
-                    unit_price: usd(100_000_000),
-                    quantity: 20,
-                }],
-                ..pb::ContractTerms::default()
-            })),
-        }),
-        currency_code: "USD".into(),
-        payment_schedule: vec![
-            pb::PaymentInstallment {
-                charge_date: Some(day(emulator, 1).await),
-                amount: usd(1_200_000_000),
-            },
-            pb::PaymentInstallment {
-                charge_date: Some(day(emulator, 60).await),
-                amount: usd(800_000_000),
-            },
-        ],
-        buyer_account_ids: vec![BUYER.into()],
-        expiry_date: Some(day(emulator, 30).await),
-        idempotency_key: "e2e-offer-1".into(),
-        ..Default::default()
-    };
-    let created = offers
-        .create_private_offer(request)
-        .await
-        .unwrap()
-        .into_inner()
-        .offer
-        .unwrap();
-    let released = wait_for(&mut offers, &created.id, pb::OfferState::Released).await;
-    assert!(released.aws_offer_id.starts_with("offer-"), "{released:?}");
-
-    let agreement = control(
-        emulator,
-        &format!("/_souk/offers/{}/accept", released.aws_offer_id),
-        json!({"buyer_account_id": BUYER}),
-    )
-    .await;
-    let accepted = wait_for(&mut offers, &created.id, pb::OfferState::Accepted).await;
-    assert_eq!(accepted.agreement_id, agreement["id"].as_str().unwrap());
-    assert_eq!(agreement["currency_code"], "USD");
+    // All created first (AWS works on their change sets side by side), then each followed.
+    let mut created = Vec::new();
+    for kind in every_kind(emulator, &integration.id).await {
+        created.push((create(&mut offers, &kind).await, kind));
+    }
+    let mut contract_agreement = None;
+    for (id, kind) in created {
+        let name = kind.name;
+        let agreement = accepted(&mut offers, emulator, &id, kind).await;
+        if name == "contract" {
+            contract_agreement = Some(agreement);
+        }
+    }
+    let contract_agreement = contract_agreement.unwrap();
+    let upsell = replacement(emulator, &integration.id, &contract_agreement).await;
+    let id = create(&mut offers, &upsell).await;
+    accepted(&mut offers, emulator, &id, upsell).await;
     if cli {
         cli_creates_the_examples(offer_grpc, emulator, key, &integration.id).await;
     }
 }
 
 #[tokio::test]
-async fn a_contract_offer_is_accepted_in_standalone_mode() {
+async fn every_kind_of_offer_is_accepted_in_standalone_mode() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("souk");
     let data_dir = data_dir.to_str().unwrap();
@@ -274,7 +808,7 @@ async fn a_contract_offer_is_accepted_in_standalone_mode() {
 }
 
 #[tokio::test]
-async fn a_contract_offer_is_accepted_in_distributed_mode() {
+async fn every_kind_of_offer_is_accepted_in_distributed_mode() {
     let db = TestDb::postgres().await.unwrap();
     let url = db.url().to_owned();
     let nats = souk_testkit::nats::url();

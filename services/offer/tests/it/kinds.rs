@@ -36,14 +36,17 @@ fn sdk_day(at: Option<&aws_sdk_marketplaceagreement::primitives::DateTime>) -> V
     }
 }
 
-/// `now`'s day `months` calendar months later (the end of an agreement of that duration).
+/// `now`'s day `months` calendar months later (the end of an agreement of that duration),
+/// the month's last day when it is shorter.
 fn months_later(now: OffsetDateTime, months: u32) -> String {
     let d = now.date();
-    let total = d.year() * 12 + i32::from(u8::from(d.month())) - 1 + i32::try_from(months).unwrap();
-    let (year, month) = (total / 12, u8::try_from(total % 12 + 1).unwrap());
-    let month = time::Month::try_from(month).unwrap();
-    let last = time::util::days_in_year_month(year, month);
-    let end = time::Date::from_calendar_date(year, month, d.day().min(last)).unwrap();
+    let total = d.year() * 12 + i32::from(u8::from(d.month())) - 1
+        + i32::try_from(months).expect("a few months");
+    let month = u8::try_from(total % 12 + 1).expect("1 to 12");
+    let month = time::Month::try_from(month).expect("a month");
+    let year = total / 12;
+    let end = time::Date::from_calendar_date(year, month, d.day().min(month.length(year)))
+        .expect("a day of the month");
     format!(
         "{:04}-{:02}-{:02}",
         end.year(),
@@ -163,20 +166,65 @@ struct Case {
     accept: Value,
     /// The pricing, payment and validity terms.
     terms: Vec<Value>,
-    /// The agreement's last day (`None`: open-ended) and its value.
+    /// The agreement's first and last day (`None`: open-ended) and its value.
+    start: String,
     end: Option<String>,
     currency: &'static str,
     value: &'static str,
 }
 
 fn cases(now: OffsetDateTime) -> Vec<Case> {
+    let today = iso(&day(now, 0));
     let year = months_later(now, 12);
     // A subscription with a fixed end date: the date is the agreement's.
     let mut subscription = requests::subscription(now);
     subscription.validity = Some(pb::Validity {
-        agreement_start_date: None,
+        agreement_start_date: Some(day(now, 31)),
         agreement_end_date: Some(day(now, 400)),
     });
+    // A free trial capped at 100,000 API calls (an uncapped grant has no quantity to compare).
+    let mut free_trial = requests::free_trial(now);
+    free_trial.terms = Some(pb::OfferTerms {
+        kind: Some(pb::offer_terms::Kind::FreeTrial(pb::FreeTrialTerms {
+            duration_days: 14,
+            grants: vec![pb::FreeTrialGrant {
+                dimension_key: "api_calls".into(),
+                max_quantity: Some(100_000),
+            }],
+        })),
+    });
+    // A contract paid on acceptance that starts on a future date (after the expiry date).
+    let mut future = requests::saas_contract(now, "USD");
+    future.payment_schedule.clear();
+    future.validity = Some(pb::Validity {
+        agreement_start_date: Some(day(now, 45)),
+        agreement_end_date: None,
+    });
+    let future_end = months_later(now + time::Duration::days(45), 12);
+    // Professional services paid in two installments: one before the expiry, one after it.
+    let mut services_installments = requests::professional_services(now);
+    services_installments.terms = Some(pb::OfferTerms {
+        kind: Some(pb::offer_terms::Kind::ProfessionalServices(
+            pb::ProfessionalServicesTerms {
+                duration_months: 3,
+                dimensions: vec![pb::ContractDimension {
+                    dimension_key: "workshop".into(),
+                    unit_price: requests::money(5_000_000_000, "EUR"),
+                    quantity: 1,
+                }],
+            },
+        )),
+    });
+    services_installments.payment_schedule = vec![
+        pb::PaymentInstallment {
+            charge_date: Some(day(now, 1)),
+            amount: requests::money(2_000_000_000, "EUR"),
+        },
+        pb::PaymentInstallment {
+            charge_date: Some(day(now, 60)),
+            amount: requests::money(3_000_000_000, "EUR"),
+        },
+    ];
     vec![
         Case {
             name: "subscription",
@@ -184,11 +232,12 @@ fn cases(now: OffsetDateTime) -> Vec<Case> {
             accept: json!({}),
             terms: vec![
                 json!({"usage": {"currency": "USD", "rate_cards": [[{"dimension": "api_calls", "price": "0.002"}]]}}),
-                json!({"validity": {"duration": null, "start": null, "end": iso(&day(now, 400))}}),
+                json!({"validity": {"duration": null, "start": iso(&day(now, 31)), "end": iso(&day(now, 400))}}),
             ],
+            start: iso(&day(now, 31)),
             end: Some(iso(&day(now, 400))),
             currency: "USD",
-            value: "0",
+            value: "0.00",
         },
         Case {
             name: "contract",
@@ -203,9 +252,26 @@ fn cases(now: OffsetDateTime) -> Vec<Case> {
                     {"date": iso(&day(now, 60)), "amount": "800.00"},
                 ]}}),
             ],
+            start: today.clone(),
             end: Some(year.clone()),
             currency: "JPY",
-            value: "2000",
+            value: "2000.00",
+        },
+        Case {
+            name: "contract with a future start",
+            request: future,
+            accept: json!({"quantities": [{"dimension_key": "seats", "quantity": 20}]}),
+            terms: vec![
+                json!({"upfront": {"currency": "USD", "rate_cards": [{"duration": "P12M",
+                    "multiple_dimensions": "Disallowed", "quantity_change": "Disallowed",
+                    "rates": [{"dimension": "seats", "price": "100"}]}],
+                    "chosen": {"duration": "P12M", "quantities": [{"dimension": "seats", "quantity": 20}]}}}),
+                json!({"validity": {"duration": "P12M", "start": iso(&day(now, 45)), "end": null}}),
+            ],
+            start: iso(&day(now, 45)),
+            end: Some(future_end),
+            currency: "USD",
+            value: "2000.00",
         },
         Case {
             name: "contract with consumption",
@@ -219,9 +285,10 @@ fn cases(now: OffsetDateTime) -> Vec<Case> {
                 json!({"usage": {"currency": "USD", "rate_cards": [[{"dimension": "api_calls", "price": "0.001"}]]}}),
                 json!({"validity": {"duration": "P12M", "start": null, "end": null}}),
             ],
+            start: today.clone(),
             end: Some(year.clone()),
             currency: "USD",
-            value: "250",
+            value: "250.00",
         },
         Case {
             name: "professional services",
@@ -234,9 +301,28 @@ fn cases(now: OffsetDateTime) -> Vec<Case> {
                     "chosen": {"duration": "P3M", "quantities": [{"dimension": "audit", "quantity": 1}]}}}),
                 json!({"validity": {"duration": "P3M", "start": null, "end": null}}),
             ],
+            start: today.clone(),
             end: Some(months_later(now, 3)),
             currency: "EUR",
-            value: "9000",
+            value: "9000.00",
+        },
+        Case {
+            name: "professional services in installments",
+            request: services_installments,
+            accept: json!({}),
+            terms: vec![
+                json!({"fixed": {"currency": "EUR", "duration": null, "price": "0",
+                    "grants": [{"dimension": "workshop", "max_quantity": 1}]}}),
+                json!({"validity": {"duration": "P3M", "start": null, "end": null}}),
+                json!({"installments": {"currency": "EUR", "schedule": [
+                    {"date": iso(&day(now, 1)), "amount": "2000.00"},
+                    {"date": iso(&day(now, 60)), "amount": "3000.00"},
+                ]}}),
+            ],
+            start: today.clone(),
+            end: Some(months_later(now, 3)),
+            currency: "EUR",
+            value: "5000.00",
         },
         Case {
             name: "ami hourly",
@@ -245,9 +331,10 @@ fn cases(now: OffsetDateTime) -> Vec<Case> {
             terms: vec![
                 json!({"usage": {"currency": "USD", "rate_cards": [[{"dimension": "m5.large", "price": "0.125"}]]}}),
             ],
+            start: today.clone(),
             end: None,
             currency: "USD",
-            value: "0",
+            value: "0.00",
         },
         Case {
             name: "container contract",
@@ -260,33 +347,35 @@ fn cases(now: OffsetDateTime) -> Vec<Case> {
                     "chosen": {"duration": "P12M", "quantities": [{"dimension": "pods", "quantity": 3}]}}}),
                 json!({"validity": {"duration": "P12M", "start": null, "end": null}}),
             ],
+            start: today.clone(),
             end: Some(year),
             currency: "GBP",
-            value: "900",
+            value: "900.00",
         },
         Case {
             name: "free trial",
-            request: requests::free_trial(now),
+            request: free_trial,
             accept: json!({}),
             terms: vec![
-                json!({"free_trial": {"duration": "P14D", "grants": [{"dimension": "api_calls", "max_quantity": 0}]}}),
+                json!({"free_trial": {"duration": "P14D", "grants": [{"dimension": "api_calls", "max_quantity": 100_000}]}}),
             ],
+            start: today.clone(),
             end: Some(iso(&day(now, 14))),
             currency: "USD",
-            value: "0",
+            value: "0.00",
         },
     ]
 }
 
 both!(every_kind_is_accepted_with_the_terms_asked, |h| {
     let now = h.now();
-    let today = iso(&day(now, 0));
     for case in cases(now) {
         let Case {
             name,
             mut request,
             mut accept,
             terms,
+            start,
             end,
             currency,
             value,
@@ -324,7 +413,7 @@ both!(every_kind_is_accepted_with_the_terms_asked, |h| {
                 "status": "ACTIVE",
                 "buyer": BUYER,
                 "offer": released.aws_offer_id,
-                "start": today,
+                "start": start,
                 "end": end,
                 "currency": currency,
                 "value": value,
