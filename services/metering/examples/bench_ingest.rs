@@ -9,7 +9,9 @@
 //!    fresh keys, one autocommitted statement per batch) into the same table of the same
 //!    database, with the same batch size and concurrency, through the same sqlx pool;
 //! 4. RecordUsage acknowledgement latency (p50, p99) at half the measured batched throughput,
-//!    sent open-loop at a fixed rate (a late answer does not delay the next call);
+//!    in calls of `BENCH_LATENCY_BATCH` events (default 100: a client that wants quick answers
+//!    sends small batches often), sent open-loop at a fixed rate (a late answer does not delay
+//!    the next call);
 //! 5. overload: a small `max_in_flight`, `BENCH_OVERLOAD_CLIENTS` clients hammering it; the
 //!    RESOURCE_EXHAUSTED answers, how fast they come, and the peak RSS before and during;
 //! 6. BatchMeterUsage calls for a backlog: records of two products in one hour, sealed and
@@ -22,8 +24,9 @@
 //!
 //! `cargo run --release -p souk-metering --example bench_ingest`
 //! (`BENCH_SECS` = seconds per measured phase, default 5; `BENCH_CLIENTS`, default 4;
-//! `BENCH_STREAMS`, default 4; `BENCH_BATCH`, default 1000; `BENCH_CUSTOMERS`, default 1000;
-//! `BENCH_OVERLOAD_IN_FLIGHT`, default 5000; `BENCH_OVERLOAD_CLIENTS`, default 64;
+//! `BENCH_STREAMS`, default 4; `BENCH_BATCH`, default 1000; `BENCH_LATENCY_BATCH`, default 100;
+//! `BENCH_CUSTOMERS`, default 1000; `BENCH_OVERLOAD_IN_FLIGHT`, default 5000;
+//! `BENCH_OVERLOAD_CLIENTS`, default 64;
 //! `BENCH_SHIP_RECORDS`, default 1000, and `BENCH_SHIP_RECORDS_B`, default 130, records of the
 //! two shipped products; `BENCH_SQLITE=0` skips SQLite; PostgreSQL from `SOUK_TEST_DATABASE_URL`,
 //! default `postgres://postgres@127.0.0.1:5432/test`, a fresh database per phase).
@@ -1027,6 +1030,8 @@ struct Settings {
     clients: usize,
     streams: usize,
     batch: usize,
+    /// Events per call of the half-load latency phase.
+    latency_batch: usize,
     customers: usize,
 }
 
@@ -1128,12 +1133,12 @@ async fn ingest_phases(backend: Backend, s: &Settings) -> anyhow::Result<IngestF
     // Half the batched throughput, open loop.
     let paced = if batched.per_second() > 0.0 {
         let rate = batched.per_second() / 2.0;
-        let calls = rate / s.batch as f64;
+        let calls = rate / s.latency_batch as f64;
         let run = drive_paced(
             &souk_channels,
             &key,
             &customers,
-            s.batch,
+            s.latency_batch,
             calls,
             Duration::from_secs(s.seconds.max(1)),
         )
@@ -1646,6 +1651,7 @@ async fn main() -> anyhow::Result<()> {
         clients: env_usize("BENCH_CLIENTS", 4).max(1),
         streams: env_usize("BENCH_STREAMS", 4).max(1),
         batch: env_usize("BENCH_BATCH", 1000).clamp(1, 1000),
+        latency_batch: env_usize("BENCH_LATENCY_BATCH", 100).clamp(1, 1000),
         customers: env_usize("BENCH_CUSTOMERS", 1000).max(1),
     };
     let s = &settings;
@@ -1697,9 +1703,10 @@ async fn main() -> anyhow::Result<()> {
         );
         if let Some((rate, run)) = &f.paced {
             println!(
-                "  RecordUsage paced at {rate:.0} events/s ({:.1} calls/s): achieved {:.0} events/s, \
+                "  RecordUsage paced at {rate:.0} events/s ({:.1} calls/s of {}): achieved {:.0} events/s, \
                  ack p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} calls",
-                rate / s.batch as f64,
+                rate / s.latency_batch as f64,
+                s.latency_batch,
                 run.per_second(),
                 quantile_ms(&run.latencies, 0.50),
                 quantile_ms(&run.latencies, 0.99),
@@ -1781,7 +1788,8 @@ async fn main() -> anyhow::Result<()> {
         );
         if let Some((rate, run)) = &f.paced {
             println!(
-                "{name}: RecordUsage at half load ({rate:.0} events/s offered, {:.0} achieved): ack p50 {:.1} ms, p99 {:.1} ms",
+                "{name}: RecordUsage at half load ({rate:.0} events/s offered in calls of {}, {:.0} achieved): ack p50 {:.1} ms, p99 {:.1} ms",
+                s.latency_batch,
                 run.per_second(),
                 quantile_ms(&run.latencies, 0.50),
                 quantile_ms(&run.latencies, 0.99),
