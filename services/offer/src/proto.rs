@@ -9,6 +9,7 @@ use crate::domain::model::{
     ContractDimension, ContractTerms, DimensionPrice, Eula, Offer, OfferKind, OfferState, Pricing,
     ReplacementReason, SoftwarePricingModel, SoftwareTerms,
 };
+use crate::domain::resale::ResaleAuthorization;
 
 /// A day as a contract date.
 pub fn date(day: Date) -> PbDate {
@@ -250,5 +251,38 @@ pub fn offer(o: &Offer) -> pb::Offer {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
+    }
+}
+
+/// The contract resale authorisation.
+pub fn resale_authorization(ra: &ResaleAuthorization) -> pb::ResaleAuthorization {
+    let d = &ra.draft;
+    pb::ResaleAuthorization {
+        id: ra.id.to_string(),
+        integration_id: ra.integration_id.to_string(),
+        aws_resale_authorization_id: ra.aws_id.clone().unwrap_or_default(),
+        product_id: d.product_id.clone(),
+        name: d.name.clone(),
+        description: d.description.clone(),
+        reseller_account_id: d.reseller_account_id.clone(),
+        state: state(ra.state) as i32,
+        terms: Some(terms(&d.pricing, &d.currency)),
+        currency_code: d.currency.clone(),
+        payment_schedule: d
+            .payment_schedule
+            .iter()
+            .map(|i| pb::PaymentInstallment {
+                charge_date: Some(date(i.charge_date)),
+                amount: money(i.amount_micros, &d.currency),
+            })
+            .collect(),
+        buyer_eula: Some(eula(&d.eula)),
+        buyer_account_ids: d.buyer_account_ids.clone(),
+        expiry_date: d.expiry_date.map(date),
+        one_time: d.one_time,
+        failure_code: ra.failure_code.clone().unwrap_or_default(),
+        failure_message: ra.failure_message.clone().unwrap_or_default(),
+        create_time: Some(timestamp(ra.created_at)),
+        update_time: Some(timestamp(ra.updated_at)),
     }
 }

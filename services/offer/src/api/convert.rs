@@ -15,6 +15,7 @@ use crate::domain::model::{
     SoftwarePricingModel, SoftwareTerms, Validity,
 };
 use crate::domain::ports::OfferFilter;
+use crate::domain::resale::{ResaleAuthorizationDraft, ResaleFilter};
 
 /// A date field; `None` (with a violation) when it is not a real day.
 pub fn date(v: &mut Violations, field: &str, raw: &PbDate) -> Option<Date> {
@@ -321,6 +322,32 @@ pub fn idempotency_key(v: &mut Violations, raw: &str) {
     v.check("idempotency_key", validate::idempotency_key(raw));
 }
 
+/// A payment schedule, each amount in `currency`.
+fn schedule(
+    v: &mut Violations,
+    raw: &[pb::PaymentInstallment],
+    currency: &str,
+) -> Vec<Installment> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let field = format!("payment_schedule[{i}]");
+            let charge_date = match p.charge_date.as_ref() {
+                Some(d) => date(v, &format!("{field}.charge_date"), d),
+                None => {
+                    v.add(format!("{field}.charge_date"), "is required");
+                    None
+                }
+            };
+            let amount_micros = amount(v, &format!("{field}.amount"), p.amount.as_ref(), currency);
+            Installment {
+                charge_date: charge_date.unwrap_or(Date::MIN),
+                amount_micros,
+            }
+        })
+        .collect()
+}
+
 /// CreatePrivateOffer as the integration and the asked offer.
 pub fn create(req: &pb::CreatePrivateOfferRequest) -> Result<(Id, OfferDraft), souk_core::Error> {
     let mut v = Violations::new();
@@ -343,31 +370,7 @@ pub fn create(req: &pb::CreatePrivateOfferRequest) -> Result<(Id, OfferDraft), s
         ),
         _ => {}
     }
-    let payment_schedule = req
-        .payment_schedule
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let field = format!("payment_schedule[{i}]");
-            let charge_date = match p.charge_date.as_ref() {
-                Some(d) => date(&mut v, &format!("{field}.charge_date"), d),
-                None => {
-                    v.add(format!("{field}.charge_date"), "is required");
-                    None
-                }
-            };
-            let amount_micros = amount(
-                &mut v,
-                &format!("{field}.amount"),
-                p.amount.as_ref(),
-                &currency,
-            );
-            Installment {
-                charge_date: charge_date.unwrap_or(Date::MIN),
-                amount_micros,
-            }
-        })
-        .collect();
+    let payment_schedule = schedule(&mut v, &req.payment_schedule, &currency);
     let eula = eula(&mut v, "eula", req.eula.as_ref());
     let expiry_date = opt_date(&mut v, "expiry_date", req.expiry_date.as_ref());
     let validity = req
@@ -464,6 +467,74 @@ pub fn filter(req: &pb::ListOffersRequest) -> Result<OfferFilter, souk_core::Err
         states,
         kinds,
         expiring_before,
+    };
+    finish(v, filter)
+}
+
+/// CreateResaleAuthorization as the integration and the asked authorisation.
+pub fn create_resale_authorization(
+    req: &pb::CreateResaleAuthorizationRequest,
+) -> Result<(Id, ResaleAuthorizationDraft), souk_core::Error> {
+    let mut v = Violations::new();
+    let integration_id = id(&mut v, "integration_id", "int", &req.integration_id);
+    idempotency_key(&mut v, &req.idempotency_key);
+    let currency = req.currency_code.clone();
+    let pricing = pricing(&mut v, req.terms.as_ref(), &currency);
+    let payment_schedule = schedule(&mut v, &req.payment_schedule, &currency);
+    let eula = eula(&mut v, "buyer_eula", req.buyer_eula.as_ref());
+    let expiry_date = opt_date(&mut v, "expiry_date", req.expiry_date.as_ref());
+    let draft = pricing.map(|pricing| ResaleAuthorizationDraft {
+        product_id: req.product_id.clone(),
+        name: req.name.clone(),
+        description: req.description.clone(),
+        reseller_account_id: req.reseller_account_id.clone(),
+        pricing,
+        currency,
+        payment_schedule,
+        eula,
+        buyer_account_ids: req.buyer_account_ids.clone(),
+        expiry_date,
+        one_time: req.one_time,
+    });
+    v.finish()?;
+    let Some(draft) = draft else {
+        return Err(souk_core::Error::invalid_field("terms", "is required"));
+    };
+    Ok((integration_id, draft))
+}
+
+/// A resale authorisation id field: Souk's (`rsa_...`) or AWS's (`resaleauthz-...`).
+pub fn resale_authorization_id(v: &mut Violations, raw: &str) {
+    if raw.starts_with("resaleauthz-") {
+        if raw.len() > 64 || !raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            v.add(
+                "resale_authorization_id",
+                "must be a resale authorisation id (\"rsa_...\" or \"resaleauthz-...\")",
+            );
+        }
+    } else {
+        id(v, "resale_authorization_id", "rsa", raw);
+    }
+}
+
+/// ListResaleAuthorizations' filters.
+pub fn resale_filter(
+    req: &pb::ListResaleAuthorizationsRequest,
+) -> Result<ResaleFilter, souk_core::Error> {
+    let mut v = Violations::new();
+    let integration_id = (!req.integration_id.is_empty())
+        .then(|| id(&mut v, "integration_id", "int", &req.integration_id));
+    if !req.reseller_account_id.is_empty() {
+        v.check(
+            "reseller_account_id",
+            validate::aws_account_id(&req.reseller_account_id),
+        );
+    }
+    let filter = ResaleFilter {
+        integration_id,
+        product_id: (!req.product_id.is_empty()).then(|| req.product_id.clone()),
+        reseller_account_id: (!req.reseller_account_id.is_empty())
+            .then(|| req.reseller_account_id.clone()),
     };
     finish(v, filter)
 }

@@ -250,6 +250,11 @@ impl OfferService for OfferApi {
                     reason: reason.clone(),
                 })
                 .collect(),
+            resale_authorizations: report
+                .resale_authorizations
+                .iter()
+                .map(proto::resale_authorization)
+                .collect(),
         };
         let outcome = self
             .offers
@@ -267,24 +272,79 @@ impl OfferService for OfferApi {
         &self,
         request: Request<pb::CreateResaleAuthorizationRequest>,
     ) -> Result<Response<pb::CreateResaleAuthorizationResponse>, Status> {
-        authorize(request, Permission::Write)?;
-        Err(not_yet("CreateResaleAuthorization"))
+        let (caller, req) = authorize(request, Permission::Write)?;
+        let (integration_id, draft) =
+            convert::create_resale_authorization(&req).map_err(Error::from)?;
+        let idem = idempotency(rpc!("CreateResaleAuthorization"), &req, |r| {
+            &mut r.idempotency_key
+        });
+        let outcome = self
+            .offers
+            .create_resale_authorization(
+                &caller.organization_id,
+                &integration_id,
+                draft,
+                idem.as_ref(),
+                |ra| {
+                    pb::CreateResaleAuthorizationResponse {
+                        resale_authorization: Some(proto::resale_authorization(ra)),
+                    }
+                    .encode_to_vec()
+                },
+            )
+            .await?;
+        reply(outcome, |ra| pb::CreateResaleAuthorizationResponse {
+            resale_authorization: Some(proto::resale_authorization(&ra)),
+        })
     }
 
     async fn get_resale_authorization(
         &self,
         request: Request<pb::GetResaleAuthorizationRequest>,
     ) -> Result<Response<pb::GetResaleAuthorizationResponse>, Status> {
-        authorize(request, Permission::Read)?;
-        Err(not_yet("GetResaleAuthorization"))
+        let (caller, req) = authorize(request, Permission::Read)?;
+        let mut v = Violations::new();
+        convert::resale_authorization_id(&mut v, &req.resale_authorization_id);
+        finish(v, ()).map_err(Error::from)?;
+        let ra = self
+            .offers
+            .get_resale_authorization(&caller.organization_id, &req.resale_authorization_id)
+            .await?;
+        Ok(Response::new(pb::GetResaleAuthorizationResponse {
+            resale_authorization: Some(proto::resale_authorization(&ra)),
+        }))
     }
 
     async fn list_resale_authorizations(
         &self,
         request: Request<pb::ListResaleAuthorizationsRequest>,
     ) -> Result<Response<pb::ListResaleAuthorizationsResponse>, Status> {
-        authorize(request, Permission::Read)?;
-        Err(not_yet("ListResaleAuthorizations"))
+        let (caller, req) = authorize(request, Permission::Read)?;
+        let filter = convert::resale_filter(&req).map_err(Error::from)?;
+        let page = page(
+            rpc!("ListResaleAuthorizations"),
+            &caller,
+            &[
+                &req.integration_id,
+                &req.product_id,
+                &req.reseller_account_id,
+            ],
+            req.page_size,
+            &req.page_token,
+        )
+        .map_err(Error::from)?;
+        let found = self
+            .offers
+            .list_resale_authorizations(&caller.organization_id, &filter, &page)
+            .await?;
+        Ok(Response::new(pb::ListResaleAuthorizationsResponse {
+            resale_authorizations: found
+                .items
+                .iter()
+                .map(proto::resale_authorization)
+                .collect(),
+            next_page_token: found.next_page_token,
+        }))
     }
 
     async fn create_channel_partner_offer(

@@ -109,6 +109,43 @@ impl AwsCatalog {
             )
             .retry_config(RetryConfig::disabled())
     }
+
+    /// The ids of every entity of `entity_type` the integration's seller account owns.
+    async fn list_entity_ids(
+        &self,
+        acting: &Acting,
+        entity_type: &str,
+    ) -> Result<Vec<String>, CallError> {
+        let clients = self.clients(acting).await?;
+        let mut ids = Vec::new();
+        let mut token: Option<String> = None;
+        // Bounded: 200 pages of 50 entities.
+        for _ in 0..200 {
+            let output = clients
+                .catalog
+                .list_entities()
+                .catalog(CATALOG)
+                .entity_type(entity_type)
+                .max_results(50)
+                .set_next_token(token.take())
+                .customize()
+                .config_override(self.config())
+                .send()
+                .await
+                .map_err(|e| convert::call_error(&e))?;
+            ids.extend(
+                output
+                    .entity_summary_list()
+                    .iter()
+                    .filter_map(|e| e.entity_id().map(str::to_owned)),
+            );
+            match output.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(ids)
+    }
 }
 
 #[async_trait]
@@ -162,35 +199,14 @@ impl Catalog for AwsCatalog {
     }
 
     async fn list_offer_ids(&self, acting: &Acting) -> Result<Vec<String>, CallError> {
-        let clients = self.clients(acting).await?;
-        let mut ids = Vec::new();
-        let mut token: Option<String> = None;
-        // Bounded: 200 pages of 50 offers.
-        for _ in 0..200 {
-            let output = clients
-                .catalog
-                .list_entities()
-                .catalog(CATALOG)
-                .entity_type("Offer")
-                .max_results(50)
-                .set_next_token(token.take())
-                .customize()
-                .config_override(self.config())
-                .send()
-                .await
-                .map_err(|e| convert::call_error(&e))?;
-            ids.extend(
-                output
-                    .entity_summary_list()
-                    .iter()
-                    .filter_map(|e| e.entity_id().map(str::to_owned)),
-            );
-            match output.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => break,
-            }
-        }
-        Ok(ids)
+        self.list_entity_ids(acting, "Offer").await
+    }
+
+    async fn list_resale_authorization_ids(
+        &self,
+        acting: &Acting,
+    ) -> Result<Vec<String>, CallError> {
+        self.list_entity_ids(acting, "ResaleAuthorization").await
     }
 
     async fn describe_offer(

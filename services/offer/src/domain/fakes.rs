@@ -64,6 +64,13 @@ impl Catalog for FakeCatalog {
         Ok(self.entities.lock().unwrap().keys().cloned().collect())
     }
 
+    async fn list_resale_authorization_ids(
+        &self,
+        _acting: &Acting,
+    ) -> Result<Vec<String>, CallError> {
+        Ok(Vec::new())
+    }
+
     async fn describe_offer(
         &self,
         _acting: &Acting,

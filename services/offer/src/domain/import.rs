@@ -11,6 +11,7 @@ use super::model::{
     ContractDimension, ContractTerms, DimensionPrice, Eula, FreeTrialGrant, Installment,
     OfferDraft, Pricing, ReplacementReason, STANDARD_EULA_VERSION, Validity,
 };
+use super::resale::ResaleAuthorizationDraft;
 
 /// An offer read from the Catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +73,68 @@ fn rate_card(card: &Value) -> Vec<(String, i64)> {
             )
         })
         .collect()
+}
+
+/// The resale authorisation of `details` (a `ResaleAuthorization@1.0` DetailsDocument), or
+/// why it cannot be imported. Its terms are an offer's with the `Resale` prefix (and the end
+/// buyers' EULA in a `BuyerLegalTerm`), so they are read as an offer's.
+pub fn resale_authorization_from_details(
+    aws_id: &str,
+    details: &Value,
+) -> Result<ResaleAuthorizationDraft, String> {
+    if text(details, "Status") != "Active" {
+        return Err(format!(
+            "not active ({}): only released resale authorizations are imported",
+            text(details, "Status")
+        ));
+    }
+    let mut terms = Vec::new();
+    let mut buyers = Vec::new();
+    for term in items(details, "Terms") {
+        let mut term = term.clone();
+        let kind = text(&term, "Type").to_owned();
+        match kind.as_str() {
+            "BuyerTargetingTerm" => {
+                buyers = term
+                    .get("PositiveTargeting")
+                    .map(|p| {
+                        items(p, "BuyerAccounts")
+                            .filter_map(|a| a.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                continue;
+            }
+            "BuyerLegalTerm" => term["Type"] = Value::from("LegalTerm"),
+            other => {
+                if let Some(plain) = other.strip_prefix("Resale") {
+                    term["Type"] = Value::from(plain);
+                }
+            }
+        }
+        terms.push(term);
+    }
+    let as_offer = serde_json::json!({
+        "State": "Released",
+        "ProductId": text(details, "ProductId"),
+        "Name": text(details, "Name"),
+        "Description": text(details, "Description"),
+        "Terms": terms,
+    });
+    let offer = offer_from_details(aws_id, &as_offer)?.draft;
+    Ok(ResaleAuthorizationDraft {
+        product_id: offer.product_id,
+        name: offer.name,
+        description: offer.description,
+        reseller_account_id: text(details, "ResellerAccountId").to_owned(),
+        pricing: offer.pricing,
+        currency: offer.currency,
+        payment_schedule: offer.payment_schedule,
+        eula: offer.eula,
+        buyer_account_ids: buyers,
+        expiry_date: day(text(details, "AvailabilityEndDate")),
+        one_time: details.get("OffersMaxQuantity").and_then(Value::as_u64) == Some(1),
+    })
 }
 
 /// The offer of `details` (an `Offer@1.0` DetailsDocument), or why it cannot be imported.

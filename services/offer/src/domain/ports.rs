@@ -10,6 +10,7 @@ use super::change_set::Change;
 use super::error::Error;
 use super::event::OfferEvent;
 use super::model::{Offer, OfferKind, OfferState};
+use super::resale::{ResaleAuthorization, ResaleEvent, ResaleFilter};
 
 /// How a write began: fresh, or as a retry of a request that already ran.
 pub enum Begun {
@@ -73,6 +74,38 @@ pub trait Store: Send + Sync + 'static {
     /// Moves the next check of `offer` from `offer.next_check_at` to `until`; `false` when
     /// another replica moved it first (it tracks the offer now).
     async fn claim(&self, offer: &Offer, until: OffsetDateTime) -> Result<bool, Error>;
+    /// Resale authorisation `id` of `organization_id` (another organisation's is `None`).
+    async fn get_resale_authorization(
+        &self,
+        organization_id: &Id,
+        id: &Id,
+    ) -> Result<Option<ResaleAuthorization>, Error>;
+    /// The organisation's resale authorisation with AWS id `aws_id`, if Souk knows it.
+    async fn resale_authorization_by_aws_id(
+        &self,
+        organization_id: &Id,
+        aws_id: &str,
+    ) -> Result<Option<ResaleAuthorization>, Error>;
+    /// One page of the organisation's resale authorisations matching `filter`, newest first.
+    async fn list_resale_authorizations(
+        &self,
+        organization_id: &Id,
+        filter: &ResaleFilter,
+        page: &PageRequest,
+    ) -> Result<Page<ResaleAuthorization>, Error>;
+    /// Up to `limit` resale authorisations of any organisation whose next check is due at
+    /// `now`, oldest due first.
+    async fn due_resale_authorizations(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ResaleAuthorization>, Error>;
+    /// As [`Store::claim`], for a resale authorisation.
+    async fn claim_resale_authorization(
+        &self,
+        ra: &ResaleAuthorization,
+        until: OffsetDateTime,
+    ) -> Result<bool, Error>;
 }
 
 /// One write: statements, events, then the commit with the response to remember. Dropped
@@ -87,6 +120,18 @@ pub trait Transaction: Send {
     async fn update_offer(&mut self, offer: &Offer) -> Result<(), Error>;
     /// Publishes `event` when the transaction commits.
     fn emit(&mut self, event: OfferEvent) -> Result<(), Error>;
+    /// Inserts a new resale authorisation.
+    async fn insert_resale_authorization(&mut self, ra: &ResaleAuthorization) -> Result<(), Error>;
+    /// Resale authorisation `id` of `organization_id`, locked until the commit.
+    async fn lock_resale_authorization(
+        &mut self,
+        organization_id: &Id,
+        id: &Id,
+    ) -> Result<Option<ResaleAuthorization>, Error>;
+    /// Writes `ra` back.
+    async fn update_resale_authorization(&mut self, ra: &ResaleAuthorization) -> Result<(), Error>;
+    /// Publishes a resale-authorisation `event` when the transaction commits.
+    fn emit_resale(&mut self, event: ResaleEvent) -> Result<(), Error>;
     /// Whether the request's response is remembered (it carried an idempotency key).
     fn remembers_response(&self) -> bool;
     /// Commits, remembering `response` for an idempotent request.
@@ -191,6 +236,12 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> Result<ChangeSetStatus, CallError>;
     /// The ids of every offer the integration's seller account owns (ListEntities).
     async fn list_offer_ids(&self, acting: &Acting) -> Result<Vec<String>, CallError>;
+    /// The ids of every resale authorisation the integration's seller account granted
+    /// (ListEntities, `ResaleAuthorization`).
+    async fn list_resale_authorization_ids(
+        &self,
+        acting: &Acting,
+    ) -> Result<Vec<String>, CallError>;
     /// The `DetailsDocument` of offer `aws_offer_id` (DescribeEntity).
     async fn describe_offer(
         &self,

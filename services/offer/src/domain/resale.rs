@@ -3,12 +3,15 @@
 //! them to AWS (docs/aws/offers.md, resale authorisations). Field violations are named as in
 //! `CreateResaleAuthorizationRequest` and `CreateChannelPartnerOfferRequest`.
 //!
-//! Not wired to the RPCs yet: CreateResaleAuthorization, GetResaleAuthorization,
-//! ListResaleAuthorizations and CreateChannelPartnerOffer still answer UNIMPLEMENTED.
+//! A resale authorisation is followed like an offer (draft -> submitted -> released | failed)
+//! by the tracker. Channel-partner offers (CreateChannelPartnerOffer) are checked here but not
+//! created yet.
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use souk_core::Id;
 
 use souk_core::error::Violations;
 use souk_core::validate::{aws_account_id, max_len, required};
@@ -16,7 +19,7 @@ use time::{Date, OffsetDateTime};
 
 use super::change_set::{Change, RESALE_AUTHORIZATION_ENTITY, charge_amount, pricing_terms};
 use super::dates::{end_of_day, iso};
-use super::model::{Eula, Installment, OfferDraft, Pricing, Validity};
+use super::model::{Eula, Installment, OfferDraft, OfferState, Pricing, Validity};
 use super::validate;
 
 /// Most buyer accounts a resale authorisation may be restricted to.
@@ -25,7 +28,7 @@ pub const MAX_AUTHORIZED_BUYERS: usize = 25;
 pub const MARKUP_DECIMALS: usize = 9;
 
 /// What an ISV grants a channel partner, as validated: what its change set is made from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResaleAuthorizationDraft {
     /// Catalog product id (`prod-...`).
     pub product_id: String,
@@ -76,6 +79,110 @@ impl ResaleAuthorizationDraft {
     /// Whether the partner can still make an offer from it on `today`.
     pub fn expired_on(&self, today: Date) -> bool {
         self.expiry_date.is_some_and(|day| day < today)
+    }
+}
+
+/// A resale authorisation followed by Souk (states as an offer's: draft, submitted, released,
+/// failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResaleAuthorization {
+    /// Souk id (`rsa_...`).
+    pub id: Id,
+    /// Owning organisation.
+    pub organization_id: Id,
+    /// The integration (ISV seller account) granting it.
+    pub integration_id: Id,
+    /// What was asked.
+    pub draft: ResaleAuthorizationDraft,
+    /// Lifecycle state.
+    pub state: OfferState,
+    /// AWS id (`resaleauthz-...`), once AWS created it.
+    pub aws_id: Option<String>,
+    /// The change set that creates it, once started.
+    pub change_set_id: Option<String>,
+    /// The `ClientRequestToken` of its change set.
+    pub client_request_token: String,
+    /// AWS's error codes when it failed.
+    pub failure_code: Option<String>,
+    /// A message a seller can act on when it failed.
+    pub failure_message: Option<String>,
+    /// When it was asked for.
+    pub created_at: OffsetDateTime,
+    /// When it last changed.
+    pub updated_at: OffsetDateTime,
+    /// When the tracker looks at it next (`None`: never again).
+    pub next_check_at: Option<OffsetDateTime>,
+    /// Consecutive checks that failed to reach AWS (drives the backoff).
+    pub check_failures: u32,
+}
+
+impl ResaleAuthorization {
+    /// A new draft of `integration_id`, due for submission at `now`.
+    pub fn new(
+        organization_id: &Id,
+        integration_id: &Id,
+        draft: ResaleAuthorizationDraft,
+        now: OffsetDateTime,
+    ) -> Self {
+        let id = Id::generate("rsa");
+        Self {
+            // Its own id: a StartChangeSet retried after a crash starts nothing new.
+            client_request_token: id.to_string(),
+            id,
+            organization_id: organization_id.clone(),
+            integration_id: integration_id.clone(),
+            draft,
+            state: OfferState::Draft,
+            aws_id: None,
+            change_set_id: None,
+            failure_code: None,
+            failure_message: None,
+            created_at: now,
+            updated_at: now,
+            next_check_at: Some(now),
+            check_failures: 0,
+        }
+    }
+}
+
+/// Which resale authorisations ListResaleAuthorizations returns (AND of the set filters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResaleFilter {
+    /// Only this integration's.
+    pub integration_id: Option<Id>,
+    /// Only for this product.
+    pub product_id: Option<String>,
+    /// Only those granted to this partner account.
+    pub reseller_account_id: Option<String>,
+}
+
+/// A resale-authorisation lifecycle event, committed with the transition it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResaleEvent {
+    /// Checked and stored ("offer.resale_authorization_created").
+    Created(ResaleAuthorization),
+    /// AWS released it: the partner can make offers from it
+    /// ("offer.resale_authorization_released").
+    Released(ResaleAuthorization),
+    /// AWS refused its change set ("offer.resale_authorization_failed").
+    Failed(ResaleAuthorization),
+}
+
+impl ResaleEvent {
+    /// The event type.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::Created(_) => "offer.resale_authorization_created",
+            Self::Released(_) => "offer.resale_authorization_released",
+            Self::Failed(_) => "offer.resale_authorization_failed",
+        }
+    }
+
+    /// The resale authorisation as it is after the transition.
+    pub fn authorization(&self) -> &ResaleAuthorization {
+        match self {
+            Self::Created(r) | Self::Released(r) | Self::Failed(r) => r,
+        }
     }
 }
 

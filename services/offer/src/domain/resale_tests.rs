@@ -168,9 +168,13 @@ fn floor_prices_follow_the_offer_rules() {
     if let Pricing::Contract { contract } = &mut draft.pricing {
         contract.dimensions[0].unit_price_micros = 0;
     }
-    let found = authorization_violations(&draft);
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(found[0].0, "terms.contract.dimensions[0].unit_price_micros");
+    assert_eq!(
+        authorization_violations(&draft),
+        pair(
+            "terms.contract.dimensions[0].unit_price.amount_micros",
+            "must be a positive number of micros"
+        )
+    );
 }
 
 fn cppo() -> ChannelPartnerOfferDraft {
@@ -361,4 +365,51 @@ fn expiry_is_a_utc_day() {
     let today: Date = NOW.date();
     assert!(!granted.expired_on(today));
     assert!(granted.expired_on(date!(2028 - 01 - 01)));
+}
+
+#[test]
+fn an_authorization_is_one_change_set_ending_in_its_release() {
+    let mut draft = authorization();
+    draft.one_time = true;
+    draft.buyer_account_ids = vec![BUYER.into()];
+    let changes = create_resale_authorization(&draft);
+    let types: Vec<&str> = changes.iter().map(|c| c.change_type).collect();
+    assert_eq!(
+        types,
+        [
+            "CreateResaleAuthorization",
+            "UpdatePricingTerms",
+            "UpdateLegalTerms",
+            "UpdateBuyerTargetingTerms",
+            "UpdateAvailability",
+            "ReleaseResaleAuthorization",
+        ]
+    );
+    assert!(
+        changes
+            .iter()
+            .all(|c| c.entity_type == "ResaleAuthorization@1.0")
+    );
+    assert_eq!(
+        changes[0].details,
+        serde_json::json!({
+            "ProductId": "prod-abc123",
+            "Name": "Acme via Partner",
+            "Description": "EMEA resale",
+            "ResellerAccountId": PARTNER,
+        })
+    );
+    assert_eq!(
+        changes[1].details["Terms"][0]["Type"],
+        "ResaleConfigurableUpfrontPricingTerm"
+    );
+    assert_eq!(changes[1].details["Terms"][0]["CurrencyCode"], "EUR");
+    assert_eq!(
+        changes[4].details,
+        serde_json::json!({ "AvailabilityEndDate": "2027-12-31", "OffersMaxQuantity": 1 })
+    );
+    assert_eq!(
+        changes[1].identifier.as_deref(),
+        Some("$CreateResaleAuthorizationChange.Entity.Identifier")
+    );
 }

@@ -16,6 +16,7 @@ use super::model::{Eula, Offer, OfferDraft, OfferState};
 use super::ports::{
     Acting, Begun, CallError, Catalog, ChangeSetRequest, OfferFilter, Store, Transaction,
 };
+use super::resale::{ResaleAuthorization, ResaleAuthorizationDraft, ResaleEvent, ResaleFilter};
 use super::validate;
 
 /// Starts a write; a replay ends the use case at once with the stored response.
@@ -63,6 +64,8 @@ pub struct ImportReport {
     pub imported: Vec<Offer>,
     /// AWS offer ids left out, each with why.
     pub skipped: Vec<(String, String)>,
+    /// The resale authorisations Souk did not know, now listed like its own.
+    pub resale_authorizations: Vec<ResaleAuthorization>,
 }
 
 /// The use cases, over their ports.
@@ -128,6 +131,63 @@ impl Offers {
             self.wake.notify_one();
         }
         Ok(outcome)
+    }
+
+    /// A new resale authorisation of `integration_id` for a channel partner, checked against
+    /// every rule AWS would apply; the tracker submits it.
+    pub async fn create_resale_authorization(
+        &self,
+        organization_id: &Id,
+        integration_id: &Id,
+        draft: ResaleAuthorizationDraft,
+        idempotency: Option<&Idempotency>,
+        encode: impl FnOnce(&ResaleAuthorization) -> Vec<u8>,
+    ) -> Result<Outcome<ResaleAuthorization>, Error> {
+        let now = self.clock.now();
+        // The seller's own account is known to AWS only: AWS refuses a partner that is the
+        // seller (INVALID_RESELLER_ACCOUNT_ID), and the authorisation fails then.
+        super::resale::validate_authorization(&draft, None, now)?;
+        let mut tx = begin!(self.store, organization_id, idempotency);
+        let ra = ResaleAuthorization::new(organization_id, integration_id, draft, now);
+        tx.insert_resale_authorization(&ra).await?;
+        tx.emit_resale(ResaleEvent::Created(ra.clone()))?;
+        let outcome = commit(tx, ra, encode).await?;
+        if let Outcome::Done(ra) = &outcome {
+            tracing::info!(resale_authorization_id = %ra.id, "resale authorization created");
+            self.wake.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    /// Resale authorisation `id` (Souk's `rsa_...` or AWS's `resaleauthz-...`) of
+    /// `organization_id`.
+    pub async fn get_resale_authorization(
+        &self,
+        organization_id: &Id,
+        id: &str,
+    ) -> Result<ResaleAuthorization, Error> {
+        let found = if id.starts_with("resaleauthz-") {
+            self.store
+                .resale_authorization_by_aws_id(organization_id, id)
+                .await?
+        } else {
+            self.store
+                .get_resale_authorization(organization_id, &Id::from_trusted(id.to_owned()))
+                .await?
+        };
+        found.ok_or_else(|| Error::NotFound(format!("resale authorization {id}")))
+    }
+
+    /// One page of the organisation's resale authorisations.
+    pub async fn list_resale_authorizations(
+        &self,
+        organization_id: &Id,
+        filter: &ResaleFilter,
+        page: &PageRequest,
+    ) -> Result<Page<ResaleAuthorization>, Error> {
+        self.store
+            .list_resale_authorizations(organization_id, filter, page)
+            .await
     }
 
     /// Offer `id` of `organization_id`.
@@ -352,8 +412,47 @@ impl Offers {
                 Err(error) => return Err(aws(error)),
             }
         }
+        let mut found_resale = Vec::new();
+        let resale_ids = self
+            .catalog
+            .list_resale_authorization_ids(&acting)
+            .await
+            .map_err(aws)?;
+        for id in resale_ids {
+            if self
+                .store
+                .resale_authorization_by_aws_id(organization_id, &id)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            match self.catalog.describe_offer(&acting, &id).await {
+                Ok(details) => {
+                    match super::import::resale_authorization_from_details(&id, &details) {
+                        Ok(draft) => found_resale.push((id, draft)),
+                        Err(reason) => skipped.push((id, reason)),
+                    }
+                }
+                Err(CallError::Refused { code, message }) => {
+                    skipped.push((id, format!("{code}: {message}")));
+                }
+                Err(error) => return Err(aws(error)),
+            }
+        }
         let now = self.clock.now();
         let mut tx = begin!(self.store, organization_id, idempotency);
+        let mut resale_authorizations = Vec::new();
+        for (aws_id, draft) in found_resale {
+            let mut ra = ResaleAuthorization::new(organization_id, integration_id, draft, now);
+            ra.aws_id = Some(aws_id);
+            ra.state = OfferState::Released;
+            // Released: nothing left to track.
+            ra.next_check_at = None;
+            tx.insert_resale_authorization(&ra).await?;
+            tx.emit_resale(ResaleEvent::Created(ra.clone()))?;
+            resale_authorizations.push(ra);
+        }
         let mut imported = Vec::new();
         for f in found {
             let mut offer = new_offer(organization_id, integration_id, f.draft, None, now);
@@ -368,11 +467,16 @@ impl Offers {
             tx.emit(OfferEvent::Created(offer.clone()))?;
             imported.push(offer);
         }
-        let report = ImportReport { imported, skipped };
+        let report = ImportReport {
+            imported,
+            skipped,
+            resale_authorizations,
+        };
         let outcome = commit(tx, report, encode).await?;
         if let Outcome::Done(report) = &outcome {
             tracing::info!(
                 imported = report.imported.len(),
+                resale_authorizations = report.resale_authorizations.len(),
                 skipped = report.skipped.len(),
                 "offers imported"
             );

@@ -17,6 +17,7 @@ use super::event::OfferEvent;
 use super::failure;
 use super::model::{Offer, OfferState};
 use super::ports::{Acting, Begun, CallError, Catalog, ChangeSetRequest, ChangeSetStatus, Store};
+use super::resale::{ResaleAuthorization, ResaleEvent, create_resale_authorization};
 
 /// How the tracker paces itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +156,7 @@ impl Tracker {
                 }
             }
         }
+        self.track_resale(now, &mut report).await?;
         Ok(report)
     }
 
@@ -388,6 +390,175 @@ impl Tracker {
             days_before,
         };
         Some(Step::transition(next, Some(event)))
+    }
+}
+
+/// Resale authorisations: submitted and polled like offers, final once released or failed (a
+/// released one has nothing left to watch).
+impl Tracker {
+    async fn track_resale(
+        &self,
+        now: OffsetDateTime,
+        report: &mut TrackReport,
+    ) -> Result<(), Error> {
+        let due = self
+            .store
+            .due_resale_authorizations(now, self.options.batch)
+            .await?;
+        for ra in due {
+            if !self
+                .store
+                .claim_resale_authorization(&ra, later(now, self.options.lease))
+                .await?
+            {
+                continue;
+            }
+            report.checked += 1;
+            let (next, event, failed) = self.look_resale(&ra, now).await;
+            report.retried += u32::from(failed);
+            let transition = event.is_some();
+            if self.write_resale(&ra, next, event).await? && transition {
+                report.transitions += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The next state of `ra`, its event, and whether the call to AWS failed.
+    async fn look_resale(
+        &self,
+        ra: &ResaleAuthorization,
+        now: OffsetDateTime,
+    ) -> (ResaleAuthorization, Option<ResaleEvent>, bool) {
+        let acting = Acting {
+            organization_id: ra.organization_id.clone(),
+            integration_id: ra.integration_id.clone(),
+        };
+        let mut next = ra.clone();
+        next.updated_at = now;
+        let again = |mut next: ResaleAuthorization| {
+            next.updated_at = ra.updated_at;
+            next.check_failures = ra.check_failures.saturating_add(1);
+            next.next_check_at = Some(later(
+                now,
+                backoff(
+                    self.options.first_poll,
+                    self.options.max_poll,
+                    ra.check_failures,
+                ),
+            ));
+            (next, None, true)
+        };
+        let failed = |mut next: ResaleAuthorization, code: String, message: String| {
+            next.state = OfferState::Failed;
+            next.failure_code = Some(code);
+            next.failure_message = Some(message);
+            next.next_check_at = None;
+            let event = ResaleEvent::Failed(next.clone());
+            (next, Some(event), false)
+        };
+        match (ra.state, ra.change_set_id.as_deref()) {
+            (OfferState::Draft, _) | (OfferState::Submitted, None) => {
+                let request = ChangeSetRequest {
+                    name: format!("souk resale authorization {}", ra.id),
+                    client_request_token: ra.client_request_token.clone(),
+                    changes: create_resale_authorization(&ra.draft),
+                };
+                match self.catalog.start_change_set(&acting, &request).await {
+                    Ok(change_set_id) => {
+                        next.state = OfferState::Submitted;
+                        next.change_set_id = Some(change_set_id);
+                        next.check_failures = 0;
+                        next.next_check_at = Some(later(now, self.options.first_poll));
+                        (next, None, false)
+                    }
+                    Err(CallError::Retry(message)) => {
+                        tracing::warn!(resale_authorization_id = %ra.id, %message, "StartChangeSet failed; retrying");
+                        again(next)
+                    }
+                    Err(CallError::Refused { code, message }) => failed(
+                        next,
+                        code.clone(),
+                        format!("AWS refused the change set: {code}: {message}"),
+                    ),
+                }
+            }
+            (OfferState::Submitted, Some(change_set_id)) => {
+                match self
+                    .catalog
+                    .describe_change_set(&acting, change_set_id)
+                    .await
+                {
+                    Ok(ChangeSetStatus::Running) => {
+                        let (mut next, event, _) = again(next);
+                        // Waiting on a running change set is not a failure to report.
+                        next.updated_at = ra.updated_at;
+                        (next, event, false)
+                    }
+                    Ok(ChangeSetStatus::Succeeded { entity_id }) => {
+                        next.state = OfferState::Released;
+                        next.aws_id = entity_id;
+                        next.check_failures = 0;
+                        next.next_check_at = None;
+                        let event = ResaleEvent::Released(next.clone());
+                        (next, Some(event), false)
+                    }
+                    Ok(ChangeSetStatus::Failed {
+                        failure_code,
+                        description,
+                        errors,
+                    }) => failed(
+                        next,
+                        failure::codes(&errors, &failure_code),
+                        failure::readable(&description, &errors),
+                    ),
+                    Ok(ChangeSetStatus::Cancelled) => failed(
+                        next,
+                        "CANCELLED".into(),
+                        "the change set was cancelled in AWS before it applied".into(),
+                    ),
+                    Err(CallError::Retry(message) | CallError::Refused { message, .. }) => {
+                        tracing::warn!(resale_authorization_id = %ra.id, %message, "DescribeChangeSet failed; retrying");
+                        again(next)
+                    }
+                }
+            }
+            // Final states are never due; clear the check if one is left.
+            _ => {
+                next.updated_at = ra.updated_at;
+                next.next_check_at = None;
+                (next, None, false)
+            }
+        }
+    }
+
+    /// Writes `next` if `seen` is still in the state it was looked at in; `true` when written.
+    async fn write_resale(
+        &self,
+        seen: &ResaleAuthorization,
+        next: ResaleAuthorization,
+        event: Option<ResaleEvent>,
+    ) -> Result<bool, Error> {
+        let mut tx = match self.store.begin(&seen.organization_id, None).await? {
+            Begun::Fresh(tx) => tx,
+            Begun::Replayed(_) => return Ok(false),
+        };
+        let Some(current) = tx
+            .lock_resale_authorization(&seen.organization_id, &seen.id)
+            .await?
+        else {
+            return Ok(false);
+        };
+        if current.state != seen.state {
+            return Ok(false);
+        }
+        tx.update_resale_authorization(&next).await?;
+        if let Some(event) = event {
+            tracing::info!(resale_authorization_id = %next.id, event = event.event_type(), "resale authorization transition");
+            tx.emit_resale(event)?;
+        }
+        tx.commit(Vec::new()).await?;
+        Ok(true)
     }
 }
 

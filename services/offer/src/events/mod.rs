@@ -1,18 +1,22 @@
 //! The events the offer service publishes (through the outbox, in the transaction of the
 //! change): `offer.created`, `offer.released`, `offer.failed`, `offer.accepted`,
-//! `offer.expired`, `offer.cancelled` and `offer.expiring` (a reminder), each with the offer as it is after the transition.
+//! `offer.expired`, `offer.cancelled` and `offer.expiring` (a reminder), each with the offer as
+//! it is after the transition; `offer.resale_authorization_created`, `..._released` and
+//! `..._failed` with the resale authorisation.
 //! The envelope's subject names the Souk offer id and the agreement once there is one.
 
 use souk_events::EventFactory;
 use souk_proto::events::event::Payload;
 use souk_proto::events::{
     OfferAccepted, OfferCancelled, OfferCreated, OfferExpired, OfferExpiring, OfferFailed,
-    OfferReleased, Subject,
+    OfferReleased, ResaleAuthorizationCreated, ResaleAuthorizationFailed,
+    ResaleAuthorizationReleased, Subject,
 };
 use souk_store::outbox::OutboxRecord;
 
 use crate::domain::Error;
 use crate::domain::event::OfferEvent;
+use crate::domain::resale::ResaleEvent;
 use crate::proto;
 
 /// The outbox record of `event`.
@@ -43,6 +47,37 @@ pub fn record(factory: &EventFactory, event: &OfferEvent) -> Result<OutboxRecord
             o.organization_id.as_str(),
             o.integration_id.as_str(),
             subject,
+            payload,
+        )
+        .map_err(|e| Error::Internal(format!("building event {event_type}: {e}")))
+}
+
+/// The outbox record of a resale-authorisation `event` (its subject names no offer).
+pub fn resale_record(factory: &EventFactory, event: &ResaleEvent) -> Result<OutboxRecord, Error> {
+    let event_type = event.event_type();
+    let ra = event.authorization();
+    let resale_authorization = Some(proto::resale_authorization(ra));
+    let payload = match event {
+        ResaleEvent::Created(_) => {
+            Payload::ResaleAuthorizationCreated(ResaleAuthorizationCreated {
+                resale_authorization,
+            })
+        }
+        ResaleEvent::Released(_) => {
+            Payload::ResaleAuthorizationReleased(ResaleAuthorizationReleased {
+                resale_authorization,
+            })
+        }
+        ResaleEvent::Failed(_) => Payload::ResaleAuthorizationFailed(ResaleAuthorizationFailed {
+            resale_authorization,
+        }),
+    };
+    factory
+        .record_about(
+            event_type,
+            ra.organization_id.as_str(),
+            ra.integration_id.as_str(),
+            Subject::default(),
             payload,
         )
         .map_err(|e| Error::Internal(format!("building event {event_type}: {e}")))

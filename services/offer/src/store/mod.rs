@@ -3,6 +3,7 @@
 //! every query but the tracker's is confined to an organisation.
 
 pub mod migrations;
+mod resale_rows;
 mod rows;
 mod transaction;
 
@@ -22,6 +23,7 @@ pub use migrations::migrations;
 use crate::domain::Error;
 use crate::domain::model::Offer;
 use crate::domain::ports::{self, Begun, OfferFilter};
+use crate::domain::resale::{ResaleAuthorization, ResaleFilter};
 use transaction::SqlTransaction;
 
 fn db(err: sqlx::Error) -> Error {
@@ -206,6 +208,133 @@ impl ports::Store for SqlStore {
         )
         .bind(to_unix_millis(until))
         .bind(offer.id.as_str())
+        .bind(to_unix_millis(due))
+        .execute(self.store.pool())
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn get_resale_authorization(
+        &self,
+        organization_id: &Id,
+        id: &Id,
+    ) -> Result<Option<ResaleAuthorization>, Error> {
+        tenant::fetch_owned(
+            self.store.pool(),
+            self.store.backend(),
+            tenant::OwnedRow {
+                table: "resale_authorizations",
+                columns: resale_rows::COLUMNS,
+                for_update: false,
+            },
+            organization_id.as_str(),
+            id.as_str(),
+            resale_rows::decode,
+        )
+        .await
+    }
+
+    async fn resale_authorization_by_aws_id(
+        &self,
+        organization_id: &Id,
+        aws_id: &str,
+    ) -> Result<Option<ResaleAuthorization>, Error> {
+        let sql = format!(
+            "SELECT {} FROM resale_authorizations WHERE organization_id = $1 AND aws_id = $2",
+            resale_rows::COLUMNS
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(organization_id.as_str())
+            .bind(aws_id)
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(db)?;
+        found.as_ref().map(resale_rows::decode).transpose()
+    }
+
+    async fn list_resale_authorizations(
+        &self,
+        organization_id: &Id,
+        filter: &ResaleFilter,
+        page: &PageRequest,
+    ) -> Result<Page<ResaleAuthorization>, Error> {
+        let mut args = Args::default();
+        let mut sql = format!(
+            "SELECT {} FROM resale_authorizations WHERE organization_id = {}",
+            resale_rows::COLUMNS,
+            args.text(organization_id.as_str())
+        );
+        if let Some(after) = &page.after {
+            sql.push_str(&format!(" AND id < {}", args.text(after.as_str())));
+        }
+        if let Some(integration_id) = &filter.integration_id {
+            sql.push_str(&format!(
+                " AND integration_id = {}",
+                args.text(integration_id.as_str())
+            ));
+        }
+        if let Some(product_id) = &filter.product_id {
+            sql.push_str(&format!(
+                " AND product_id = {}",
+                args.text(product_id.as_str())
+            ));
+        }
+        if let Some(reseller) = &filter.reseller_account_id {
+            sql.push_str(&format!(
+                " AND reseller_account_id = {}",
+                args.text(reseller.as_str())
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY id DESC LIMIT {}",
+            args.int(page.fetch_limit())
+        ));
+        let found = args
+            .query(sql)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db)?;
+        Ok(Page::from_rows(
+            resale_rows::all(&found)?,
+            page,
+            resale_rows::key,
+        ))
+    }
+
+    async fn due_resale_authorizations(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ResaleAuthorization>, Error> {
+        let sql = format!(
+            "SELECT {} FROM resale_authorizations WHERE next_check_at IS NOT NULL \
+             AND next_check_at <= $1 ORDER BY next_check_at LIMIT $2",
+            resale_rows::COLUMNS
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(to_unix_millis(now))
+            .bind(i64::from(limit))
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db)?;
+        resale_rows::all(&found)
+    }
+
+    async fn claim_resale_authorization(
+        &self,
+        ra: &ResaleAuthorization,
+        until: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let Some(due) = ra.next_check_at else {
+            return Ok(false);
+        };
+        let done = sqlx::query(
+            "UPDATE resale_authorizations SET next_check_at = $1 \
+             WHERE id = $2 AND next_check_at = $3",
+        )
+        .bind(to_unix_millis(until))
+        .bind(ra.id.as_str())
         .bind(to_unix_millis(due))
         .execute(self.store.pool())
         .await

@@ -5,11 +5,12 @@ use souk_core::{Id, SharedClock};
 use souk_events::EventFactory;
 use souk_store::{UnitOfWork, tenant};
 
-use super::{db, rows};
+use super::{db, resale_rows, rows};
 use crate::domain::Error;
 use crate::domain::event::OfferEvent;
 use crate::domain::model::Offer;
 use crate::domain::ports::Transaction;
+use crate::domain::resale::{ResaleAuthorization, ResaleEvent};
 
 /// One write of the offer service.
 pub(super) struct SqlTransaction {
@@ -86,6 +87,71 @@ impl Transaction for SqlTransaction {
 
     fn emit(&mut self, event: OfferEvent) -> Result<(), Error> {
         let record = crate::events::record(&self.events, &event)?;
+        self.work.emit(record);
+        Ok(())
+    }
+
+    async fn insert_resale_authorization(&mut self, ra: &ResaleAuthorization) -> Result<(), Error> {
+        let placeholders: Vec<String> = (1..=resale_rows::COLUMN_COUNT)
+            .map(|n| format!("${n}"))
+            .collect();
+        let sql = format!(
+            "INSERT INTO resale_authorizations ({}) VALUES ({})",
+            resale_rows::COLUMNS,
+            placeholders.join(", ")
+        );
+        resale_rows::bind(sqlx::query(sqlx::AssertSqlSafe(sql)), ra)?
+            .execute(&mut **self.work.tx())
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn lock_resale_authorization(
+        &mut self,
+        organization_id: &Id,
+        id: &Id,
+    ) -> Result<Option<ResaleAuthorization>, Error> {
+        let backend = self.work.store().backend();
+        tenant::fetch_owned(
+            &mut **self.work.tx(),
+            backend,
+            tenant::OwnedRow {
+                table: "resale_authorizations",
+                columns: resale_rows::COLUMNS,
+                for_update: true,
+            },
+            organization_id.as_str(),
+            id.as_str(),
+            resale_rows::decode,
+        )
+        .await
+    }
+
+    async fn update_resale_authorization(&mut self, ra: &ResaleAuthorization) -> Result<(), Error> {
+        let sets: Vec<String> = resale_rows::COLUMNS
+            .split(',')
+            .map(str::trim)
+            .enumerate()
+            .skip(1)
+            .map(|(i, column)| format!("{column} = ${}", i + 1))
+            .collect();
+        let sql = format!(
+            "UPDATE resale_authorizations SET {} WHERE id = $1 AND organization_id = $2",
+            sets.join(", ")
+        );
+        let done = resale_rows::bind(sqlx::query(sqlx::AssertSqlSafe(sql)), ra)?
+            .execute(&mut **self.work.tx())
+            .await
+            .map_err(db)?;
+        if done.rows_affected() != 1 {
+            return Err(Error::NotFound(format!("resale authorisation {}", ra.id)));
+        }
+        Ok(())
+    }
+
+    fn emit_resale(&mut self, event: ResaleEvent) -> Result<(), Error> {
+        let record = crate::events::resale_record(&self.events, &event)?;
         self.work.emit(record);
         Ok(())
     }

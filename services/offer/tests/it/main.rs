@@ -7,4 +7,5 @@ mod import;
 mod kinds;
 mod lifecycle;
 mod requests;
+mod resale;
 mod robustness;
