@@ -16,6 +16,7 @@ use souk_core::{Id, Idempotency, Page, PageRequest, SharedClock};
 use souk_events::EventFactory;
 use souk_store::idempotency::{self, IdempotencyKey};
 use souk_store::{Args, Store, tenant};
+use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 pub use migrations::migrations;
@@ -107,17 +108,11 @@ impl ports::Store for SqlStore {
         organization_id: &Id,
         aws_offer_id: &str,
     ) -> Result<Option<Offer>, Error> {
-        let sql = format!(
-            "SELECT {} FROM offers WHERE organization_id = $1 AND aws_offer_id = $2",
-            rows::OFFER_COLUMNS
-        );
-        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(organization_id.as_str())
-            .bind(aws_offer_id)
-            .fetch_optional(self.store.pool())
-            .await
-            .map_err(db)?;
-        found.as_ref().map(rows::offer).transpose()
+        self.by_aws_id(&OFFERS, organization_id, aws_offer_id)
+            .await?
+            .as_ref()
+            .map(rows::offer)
+            .transpose()
     }
 
     async fn list_offers(
@@ -126,93 +121,21 @@ impl ports::Store for SqlStore {
         filter: &OfferFilter,
         page: &PageRequest,
     ) -> Result<Page<Offer>, Error> {
-        let mut args = Args::default();
-        let mut sql = format!(
-            "SELECT {} FROM offers WHERE organization_id = {}",
-            rows::OFFER_COLUMNS,
-            args.text(organization_id.as_str())
-        );
-        if let Some(after) = &page.after {
-            sql.push_str(&format!(" AND id < {}", args.text(after.as_str())));
-        }
-        if let Some(integration_id) = &filter.integration_id {
-            sql.push_str(&format!(
-                " AND integration_id = {}",
-                args.text(integration_id.as_str())
-            ));
-        }
-        if let Some(product_id) = &filter.product_id {
-            sql.push_str(&format!(
-                " AND product_id = {}",
-                args.text(product_id.as_str())
-            ));
-        }
-        if let Some(buyer) = &filter.buyer_account_id {
-            // The ids are a JSON array of quoted 12-digit strings.
-            sql.push_str(&format!(
-                " AND buyer_account_ids LIKE {}",
-                args.text(format!("%\"{buyer}\"%"))
-            ));
-        }
-        if !filter.states.is_empty() {
-            sql.push_str(&format!(
-                " AND state IN ({})",
-                args.texts(filter.states.iter().map(|s| s.as_str()))
-            ));
-        }
-        if !filter.kinds.is_empty() {
-            sql.push_str(&format!(
-                " AND kind IN ({})",
-                args.texts(filter.kinds.iter().map(|k| k.as_str()))
-            ));
-        }
-        if let Some(before) = filter.expiring_before {
-            sql.push_str(&format!(
-                " AND expiry_at IS NOT NULL AND expiry_at < {}",
-                args.int(to_unix_millis(before))
-            ));
-        }
-        sql.push_str(&format!(
-            " ORDER BY id DESC LIMIT {}",
-            args.int(page.fetch_limit())
-        ));
-        let found = args
-            .query(sql)
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(db)?;
+        let found = self
+            .page_of(&OFFERS, organization_id, page, |args, sql| {
+                offer_conditions(args, sql, filter)
+            })
+            .await?;
         Ok(Page::from_rows(rows::offers(&found)?, page, rows::key))
     }
 
     async fn due_offers(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<Offer>, Error> {
-        let sql = format!(
-            "SELECT {} FROM offers WHERE next_check_at IS NOT NULL AND next_check_at <= $1 \
-             ORDER BY next_check_at LIMIT $2",
-            rows::OFFER_COLUMNS
-        );
-        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(to_unix_millis(now))
-            .bind(i64::from(limit))
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(db)?;
-        rows::offers(&found)
+        rows::offers(&self.due(&OFFERS, now, limit).await?)
     }
 
     async fn claim(&self, offer: &Offer, until: OffsetDateTime) -> Result<bool, Error> {
-        let Some(due) = offer.next_check_at else {
-            return Ok(false);
-        };
-        let done = sqlx::query(
-            "UPDATE offers SET next_check_at = $1 WHERE id = $2 AND next_check_at = $3",
-        )
-        .bind(to_unix_millis(until))
-        .bind(offer.id.as_str())
-        .bind(to_unix_millis(due))
-        .execute(self.store.pool())
-        .await
-        .map_err(db)?;
-        Ok(done.rows_affected() == 1)
+        self.claim_check(&OFFERS, &offer.id, offer.next_check_at, until)
+            .await
     }
 
     async fn get_resale_authorization(
@@ -240,17 +163,11 @@ impl ports::Store for SqlStore {
         organization_id: &Id,
         aws_id: &str,
     ) -> Result<Option<ResaleAuthorization>, Error> {
-        let sql = format!(
-            "SELECT {} FROM resale_authorizations WHERE organization_id = $1 AND aws_id = $2",
-            resale_rows::COLUMNS
-        );
-        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(organization_id.as_str())
-            .bind(aws_id)
-            .fetch_optional(self.store.pool())
-            .await
-            .map_err(db)?;
-        found.as_ref().map(resale_rows::decode).transpose()
+        self.by_aws_id(&RESALE_AUTHORIZATIONS, organization_id, aws_id)
+            .await?
+            .as_ref()
+            .map(resale_rows::decode)
+            .transpose()
     }
 
     async fn list_resale_authorizations(
@@ -259,42 +176,28 @@ impl ports::Store for SqlStore {
         filter: &ResaleFilter,
         page: &PageRequest,
     ) -> Result<Page<ResaleAuthorization>, Error> {
-        let mut args = Args::default();
-        let mut sql = format!(
-            "SELECT {} FROM resale_authorizations WHERE organization_id = {}",
-            resale_rows::COLUMNS,
-            args.text(organization_id.as_str())
-        );
-        if let Some(after) = &page.after {
-            sql.push_str(&format!(" AND id < {}", args.text(after.as_str())));
-        }
-        if let Some(integration_id) = &filter.integration_id {
-            sql.push_str(&format!(
-                " AND integration_id = {}",
-                args.text(integration_id.as_str())
-            ));
-        }
-        if let Some(product_id) = &filter.product_id {
-            sql.push_str(&format!(
-                " AND product_id = {}",
-                args.text(product_id.as_str())
-            ));
-        }
-        if let Some(reseller) = &filter.reseller_account_id {
-            sql.push_str(&format!(
-                " AND reseller_account_id = {}",
-                args.text(reseller.as_str())
-            ));
-        }
-        sql.push_str(&format!(
-            " ORDER BY id DESC LIMIT {}",
-            args.int(page.fetch_limit())
-        ));
-        let found = args
-            .query(sql)
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(db)?;
+        let found = self
+            .page_of(
+                &RESALE_AUTHORIZATIONS,
+                organization_id,
+                page,
+                |args, sql| {
+                    equals(
+                        args,
+                        sql,
+                        "integration_id",
+                        filter.integration_id.as_ref().map(Id::as_str),
+                    );
+                    equals(args, sql, "product_id", filter.product_id.as_deref());
+                    equals(
+                        args,
+                        sql,
+                        "reseller_account_id",
+                        filter.reseller_account_id.as_deref(),
+                    );
+                },
+            )
+            .await?;
         Ok(Page::from_rows(
             resale_rows::all(&found)?,
             page,
@@ -307,18 +210,7 @@ impl ports::Store for SqlStore {
         now: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<ResaleAuthorization>, Error> {
-        let sql = format!(
-            "SELECT {} FROM resale_authorizations WHERE next_check_at IS NOT NULL \
-             AND next_check_at <= $1 ORDER BY next_check_at LIMIT $2",
-            resale_rows::COLUMNS
-        );
-        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(to_unix_millis(now))
-            .bind(i64::from(limit))
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(db)?;
-        resale_rows::all(&found)
+        resale_rows::all(&self.due(&RESALE_AUTHORIZATIONS, now, limit).await?)
     }
 
     async fn claim_resale_authorization(
@@ -326,19 +218,166 @@ impl ports::Store for SqlStore {
         ra: &ResaleAuthorization,
         until: OffsetDateTime,
     ) -> Result<bool, Error> {
-        let Some(due) = ra.next_check_at else {
+        self.claim_check(&RESALE_AUTHORIZATIONS, &ra.id, ra.next_check_at, until)
+            .await
+    }
+}
+
+/// A table of rows the tracker follows through AWS: offers or resale authorisations.
+struct Tracked {
+    table: &'static str,
+    columns: &'static str,
+    /// The column of the AWS entity id.
+    aws_id: &'static str,
+}
+
+const OFFERS: Tracked = Tracked {
+    table: "offers",
+    columns: rows::OFFER_COLUMNS,
+    aws_id: "aws_offer_id",
+};
+
+const RESALE_AUTHORIZATIONS: Tracked = Tracked {
+    table: "resale_authorizations",
+    columns: resale_rows::COLUMNS,
+    aws_id: "aws_id",
+};
+
+impl SqlStore {
+    /// The organisation's row with this AWS id.
+    async fn by_aws_id(
+        &self,
+        tracked: &Tracked,
+        organization_id: &Id,
+        aws_id: &str,
+    ) -> Result<Option<AnyRow>, Error> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE organization_id = $1 AND {} = $2",
+            tracked.columns, tracked.table, tracked.aws_id
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(organization_id.as_str())
+            .bind(aws_id)
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(db)
+    }
+
+    /// A page of the organisation's rows, newest first, with the `conditions` a filter adds.
+    async fn page_of(
+        &self,
+        tracked: &Tracked,
+        organization_id: &Id,
+        page: &PageRequest,
+        conditions: impl FnOnce(&mut Args, &mut String),
+    ) -> Result<Vec<AnyRow>, Error> {
+        let mut args = Args::default();
+        let mut sql = format!(
+            "SELECT {} FROM {} WHERE organization_id = {}",
+            tracked.columns,
+            tracked.table,
+            args.text(organization_id.as_str())
+        );
+        if let Some(after) = &page.after {
+            sql.push_str(&format!(" AND id < {}", args.text(after.as_str())));
+        }
+        conditions(&mut args, &mut sql);
+        sql.push_str(&format!(
+            " ORDER BY id DESC LIMIT {}",
+            args.int(page.fetch_limit())
+        ));
+        args.query(sql)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db)
+    }
+
+    /// The rows whose next check is due at `now` (every organisation's: the tracker's query).
+    async fn due(
+        &self,
+        tracked: &Tracked,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<AnyRow>, Error> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE next_check_at IS NOT NULL AND next_check_at <= $1 \
+             ORDER BY next_check_at LIMIT $2",
+            tracked.columns, tracked.table
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(to_unix_millis(now))
+            .bind(i64::from(limit))
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db)
+    }
+
+    /// Moves a due row's next check to `until` unless another tracker did first (its check is
+    /// no longer `due`); whether this one did.
+    async fn claim_check(
+        &self,
+        tracked: &Tracked,
+        id: &Id,
+        due: Option<OffsetDateTime>,
+        until: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let Some(due) = due else {
             return Ok(false);
         };
-        let done = sqlx::query(
-            "UPDATE resale_authorizations SET next_check_at = $1 \
-             WHERE id = $2 AND next_check_at = $3",
-        )
-        .bind(to_unix_millis(until))
-        .bind(ra.id.as_str())
-        .bind(to_unix_millis(due))
-        .execute(self.store.pool())
-        .await
-        .map_err(db)?;
+        let sql = format!(
+            "UPDATE {} SET next_check_at = $1 WHERE id = $2 AND next_check_at = $3",
+            tracked.table
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(to_unix_millis(until))
+            .bind(id.as_str())
+            .bind(to_unix_millis(due))
+            .execute(self.store.pool())
+            .await
+            .map_err(db)?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+/// ` AND column = $n` when `value` is given.
+fn equals(args: &mut Args, sql: &mut String, column: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        sql.push_str(&format!(" AND {column} = {}", args.text(value)));
+    }
+}
+
+/// The conditions of an offer filter.
+fn offer_conditions(args: &mut Args, sql: &mut String, filter: &OfferFilter) {
+    equals(
+        args,
+        sql,
+        "integration_id",
+        filter.integration_id.as_ref().map(Id::as_str),
+    );
+    equals(args, sql, "product_id", filter.product_id.as_deref());
+    if let Some(buyer) = &filter.buyer_account_id {
+        // The ids are a JSON array of quoted 12-digit strings.
+        sql.push_str(&format!(
+            " AND buyer_account_ids LIKE {}",
+            args.text(format!("%\"{buyer}\"%"))
+        ));
+    }
+    if !filter.states.is_empty() {
+        sql.push_str(&format!(
+            " AND state IN ({})",
+            args.texts(filter.states.iter().map(|s| s.as_str()))
+        ));
+    }
+    if !filter.kinds.is_empty() {
+        sql.push_str(&format!(
+            " AND kind IN ({})",
+            args.texts(filter.kinds.iter().map(|k| k.as_str()))
+        ));
+    }
+    if let Some(before) = filter.expiring_before {
+        sql.push_str(&format!(
+            " AND expiry_at IS NOT NULL AND expiry_at < {}",
+            args.int(to_unix_millis(before))
+        ));
     }
 }
