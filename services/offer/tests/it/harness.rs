@@ -318,6 +318,19 @@ impl Harness {
             .await;
     }
 
+    /// Moves the clock to 01:00 UTC of the next day when less than two hours of the day are
+    /// left, so that a test that takes "today" at its start and moves the clock as it runs
+    /// stays on that day.
+    pub async fn away_from_midnight(&self) {
+        let now = self.now();
+        let elapsed =
+            i64::from(now.hour()) * 3_600 + i64::from(now.minute()) * 60 + i64::from(now.second());
+        let left = 86_400 - elapsed;
+        if left < 7_200 {
+            self.advance(left + 3_600).await;
+        }
+    }
+
     /// One tracker pass after moving the clock `seconds` (past every due check).
     pub async fn track(&self, seconds: i64) {
         if seconds > 0 {
