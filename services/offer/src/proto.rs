@@ -6,8 +6,8 @@ use souk_service::convert::timestamp;
 use time::Date;
 
 use crate::domain::model::{
-    ContractDimension, ContractTerms, DimensionPrice, Eula, Offer, OfferKind, OfferState, Pricing,
-    ReplacementReason, SoftwarePricingModel, SoftwareTerms,
+    ContractDimension, ContractTerms, DimensionPrice, Eula, Installment, Offer, OfferKind,
+    OfferState, Pricing, ReplacementReason, SoftwarePricingModel, SoftwareTerms,
 };
 use crate::domain::resale::ResaleAuthorization;
 
@@ -52,6 +52,17 @@ fn money(micros: i64, currency: &str) -> Option<Money> {
         amount_micros: micros,
         currency_code: currency.to_owned(),
     })
+}
+
+/// A flexible payment schedule (an offer's or a resale authorisation's), in `currency`.
+fn payment_schedule(schedule: &[Installment], currency: &str) -> Vec<pb::PaymentInstallment> {
+    schedule
+        .iter()
+        .map(|i| pb::PaymentInstallment {
+            charge_date: Some(date(i.charge_date)),
+            amount: money(i.amount_micros, currency),
+        })
+        .collect()
 }
 
 fn prices(prices: &[DimensionPrice], currency: &str) -> Vec<pb::DimensionPrice> {
@@ -220,14 +231,7 @@ pub fn offer(o: &Offer) -> pb::Offer {
         kind: kind(o.kind()) as i32,
         terms: Some(terms(&d.pricing, &d.currency)),
         currency_code: d.currency.clone(),
-        payment_schedule: d
-            .payment_schedule
-            .iter()
-            .map(|i| pb::PaymentInstallment {
-                charge_date: Some(date(i.charge_date)),
-                amount: money(i.amount_micros, &d.currency),
-            })
-            .collect(),
+        payment_schedule: payment_schedule(&d.payment_schedule, &d.currency),
         eula: Some(eula(&d.eula)),
         buyer_account_ids: d.buyer_account_ids.clone(),
         expiry_time: d.expiry_time().map(timestamp),
@@ -268,14 +272,7 @@ pub fn resale_authorization(ra: &ResaleAuthorization) -> pb::ResaleAuthorization
         state: state(ra.state) as i32,
         terms: Some(terms(&d.pricing, &d.currency)),
         currency_code: d.currency.clone(),
-        payment_schedule: d
-            .payment_schedule
-            .iter()
-            .map(|i| pb::PaymentInstallment {
-                charge_date: Some(date(i.charge_date)),
-                amount: money(i.amount_micros, &d.currency),
-            })
-            .collect(),
+        payment_schedule: payment_schedule(&d.payment_schedule, &d.currency),
         buyer_eula: Some(eula(&d.eula)),
         buyer_account_ids: d.buyer_account_ids.clone(),
         expiry_date: d.expiry_date.map(date),

@@ -197,12 +197,7 @@ pub fn validate_authorization(
     let today = now.date();
     v.check("name", required(&draft.name, 100));
     v.check("description", max_len(&draft.description, 255));
-    if !draft.product_id.starts_with("prod-") || draft.product_id.len() > 50 {
-        v.add(
-            "product_id",
-            "must be a Catalog product id (\"prod-...\", at most 50 characters)",
-        );
-    }
+    validate::product_id(&mut v, &draft.product_id);
     if let Err(reason) = aws_account_id(&draft.reseller_account_id) {
         v.add("reseller_account_id", reason);
     } else if seller_account_id == Some(draft.reseller_account_id.as_str()) {

@@ -381,15 +381,8 @@ impl Offers {
             organization_id: organization_id.clone(),
             integration_id: integration_id.clone(),
         };
-        let aws = |error: CallError| match error {
-            CallError::Retry(message) => {
-                Error::Unavailable(format!("AWS is unavailable, try again: {message}"))
-            }
-            CallError::Refused { code, message } => Error::FailedPrecondition(format!(
-                "AWS refused to list the offers: {code}: {message}"
-            )),
-        };
-        let ids = self.catalog.list_offer_ids(&acting).await.map_err(aws)?;
+        let aws = aws_error("list the offers");
+        let ids = self.catalog.list_offer_ids(&acting).await.map_err(&aws)?;
         let mut found = Vec::new();
         let mut skipped = Vec::new();
         for id in ids {
@@ -401,15 +394,12 @@ impl Offers {
             {
                 continue;
             }
-            match self.catalog.describe_offer(&acting, &id).await {
-                Ok(details) => match super::import::offer_from_details(&id, &details) {
-                    Ok(offer) => found.push(offer),
-                    Err(reason) => skipped.push((id, reason)),
-                },
-                Err(CallError::Refused { code, message }) => {
-                    skipped.push((id, format!("{code}: {message}")));
-                }
-                Err(error) => return Err(aws(error)),
+            let parse = super::import::offer_from_details;
+            if let Some(offer) = self
+                .describe(&acting, id, parse, &mut skipped, &aws)
+                .await?
+            {
+                found.push(offer);
             }
         }
         let mut found_resale = Vec::new();
@@ -417,7 +407,7 @@ impl Offers {
             .catalog
             .list_resale_authorization_ids(&acting)
             .await
-            .map_err(aws)?;
+            .map_err(&aws)?;
         for id in resale_ids {
             if self
                 .store
@@ -427,17 +417,12 @@ impl Offers {
             {
                 continue;
             }
-            match self.catalog.describe_offer(&acting, &id).await {
-                Ok(details) => {
-                    match super::import::resale_authorization_from_details(&id, &details) {
-                        Ok(draft) => found_resale.push((id, draft)),
-                        Err(reason) => skipped.push((id, reason)),
-                    }
-                }
-                Err(CallError::Refused { code, message }) => {
-                    skipped.push((id, format!("{code}: {message}")));
-                }
-                Err(error) => return Err(aws(error)),
+            let parse = super::import::resale_authorization_from_details;
+            if let Some(draft) = self
+                .describe(&acting, id.clone(), parse, &mut skipped, &aws)
+                .await?
+            {
+                found_resale.push((id, draft));
             }
         }
         let now = self.clock.now();
@@ -517,14 +502,46 @@ impl Offers {
         self.catalog
             .start_change_set(&Acting::of(offer), &request)
             .await
-            .map_err(|error| match error {
-                CallError::Retry(message) => {
-                    Error::Unavailable(format!("AWS is unavailable, try again: {message}"))
+            .map_err(aws_error(format!("change offer {aws_offer_id}")))
+    }
+
+    /// AWS entity `id` (an offer or resale authorisation) described and read by `parse`; `None`
+    /// when AWS refuses to describe it or it does not read, with the reason in `skipped`: an
+    /// import takes what it can.
+    async fn describe<T>(
+        &self,
+        acting: &Acting,
+        id: String,
+        parse: fn(&str, &serde_json::Value) -> Result<T, String>,
+        skipped: &mut Vec<(String, String)>,
+        aws: impl Fn(CallError) -> Error,
+    ) -> Result<Option<T>, Error> {
+        match self.catalog.describe_offer(acting, &id).await {
+            Ok(details) => match parse(&id, &details) {
+                Ok(found) => Ok(Some(found)),
+                Err(reason) => {
+                    skipped.push((id, reason));
+                    Ok(None)
                 }
-                CallError::Refused { code, message } => Error::FailedPrecondition(format!(
-                    "AWS refused to change offer {aws_offer_id}: {code}: {message}"
-                )),
-            })
+            },
+            Err(CallError::Refused { code, message }) => {
+                skipped.push((id, format!("{code}: {message}")));
+                Ok(None)
+            }
+            Err(error) => Err(aws(error)),
+        }
+    }
+}
+
+/// A failed AWS call as the error of a use case that tried to `what` (e.g. "list the offers").
+fn aws_error(what: impl std::fmt::Display) -> impl Fn(CallError) -> Error {
+    move |error| match error {
+        CallError::Retry(message) => {
+            Error::Unavailable(format!("AWS is unavailable, try again: {message}"))
+        }
+        CallError::Refused { code, message } => {
+            Error::FailedPrecondition(format!("AWS refused to {what}: {code}: {message}"))
+        }
     }
 }
 

@@ -43,12 +43,7 @@ pub fn draft(draft: &OfferDraft, now: OffsetDateTime) -> Result<(), souk_core::E
     let kind = draft.kind();
     v.check("name", required(&draft.name, 150));
     v.check("description", required(&draft.description, 255));
-    if !draft.product_id.starts_with("prod-") || draft.product_id.len() > 50 {
-        v.add(
-            "product_id",
-            "must be a Catalog product id (\"prod-...\", at most 50 characters)",
-        );
-    }
+    product_id(&mut v, &draft.product_id);
     currency(&mut v, draft, kind);
     buyers(&mut v, draft, kind);
     expiry(&mut v, draft, kind, now);
@@ -61,6 +56,16 @@ pub fn draft(draft: &OfferDraft, now: OffsetDateTime) -> Result<(), souk_core::E
 }
 
 /// Whether `kind` bills usage or hours, which AWS charges in USD only.
+/// The product an offer or resale authorisation is of: a Catalog product id.
+pub(crate) fn product_id(v: &mut Violations, product_id: &str) {
+    if !product_id.starts_with("prod-") || product_id.len() > 50 {
+        v.add(
+            "product_id",
+            "must be a Catalog product id (\"prod-...\", at most 50 characters)",
+        );
+    }
+}
+
 fn usd_only(pricing: &Pricing) -> Option<&'static str> {
     match pricing {
         Pricing::Subscription { .. } => Some("usage prices are billed in USD only"),

@@ -88,19 +88,7 @@ impl ports::Store for SqlStore {
     }
 
     async fn get_offer(&self, organization_id: &Id, id: &Id) -> Result<Option<Offer>, Error> {
-        tenant::fetch_owned(
-            self.store.pool(),
-            self.store.backend(),
-            tenant::OwnedRow {
-                table: "offers",
-                columns: rows::OFFER_COLUMNS,
-                for_update: false,
-            },
-            organization_id.as_str(),
-            id.as_str(),
-            rows::offer,
-        )
-        .await
+        self.get(&OFFERS, organization_id, id, rows::offer).await
     }
 
     async fn offer_by_aws_id(
@@ -108,11 +96,8 @@ impl ports::Store for SqlStore {
         organization_id: &Id,
         aws_offer_id: &str,
     ) -> Result<Option<Offer>, Error> {
-        self.by_aws_id(&OFFERS, organization_id, aws_offer_id)
-            .await?
-            .as_ref()
-            .map(rows::offer)
-            .transpose()
+        self.by_aws_id(&OFFERS, organization_id, aws_offer_id, rows::offer)
+            .await
     }
 
     async fn list_offers(
@@ -143,16 +128,10 @@ impl ports::Store for SqlStore {
         organization_id: &Id,
         id: &Id,
     ) -> Result<Option<ResaleAuthorization>, Error> {
-        tenant::fetch_owned(
-            self.store.pool(),
-            self.store.backend(),
-            tenant::OwnedRow {
-                table: "resale_authorizations",
-                columns: resale_rows::COLUMNS,
-                for_update: false,
-            },
-            organization_id.as_str(),
-            id.as_str(),
+        self.get(
+            &RESALE_AUTHORIZATIONS,
+            organization_id,
+            id,
             resale_rows::decode,
         )
         .await
@@ -163,11 +142,13 @@ impl ports::Store for SqlStore {
         organization_id: &Id,
         aws_id: &str,
     ) -> Result<Option<ResaleAuthorization>, Error> {
-        self.by_aws_id(&RESALE_AUTHORIZATIONS, organization_id, aws_id)
-            .await?
-            .as_ref()
-            .map(resale_rows::decode)
-            .transpose()
+        self.by_aws_id(
+            &RESALE_AUTHORIZATIONS,
+            organization_id,
+            aws_id,
+            resale_rows::decode,
+        )
+        .await
     }
 
     async fn list_resale_authorizations(
@@ -229,28 +210,94 @@ struct Tracked {
     columns: &'static str,
     /// The column of the AWS entity id.
     aws_id: &'static str,
+    /// What a row is, for errors.
+    noun: &'static str,
 }
 
 const OFFERS: Tracked = Tracked {
     table: "offers",
     columns: rows::OFFER_COLUMNS,
     aws_id: "aws_offer_id",
+    noun: "offer",
 };
 
 const RESALE_AUTHORIZATIONS: Tracked = Tracked {
     table: "resale_authorizations",
     columns: resale_rows::COLUMNS,
     aws_id: "aws_id",
+    noun: "resale authorisation",
 };
 
+impl Tracked {
+    /// The organisation's row by id, `for_update` to also lock it.
+    fn owned(&self, for_update: bool) -> tenant::OwnedRow<'static> {
+        tenant::OwnedRow {
+            table: self.table,
+            columns: self.columns,
+            for_update,
+        }
+    }
+
+    /// A new row: every column, bound in column order.
+    fn insert_sql(&self) -> String {
+        let placeholders: Vec<String> = (1..=self.columns.split(',').count())
+            .map(|n| format!("${n}"))
+            .collect();
+        format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            self.table,
+            self.columns,
+            placeholders.join(", ")
+        )
+    }
+
+    /// Every column but the id rewritten (the row is the unit of change), bound in column
+    /// order as for [`Self::insert_sql`]: the id (`$1`) and organisation (`$2`) pick the row.
+    fn update_sql(&self) -> String {
+        let sets: Vec<String> = self
+            .columns
+            .split(',')
+            .map(str::trim)
+            .enumerate()
+            .skip(1)
+            .map(|(i, column)| format!("{column} = ${}", i + 1))
+            .collect();
+        format!(
+            "UPDATE {} SET {} WHERE id = $1 AND organization_id = $2",
+            self.table,
+            sets.join(", ")
+        )
+    }
+}
+
 impl SqlStore {
+    /// The organisation's row `id`.
+    async fn get<T>(
+        &self,
+        tracked: &Tracked,
+        organization_id: &Id,
+        id: &Id,
+        decode: fn(&AnyRow) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
+        tenant::fetch_owned(
+            self.store.pool(),
+            self.store.backend(),
+            tracked.owned(false),
+            organization_id.as_str(),
+            id.as_str(),
+            decode,
+        )
+        .await
+    }
+
     /// The organisation's row with this AWS id.
-    async fn by_aws_id(
+    async fn by_aws_id<T>(
         &self,
         tracked: &Tracked,
         organization_id: &Id,
         aws_id: &str,
-    ) -> Result<Option<AnyRow>, Error> {
+        decode: fn(&AnyRow) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
         let sql = format!(
             "SELECT {} FROM {} WHERE organization_id = $1 AND {} = $2",
             tracked.columns, tracked.table, tracked.aws_id
@@ -260,7 +307,10 @@ impl SqlStore {
             .bind(aws_id)
             .fetch_optional(self.store.pool())
             .await
-            .map_err(db)
+            .map_err(db)?
+            .as_ref()
+            .map(decode)
+            .transpose()
     }
 
     /// A page of the organisation's rows, newest first, with the `conditions` a filter adds.

@@ -13,9 +13,6 @@ pub const COLUMNS: &str = "id, organization_id, integration_id, state, product_i
     reseller_account_id, draft, aws_id, change_set_id, client_request_token, failure_code, \
     failure_message, created_at, updated_at, next_check_at, check_failures";
 
-/// How many columns [`COLUMNS`] names.
-pub const COLUMN_COUNT: usize = 16;
-
 /// The values of [`COLUMNS`] for `ra`, bound in order.
 pub fn bind<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,

@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use souk_core::{Id, SharedClock};
 use souk_events::EventFactory;
 use souk_store::{UnitOfWork, tenant};
+use sqlx::any::AnyRow;
 
-use super::{db, resale_rows, rows};
+use super::{OFFERS, RESALE_AUTHORIZATIONS, Tracked, db, resale_rows, rows};
 use crate::domain::Error;
 use crate::domain::event::OfferEvent;
 use crate::domain::model::Offer;
@@ -29,60 +30,76 @@ impl SqlTransaction {
     }
 }
 
-#[async_trait]
-impl Transaction for SqlTransaction {
-    async fn insert_offer(&mut self, offer: &Offer) -> Result<(), Error> {
-        let placeholders: Vec<String> = (1..=21).map(|n| format!("${n}")).collect();
-        let sql = format!(
-            "INSERT INTO offers ({}) VALUES ({})",
-            rows::OFFER_COLUMNS,
-            placeholders.join(", ")
-        );
-        rows::bind(sqlx::query(sqlx::AssertSqlSafe(sql)), offer)?
+/// A row type's values bound to a query, in its table's column order.
+type Bind<T> =
+    for<'q> fn(
+        sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+        &T,
+    ) -> Result<sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>, Error>;
+
+impl SqlTransaction {
+    /// Writes `row` with `sql` (an insert or update of every column); how many rows changed.
+    async fn write<T>(&mut self, sql: String, bind: Bind<T>, row: &T) -> Result<u64, Error> {
+        let done = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), row)?
             .execute(&mut **self.work.tx())
             .await
             .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
+    /// A new row.
+    async fn insert<T>(&mut self, tracked: &Tracked, bind: Bind<T>, row: &T) -> Result<(), Error> {
+        self.write(tracked.insert_sql(), bind, row).await?;
         Ok(())
     }
 
-    async fn lock_offer(&mut self, organization_id: &Id, id: &Id) -> Result<Option<Offer>, Error> {
+    /// Rewrites the organisation's row `id`, which must exist.
+    async fn update<T>(
+        &mut self,
+        tracked: &Tracked,
+        bind: Bind<T>,
+        row: &T,
+        id: &Id,
+    ) -> Result<(), Error> {
+        if self.write(tracked.update_sql(), bind, row).await? != 1 {
+            return Err(Error::NotFound(format!("{} {id}", tracked.noun)));
+        }
+        Ok(())
+    }
+
+    /// The organisation's row `id`, locked until the transaction ends.
+    async fn lock<T>(
+        &mut self,
+        tracked: &Tracked,
+        organization_id: &Id,
+        id: &Id,
+        decode: fn(&AnyRow) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
         let backend = self.work.store().backend();
         tenant::fetch_owned(
             &mut **self.work.tx(),
             backend,
-            tenant::OwnedRow {
-                table: "offers",
-                columns: rows::OFFER_COLUMNS,
-                for_update: true,
-            },
+            tracked.owned(true),
             organization_id.as_str(),
             id.as_str(),
-            rows::offer,
+            decode,
         )
         .await
     }
+}
+
+#[async_trait]
+impl Transaction for SqlTransaction {
+    async fn insert_offer(&mut self, offer: &Offer) -> Result<(), Error> {
+        self.insert(&OFFERS, rows::bind, offer).await
+    }
+
+    async fn lock_offer(&mut self, organization_id: &Id, id: &Id) -> Result<Option<Offer>, Error> {
+        self.lock(&OFFERS, organization_id, id, rows::offer).await
+    }
 
     async fn update_offer(&mut self, offer: &Offer) -> Result<(), Error> {
-        // Every column but the id is rewritten: the offer is the unit of change.
-        let sets: Vec<String> = rows::OFFER_COLUMNS
-            .split(',')
-            .map(str::trim)
-            .enumerate()
-            .skip(1)
-            .map(|(i, column)| format!("{column} = ${}", i + 1))
-            .collect();
-        let sql = format!(
-            "UPDATE offers SET {} WHERE id = $1 AND organization_id = $2",
-            sets.join(", ")
-        );
-        let done = rows::bind(sqlx::query(sqlx::AssertSqlSafe(sql)), offer)?
-            .execute(&mut **self.work.tx())
-            .await
-            .map_err(db)?;
-        if done.rows_affected() != 1 {
-            return Err(Error::NotFound(format!("offer {}", offer.id)));
-        }
-        Ok(())
+        self.update(&OFFERS, rows::bind, offer, &offer.id).await
     }
 
     fn emit(&mut self, event: OfferEvent) -> Result<(), Error> {
@@ -92,19 +109,8 @@ impl Transaction for SqlTransaction {
     }
 
     async fn insert_resale_authorization(&mut self, ra: &ResaleAuthorization) -> Result<(), Error> {
-        let placeholders: Vec<String> = (1..=resale_rows::COLUMN_COUNT)
-            .map(|n| format!("${n}"))
-            .collect();
-        let sql = format!(
-            "INSERT INTO resale_authorizations ({}) VALUES ({})",
-            resale_rows::COLUMNS,
-            placeholders.join(", ")
-        );
-        resale_rows::bind(sqlx::query(sqlx::AssertSqlSafe(sql)), ra)?
-            .execute(&mut **self.work.tx())
+        self.insert(&RESALE_AUTHORIZATIONS, resale_rows::bind, ra)
             .await
-            .map_err(db)?;
-        Ok(())
     }
 
     async fn lock_resale_authorization(
@@ -112,42 +118,18 @@ impl Transaction for SqlTransaction {
         organization_id: &Id,
         id: &Id,
     ) -> Result<Option<ResaleAuthorization>, Error> {
-        let backend = self.work.store().backend();
-        tenant::fetch_owned(
-            &mut **self.work.tx(),
-            backend,
-            tenant::OwnedRow {
-                table: "resale_authorizations",
-                columns: resale_rows::COLUMNS,
-                for_update: true,
-            },
-            organization_id.as_str(),
-            id.as_str(),
+        self.lock(
+            &RESALE_AUTHORIZATIONS,
+            organization_id,
+            id,
             resale_rows::decode,
         )
         .await
     }
 
     async fn update_resale_authorization(&mut self, ra: &ResaleAuthorization) -> Result<(), Error> {
-        let sets: Vec<String> = resale_rows::COLUMNS
-            .split(',')
-            .map(str::trim)
-            .enumerate()
-            .skip(1)
-            .map(|(i, column)| format!("{column} = ${}", i + 1))
-            .collect();
-        let sql = format!(
-            "UPDATE resale_authorizations SET {} WHERE id = $1 AND organization_id = $2",
-            sets.join(", ")
-        );
-        let done = resale_rows::bind(sqlx::query(sqlx::AssertSqlSafe(sql)), ra)?
-            .execute(&mut **self.work.tx())
+        self.update(&RESALE_AUTHORIZATIONS, resale_rows::bind, ra, &ra.id)
             .await
-            .map_err(db)?;
-        if done.rows_affected() != 1 {
-            return Err(Error::NotFound(format!("resale authorisation {}", ra.id)));
-        }
-        Ok(())
     }
 
     fn emit_resale(&mut self, event: ResaleEvent) -> Result<(), Error> {
