@@ -15,7 +15,7 @@ use souk_core::clock::from_unix_millis;
 use souk_store::{Backend, Tx};
 use time::OffsetDateTime;
 
-use super::json_rows::{self, JsonRows};
+use super::json_rows;
 use super::{
     GLOBAL_SCOPE, Placeholders, customer_scope, db, map_all, read_horizons, rows,
     rows_per_statement,
@@ -285,24 +285,8 @@ async fn write_target(
     at: i64,
 ) -> Result<(), Error> {
     let changed = if created {
-        let mut row = JsonRows::with_capacity(1);
-        rows::record_row(row.row(), record)?
-            .text("status", RecordStatus::Open.as_str())
-            .int("next_attempt_at", rows::ms(record.key.hour_start))
-            .int("attempts", 0)
-            .int("created_at", at)
-            .int("updated_at", at);
-        let all = [
-            rows::RECORD_ROW_COLUMNS,
-            &[
-                "status",
-                "next_attempt_at",
-                "attempts",
-                "created_at",
-                "updated_at",
-            ],
-        ]
-        .concat();
+        let row = rows::new_record_rows(&[record], at)?;
+        let all = rows::new_record_columns();
         let columns = json_rows::list(&all);
         let sql = format!(
             "INSERT INTO hourly_records ({columns}) SELECT {columns} FROM {} AS x",

@@ -83,21 +83,6 @@ impl SqlIngest {
     }
 }
 
-/// `records` as rows of [`rows::RECORD_ROW_COLUMNS`] and [`WRITTEN_RECORD_COLUMNS`], written
-/// at `now`.
-fn record_rows(records: &[&HourlyRecord], now: i64) -> Result<JsonRows, Error> {
-    let mut rows = JsonRows::with_capacity(records.len());
-    for record in records {
-        rows::record_row(rows.row(), record)?
-            .text("status", record.status.as_str())
-            .int("next_attempt_at", rows::ms(record.key.hour_start))
-            .int("attempts", 0)
-            .int("created_at", now)
-            .int("updated_at", now);
-    }
-    Ok(rows)
-}
-
 /// Why an open record cannot take a delta in SQL (aliases: `r` the record, `k` the delta): it
 /// is sealed, or has allocations, or aggregates otherwise, or the sum would exceed the largest
 /// quantity. Such records are folded in the domain instead, which gives the exact answer.
@@ -132,15 +117,6 @@ const EVENT_INSERT_COLUMNS: &[&str] = &[
     "allocations",
     "unique_value",
     "recorded_at",
-];
-
-/// The columns an ingestion writes into `hourly_records` after [`rows::RECORD_ROW_COLUMNS`].
-const WRITTEN_RECORD_COLUMNS: &[&str] = &[
-    "status",
-    "next_attempt_at",
-    "attempts",
-    "created_at",
-    "updated_at",
 ];
 
 /// The key columns of `hourly_records`.
@@ -357,11 +333,11 @@ impl Ingest for SqlIngest {
         }
         let mut distinct: Vec<&HourlyRecord> = by_key.into_values().collect();
         distinct.sort_by(|a, b| a.key.cmp(&b.key));
-        let rows = record_rows(&distinct, self.now)?;
+        let rows = rows::new_record_rows(&distinct, self.now)?;
         if distinct.is_empty() {
             return Ok(());
         }
-        let all = [rows::RECORD_ROW_COLUMNS, WRITTEN_RECORD_COLUMNS].concat();
+        let all = rows::new_record_columns();
         let columns = json_rows::list(&all);
         // Only an open record takes new usage; a sealed one is left alone and reported.
         let sql = format!(
@@ -413,10 +389,10 @@ impl Ingest for SqlIngest {
             return Ok(Vec::new());
         }
         self.lock_organization().await?;
-        let all = [rows::RECORD_ROW_COLUMNS, WRITTEN_RECORD_COLUMNS].concat();
+        let all = rows::new_record_columns();
         let source = json_rows::source(self.backend, 1, "hourly_records", &all);
         let refs: Vec<&HourlyRecord> = deltas.iter().collect();
-        let rows = record_rows(&refs, self.now)?.finish();
+        let rows = rows::new_record_rows(&refs, self.now)?.finish();
         // The organisation's lock keeps every record as read here until the commit.
         let sql = format!(
             "SELECT r.customer_id, r.dimension, r.hour_start FROM hourly_records r \

@@ -232,6 +232,36 @@ pub(crate) const RECORD_ROW_COLUMNS: &[&str] = &[
     "latest_key",
 ];
 
+/// The columns [`new_record_rows`] writes: [`RECORD_ROW_COLUMNS`] and a new record's state.
+pub(crate) fn new_record_columns() -> Vec<&'static str> {
+    [
+        RECORD_ROW_COLUMNS,
+        &[
+            "status",
+            "next_attempt_at",
+            "attempts",
+            "created_at",
+            "updated_at",
+        ],
+    ]
+    .concat()
+}
+
+/// `records` as new rows of [`new_record_columns`], written at `now` (ingestion's records
+/// and carrying's target): due at their hour's start, never attempted.
+pub(crate) fn new_record_rows(records: &[&HourlyRecord], now: i64) -> Result<JsonRows, Error> {
+    let mut rows = JsonRows::with_capacity(records.len());
+    for record in records {
+        record_row(rows.row(), record)?
+            .text("status", record.status.as_str())
+            .int("next_attempt_at", ms(record.key.hour_start))
+            .int("attempts", 0)
+            .int("created_at", now)
+            .int("updated_at", now);
+    }
+    Ok(rows)
+}
+
 /// `row` with `record`'s [`RECORD_ROW_COLUMNS`].
 pub(crate) fn record_row<'a>(
     row: &'a mut JsonRows,
