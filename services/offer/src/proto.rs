@@ -44,6 +44,7 @@ pub fn kind(kind: OfferKind) -> pb::OfferKind {
         OfferKind::Ami => pb::OfferKind::Ami,
         OfferKind::Container => pb::OfferKind::Container,
         OfferKind::FreeTrial => pb::OfferKind::FreeTrial,
+        OfferKind::ChannelPartner => pb::OfferKind::ChannelPartner,
     }
 }
 

@@ -401,6 +401,10 @@ pub fn create(req: &pb::CreatePrivateOfferRequest) -> Result<(Id, OfferDraft), s
         expiry_date,
         validity,
         refund_policy: req.refund_policy.clone(),
+        renewal: None,
+        net_payment_days: None,
+        notification_emails: Vec::new(),
+        resale: None,
     });
     v.finish()?;
     let Some(draft) = draft else {

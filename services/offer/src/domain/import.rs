@@ -292,6 +292,10 @@ pub fn offer_from_details(aws_offer_id: &str, details: &Value) -> Result<Importe
             refund_policy: term("SupportTerm")
                 .map(|s| text(s, "RefundPolicy").to_owned())
                 .unwrap_or_default(),
+            renewal: None,
+            net_payment_days: None,
+            notification_emails: Vec::new(),
+            resale: None,
         },
     })
 }

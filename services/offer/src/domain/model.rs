@@ -91,11 +91,13 @@ pub enum OfferKind {
     Container,
     /// Free trial.
     FreeTrial,
+    /// A channel partner's offer made from a resale authorisation (CPPO).
+    ChannelPartner,
 }
 
 impl OfferKind {
     /// Every kind.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Subscription,
         Self::Contract,
         Self::ContractWithConsumption,
@@ -104,6 +106,7 @@ impl OfferKind {
         Self::Ami,
         Self::Container,
         Self::FreeTrial,
+        Self::ChannelPartner,
     ];
 
     /// The stored name.
@@ -117,6 +120,7 @@ impl OfferKind {
             Self::Ami => "ami",
             Self::Container => "container",
             Self::FreeTrial => "free_trial",
+            Self::ChannelPartner => "channel_partner",
         }
     }
 
@@ -136,6 +140,7 @@ impl OfferKind {
             Self::Ami => "an AMI offer",
             Self::Container => "a container offer",
             Self::FreeTrial => "a free-trial offer",
+            Self::ChannelPartner => "a channel-partner offer",
         }
     }
 }
@@ -395,12 +400,54 @@ pub struct OfferDraft {
     pub validity: Validity,
     /// Refund policy shown to the buyer (empty for none).
     pub refund_policy: String,
+    /// Automatic renewal of a contract (`None`: the agreement ends at its end date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal: Option<Renewal>,
+    /// Days a buyer paying by invoice has to pay (`None`: AWS's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_payment_days: Option<u32>,
+    /// Who hears about the offer's lifecycle: every offer event carries them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notification_emails: Vec<String>,
+    /// What a channel partner's offer is made from (`None` for the seller's own offers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resale: Option<ResaleTerms>,
+}
+
+/// Automatic renewal of a contract (AWS RenewalTerm).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renewal {
+    /// Most renewals; `None` for unlimited.
+    pub max_renewals: Option<u32>,
+    /// Price increase at each renewal, a decimal percentage with up to 2 decimals ("5.00");
+    /// empty for none.
+    pub price_increase_percentage: String,
+    /// Days before the end during which the renewal can no longer change; `None` for AWS's
+    /// default.
+    pub lockout_days: Option<u32>,
+}
+
+/// A channel partner's offer: the resale authorisation it is made from and the partner's
+/// markup. The draft's pricing, currency, schedule and EULA are the authorisation's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResaleTerms {
+    /// AWS resale authorisation id (`resaleauthz-...`).
+    pub resale_authorization_id: String,
+    /// The markup over the ISV's price, a decimal percentage ("12.5").
+    pub markup_percentage: String,
+    /// The agreement the offer replaces (`agmt-...`), for a replacement; `None` for a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace_agreement_id: Option<String>,
 }
 
 impl OfferDraft {
-    /// The kind of the offer.
+    /// The kind of the offer: a channel partner's whatever the authorisation's pricing.
     pub fn kind(&self) -> OfferKind {
-        self.pricing.kind()
+        if self.resale.is_some() {
+            OfferKind::ChannelPartner
+        } else {
+            self.pricing.kind()
+        }
     }
 
     /// The last instant the offer can be accepted (AWS's AvailabilityEndDate runs to the end of

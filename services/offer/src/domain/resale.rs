@@ -73,6 +73,10 @@ impl ResaleAuthorizationDraft {
             expiry_date: None,
             validity: Validity::default(),
             refund_policy: String::new(),
+            renewal: None,
+            net_payment_days: None,
+            notification_emails: Vec::new(),
+            resale: None,
         }
     }
 

@@ -52,6 +52,10 @@ pub(crate) fn saas_contract() -> OfferDraft {
         expiry_date: Some(EXPIRY),
         validity: Validity::default(),
         refund_policy: String::new(),
+        renewal: None,
+        net_payment_days: None,
+        notification_emails: Vec::new(),
+        resale: None,
     }
 }
 

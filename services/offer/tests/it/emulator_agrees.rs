@@ -52,6 +52,10 @@ fn contract(h: &Harness) -> OfferDraft {
         expiry_date: Some(today + Duration::days(30)),
         validity: Validity::default(),
         refund_policy: String::new(),
+        renewal: None,
+        net_payment_days: None,
+        notification_emails: Vec::new(),
+        resale: None,
     }
 }
 

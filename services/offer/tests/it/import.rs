@@ -31,6 +31,10 @@ both!(
             expiry_date: Some(h.now().date() + time::Duration::days(20)),
             validity: Default::default(),
             refund_policy: String::new(),
+            renewal: None,
+            net_payment_days: None,
+            notification_emails: Vec::new(),
+            resale: None,
         };
         let request = ChangeSetRequest {
             name: "elsewhere".into(),
