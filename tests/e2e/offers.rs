@@ -4,8 +4,12 @@
 //! the emulator, accepted by a buyer through the emulator's control API with the agreement the
 //! offer asked for (product, currency, value, quantities), and seen accepted in Souk; in
 //! standalone mode (`souk dev --emulate-aws`, SQLite, where `souk offer create -f` also makes one
-//! offer from every YAML example) and in distributed mode (`souk serve integration` and
-//! `souk serve offer` on PostgreSQL and NATS beside a separate `souk emulator`).
+//! offer from every YAML example, `souk offer resale create -f` a resale authorisation from its
+//! example and `souk offer list --kind` filters them) and in distributed mode (`souk serve
+//! integration` and `souk serve offer` on PostgreSQL and NATS beside a separate `souk emulator`).
+//! In standalone mode a channel partner's integration making a channel-partner offer from that
+//! authorisation with `souk offer create -f`, accepted by a buyer, is a test of its own; in
+//! distributed mode the journey makes one over gRPC.
 
 use std::time::Duration;
 
@@ -22,6 +26,8 @@ use tonic::transport::Channel;
 
 const SELLER: &str = "111122223333";
 const BUYER: &str = "444455556666";
+/// The channel partner of docs/examples/offers/resale-authorization.yaml.
+const PARTNER: &str = "777788889999";
 const PRODUCT_ID: &str = "prod-soukoffere2e01";
 
 /// Tracker pacing for a test: look often.
@@ -118,6 +124,20 @@ const FILE_KINDS: [&str; 8] = [
     "free_trial",
 ];
 
+/// The text of example `name` under docs/examples/offers/.
+fn example(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/examples/offers")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `text` with `from` replaced by `to`, which must occur in it.
+fn moved(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from:?} is not in {text}");
+    text.replace(from, to)
+}
+
 /// An example's `kind:`.
 fn file_kind(text: &str) -> String {
     text.lines()
@@ -173,7 +193,7 @@ async fn accept_example(
     key: &str,
 ) -> String {
     let quantities = match kind {
-        "contract_with_consumption" | "replacement" => {
+        "contract_with_consumption" | "replacement" | "channel_partner" => {
             json!([{"dimension_key": "seats", "quantity": 5}])
         }
         "professional_services" => json!([{"dimension_key": "audit", "quantity": 1}]),
@@ -241,7 +261,7 @@ async fn cli_creates_the_examples(grpc: &str, emulator: &str, key: &str, integra
             .iter()
             .any(|w| kind.contains(w) || name.contains(w));
         if partner {
-            eprintln!("skipping {name}: kind {kind:?} is not made by `souk offer create -f`");
+            eprintln!("skipping {name}: kind {kind:?} is made in the channel-partner steps");
         }
         !partner
     });
@@ -304,6 +324,177 @@ async fn cli_creates_the_examples(grpc: &str, emulator: &str, key: &str, integra
         "{}",
         listed.stdout
     );
+    // The contract made over gRPC and the contract example, nothing else.
+    let contracts = souk_ok(
+        &["offer", "list", "--kind", "contract", "--output", "json"],
+        grpc,
+        key,
+    )
+    .await
+    .json()
+    .unwrap();
+    let contracts = contracts["offers"].as_array().unwrap();
+    assert_eq!(contracts.len(), 2, "{contracts:?}");
+    assert!(
+        contracts.iter().all(|o| o["kind"] == "contract"),
+        "{contracts:?}"
+    );
+    // The offers expire on day 30 (the free trials never): all but the free trials before day
+    // 31, none before day 1 (a day is its start; an instant as RFC 3339).
+    let expiring = |before: String| async move {
+        let listed = souk_ok(
+            &[
+                "offer",
+                "list",
+                "--expiring-before",
+                &before,
+                "--output",
+                "json",
+            ],
+            grpc,
+            key,
+        )
+        .await
+        .json()
+        .unwrap();
+        listed["offers"].as_array().unwrap().clone()
+    };
+    let soon = expiring(iso(&day(emulator, 31).await)).await;
+    assert!(!soon.is_empty());
+    assert!(soon.iter().all(|o| o["kind"] != "free_trial"), "{soon:?}");
+    assert!(expiring(iso(&day(emulator, 1).await)).await.is_empty());
+    let instant = format!("{}T00:00:00Z", iso(&day(emulator, 31).await));
+    assert_eq!(expiring(instant).await.len(), soon.len());
+    let mut all = vec!["offer", "list", "--kind", "lease"];
+    all.extend(["--server", grpc, "--api-key", key]);
+    let bad = souk(&all, &[]).await.unwrap();
+    assert_eq!(bad.code, Some(2), "{bad:?}");
+    assert!(
+        bad.stderr.contains("--kind \"lease\" is not an offer kind"),
+        "{bad:?}"
+    );
+}
+
+/// `souk offer resale create -f docs/examples/offers/resale-authorization.yaml --wait` (moved
+/// onto this integration, the examples' product and this clock): released, with its AWS id,
+/// and listed by `souk offer resale list`; the authorisation as JSON.
+async fn cli_creates_the_resale_authorization(
+    grpc: &str,
+    emulator: &str,
+    key: &str,
+    integration_id: &str,
+) -> Value {
+    let text = example("resale-authorization.yaml");
+    let text = moved(
+        &text,
+        "int_0193a1b2c3d4e5f60718293a4b5c6d7e",
+        integration_id,
+    );
+    let text = moved(&text, "prod-abcdefghijklm", EXAMPLES_SAAS_ID);
+    let text = moved(&text, "2027-06-30", &iso(&day(emulator, 90).await));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("resale-authorization.yaml");
+    std::fs::write(&file, text).unwrap();
+    let out = souk_ok(
+        &[
+            "offer",
+            "resale",
+            "create",
+            "-f",
+            file.to_str().unwrap(),
+            "--wait",
+            "--output",
+            "json",
+        ],
+        grpc,
+        key,
+    )
+    .await;
+    let authorization = out.json().unwrap();
+    assert_eq!(authorization["state"], "released", "{authorization}");
+    assert_eq!(authorization["terms"], "contract", "{authorization}");
+    assert_eq!(authorization["reseller_account_id"], PARTNER);
+    let aws_id = authorization["aws_resale_authorization_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(aws_id.starts_with("resaleauthz-"), "{authorization}");
+    assert!(out.stderr.contains(": released"), "{}", out.stderr);
+    let id = authorization["id"].as_str().unwrap();
+    let listed = souk_ok(&["offer", "resale", "list", "--output", "json"], grpc, key)
+        .await
+        .json()
+        .unwrap();
+    assert!(
+        listed["resale_authorizations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == id && a["state"] == "released"),
+        "{listed}"
+    );
+    let filtered = souk_ok(
+        &[
+            "offer",
+            "resale",
+            "list",
+            "--integration",
+            integration_id,
+            "--product",
+            EXAMPLES_SAAS_ID,
+            "--reseller",
+            PARTNER,
+        ],
+        grpc,
+        key,
+    )
+    .await;
+    assert!(filtered.stdout.starts_with("ID"), "{}", filtered.stdout);
+    assert!(filtered.stdout.contains(id), "{}", filtered.stdout);
+    let other = souk_ok(
+        &["offer", "resale", "list", "--reseller", "999988887777"],
+        grpc,
+        key,
+    )
+    .await;
+    assert_eq!(other.stdout.lines().count(), 1, "{}", other.stdout);
+    // By its AWS id too.
+    let shown = souk_ok(
+        &["offer", "resale", "get", &aws_id, "--output", "json"],
+        grpc,
+        key,
+    )
+    .await
+    .json()
+    .unwrap();
+    assert_eq!(shown["id"], id, "{shown}");
+    // A product AWS does not know: the change set fails, and so does `--wait`, with AWS's reason.
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace(EXAMPLES_SAAS_ID, "prod-soukunknown0001"),
+    )
+    .unwrap();
+    let mut all = vec![
+        "offer",
+        "resale",
+        "create",
+        "-f",
+        file.to_str().unwrap(),
+        "--wait",
+    ];
+    all.extend(["--server", grpc, "--api-key", key]);
+    let failed = souk(&all, &[]).await.unwrap();
+    assert_eq!(failed.code, Some(2), "{failed:?}");
+    assert!(failed.stdout.contains("failed"), "{failed:?}");
+    assert!(
+        failed
+            .stderr
+            .contains("AWS refused the resale authorisation: "),
+        "{failed:?}"
+    );
+    authorization
 }
 
 /// The SaaS product of the YAML examples (one public free trial per product: not the gRPC one's).
@@ -697,23 +888,21 @@ async fn accepted(
     agreement_id
 }
 
-/// Creates the integration, trusts its role in the emulator, lists the products, then
-/// makes an offer of every kind over gRPC (the replacement from the contract's agreement), each
-/// released, accepted by the buyer and seen accepted with the agreement asked; with `cli`, also
-/// creates offers from every YAML example with `souk offer create`.
-async fn offer_journey(
+/// Creates an integration for AWS account `account` (the emulator takes the seller account from
+/// the role ARN) and trusts its role in the emulator.
+async fn register(
     integration_grpc: &str,
-    offer_grpc: &str,
     emulator: &str,
     key: &str,
-    cli: bool,
-) {
+    account: &str,
+    role: &str,
+) -> ipb::Integration {
     let mut integrations =
         IntegrationServiceClient::with_interceptor(channel(integration_grpc).await, auth(key));
     let integration = integrations
         .create_integration(ipb::CreateIntegrationRequest {
             name: format!("offers-{}", rand::random::<u32>()),
-            role_arn: format!("arn:aws:iam::{SELLER}:role/SoukOffers"),
+            role_arn: format!("arn:aws:iam::{account}:role/{role}"),
             region: "us-east-1".into(),
             ..Default::default()
         })
@@ -728,6 +917,11 @@ async fn offer_journey(
         json!({"role_arn": integration.role_arn, "trusted_account": "*", "external_id": integration.external_id}),
     )
     .await;
+    integration
+}
+
+/// Lists the products the offers are for in the emulator.
+async fn add_products(emulator: &str) {
     let products = [
         (
             PRODUCT_ID,
@@ -768,6 +962,21 @@ async fn offer_journey(
         )
         .await;
     }
+}
+
+/// Creates the integration, trusts its role in the emulator, lists the products, then
+/// makes an offer of every kind over gRPC (the replacement from the contract's agreement), each
+/// released, accepted by the buyer and seen accepted with the agreement asked; with `cli`, also
+/// creates offers from every YAML example with `souk offer create`.
+async fn offer_journey(
+    integration_grpc: &str,
+    offer_grpc: &str,
+    emulator: &str,
+    key: &str,
+    cli: bool,
+) {
+    let integration = register(integration_grpc, emulator, key, SELLER, "SoukOffers").await;
+    add_products(emulator).await;
 
     let mut offers = OfferServiceClient::with_interceptor(channel(offer_grpc).await, auth(key));
     // All created first (AWS works on their change sets side by side), then each followed.
@@ -789,7 +998,118 @@ async fn offer_journey(
     accepted(&mut offers, emulator, &id, upsell).await;
     if cli {
         cli_creates_the_examples(offer_grpc, emulator, key, &integration.id).await;
+        cli_creates_the_resale_authorization(offer_grpc, emulator, key, &integration.id).await;
+    } else {
+        // Standalone mode makes its channel-partner offer with the CLI, in a test of its own.
+        channel_partner(
+            &mut offers,
+            integration_grpc,
+            emulator,
+            key,
+            &integration.id,
+        )
+        .await;
     }
+}
+
+/// The seller authorises the partner over gRPC (20 seats at 100 USD for 12 months, for the
+/// buyer); the partner's own integration makes a channel-partner offer from it with a 10 %
+/// markup: released, accepted by the buyer with the authorisation's terms at the marked-up
+/// value, and seen accepted.
+async fn channel_partner(
+    offers: &mut OfferServiceClient<InterceptedService<Channel, Auth>>,
+    integration_grpc: &str,
+    emulator: &str,
+    key: &str,
+    seller_id: &str,
+) {
+    let partner = register(integration_grpc, emulator, key, PARTNER, "SoukPartner").await;
+    let granted = offers
+        .create_resale_authorization(pb::CreateResaleAuthorizationRequest {
+            integration_id: seller_id.to_owned(),
+            product_id: PRODUCT_ID.into(),
+            name: "e2e partner".into(),
+            description: "e2e resale".into(),
+            reseller_account_id: PARTNER.into(),
+            terms: Some(pb::OfferTerms {
+                kind: Some(pb::offer_terms::Kind::Contract(pb::ContractTerms {
+                    duration_months: 12,
+                    dimensions: vec![dimension("seats", 100_000_000, 20, "USD")],
+                    ..pb::ContractTerms::default()
+                })),
+            }),
+            currency_code: "USD".into(),
+            buyer_account_ids: vec![BUYER.into()],
+            expiry_date: Some(day(emulator, 90).await),
+            one_time: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .resale_authorization
+        .unwrap();
+    let mut aws_id = String::new();
+    for _ in 0..120 {
+        let ra = offers
+            .get_resale_authorization(pb::GetResaleAuthorizationRequest {
+                resale_authorization_id: granted.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .resale_authorization
+            .unwrap();
+        assert_ne!(ra.state, pb::OfferState::Failed as i32, "{ra:?}");
+        if ra.state == pb::OfferState::Released as i32 {
+            aws_id = ra.aws_resale_authorization_id;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        aws_id.starts_with("resaleauthz-"),
+        "{granted:?} never released"
+    );
+    let offer = offers
+        .create_channel_partner_offer(pb::CreateChannelPartnerOfferRequest {
+            integration_id: partner.id.clone(),
+            resale_authorization_id: aws_id.clone(),
+            name: "e2e channel partner".into(),
+            description: "e2e partner offer".into(),
+            markup_percentage: "10".into(),
+            buyer_account_ids: vec![BUYER.into()],
+            expiry_date: Some(day(emulator, 30).await),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .offer
+        .unwrap();
+    assert_eq!(
+        offer.kind,
+        pb::OfferKind::ChannelPartner as i32,
+        "{offer:?}"
+    );
+    assert_eq!(offer.resale_authorization_id, aws_id);
+    let kind = Kind {
+        name: "channel partner",
+        request: pb::CreatePrivateOfferRequest::default(),
+        accept: json!({"buyer_account_id": BUYER, "quantities": [{"dimension_key": "seats", "quantity": 20}]}),
+        product_id: PRODUCT_ID,
+        currency: "USD",
+        value_micros: 2_200_000_000,
+        quantities: json!([{"dimension_key": "seats", "quantity": 20}]),
+        terms: json!([
+            {"Type": "ConfigurableUpfrontPricingTerm", "CurrencyCode": "USD", "RateCards": [{
+                "Selector": {"Type": "Duration", "Value": "P12M"},
+                "Constraints": {"MultipleDimensionSelection": "Disallowed", "QuantityConfiguration": "Disallowed"},
+                "RateCard": [{"DimensionKey": "seats", "Price": "100"}]}]},
+            {"Type": "ValidityTerm", "AgreementDuration": "P12M"},
+        ]),
+    };
+    accepted(offers, emulator, &offer.id, kind).await;
 }
 
 #[tokio::test]
@@ -805,6 +1125,69 @@ async fn every_kind_of_offer_is_accepted_in_standalone_mode() {
         .trim()
         .to_owned();
     offer_journey(&grpc, &grpc, &emulator, &key, true).await;
+}
+
+/// The seller authorises the partner with the resale authorisation example; the partner's own
+/// integration (its AWS account is the authorisation's reseller) makes the channel-partner
+/// offer example from it with `souk offer create -f --wait`: released, accepted by the buyer
+/// through the emulator's control API and seen accepted, and listed by `--kind channel_partner`.
+#[tokio::test]
+async fn a_channel_partner_offer_is_accepted_in_standalone_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("souk");
+    let dev = start_dev(data_dir.to_str().unwrap(), true, &FAST).await;
+    let grpc = dev.endpoint("grpc").to_owned();
+    let emulator = dev.endpoint("emulator").to_owned();
+    let key = std::fs::read_to_string(data_dir.join("api-key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let seller = register(&grpc, &emulator, &key, SELLER, "SoukOffers").await;
+    add_products(&emulator).await;
+    let authorization =
+        cli_creates_the_resale_authorization(&grpc, &emulator, &key, &seller.id).await;
+    let partner = register(&grpc, &emulator, &key, PARTNER, "SoukPartner").await;
+    let aws_id = authorization["aws_resale_authorization_id"]
+        .as_str()
+        .unwrap();
+    let text = example("channel-partner.yaml");
+    let text = moved(&text, "int_0193a1b2c3d4e5f60718293a4b5cf00d", &partner.id);
+    let text = moved(&text, "resaleauthz-abcdefghijklm", aws_id);
+    let text = moved(&text, "2027-01-31", &iso(&day(&emulator, 30).await));
+    let files = tempfile::tempdir().unwrap();
+    let offer = create_example(files.path(), "channel-partner.yaml", text, &grpc, &key).await;
+    assert_eq!(offer["kind"], "channel_partner", "{offer}");
+    assert_eq!(offer["integration_id"], partner.id.as_str(), "{offer}");
+    assert_eq!(offer["resale_authorization_id"], aws_id, "{offer}");
+    assert_eq!(offer["markup_percentage"], "12.5", "{offer}");
+    accept_example(
+        "channel-partner.yaml",
+        "channel_partner",
+        &offer,
+        &grpc,
+        &emulator,
+        &key,
+    )
+    .await;
+    let listed = souk_ok(
+        &[
+            "offer",
+            "list",
+            "--kind",
+            "channel_partner",
+            "--output",
+            "json",
+        ],
+        &grpc,
+        &key,
+    )
+    .await
+    .json()
+    .unwrap();
+    let listed = listed["offers"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["id"], offer["id"], "{listed:?}");
+    assert_eq!(listed[0]["state"], "accepted", "{listed:?}");
 }
 
 #[tokio::test]

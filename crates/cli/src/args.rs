@@ -1038,6 +1038,14 @@ pub enum OfferCommand {
         /// Only offers of this product (`prod-…`).
         #[arg(long, value_name = "PRODUCT_ID")]
         product: Option<String>,
+        /// Only offers of these kinds (subscription, contract, contract_with_consumption,
+        /// replacement, professional_services, ami, container, free_trial, channel_partner).
+        #[arg(long = "kind", value_name = "KIND")]
+        kinds: Vec<String>,
+        /// Only offers buyers can accept until before this day (`YYYY-MM-DD`: before its
+        /// start, 00:00 UTC) or instant (RFC 3339, for example `2027-01-31T12:00:00Z`).
+        #[arg(long, value_name = "DATE")]
+        expiring_before: Option<String>,
         #[arg(long)]
         page_size: Option<i32>,
         #[arg(long)]
@@ -1102,6 +1110,10 @@ pub enum OfferCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Resale authorisations: let a channel partner resell a product (the seller's side of
+    /// channel-partner private offers).
+    #[command(subcommand)]
+    Resale(ResaleCommand),
 }
 
 impl OfferCommand {
@@ -1115,6 +1127,63 @@ impl OfferCommand {
             | Self::Extend { client, .. }
             | Self::Import { client, .. }
             | Self::Clone { client, .. } => client,
+            Self::Resale(command) => command.client(),
+        }
+    }
+}
+
+/// `souk offer resale …`.
+#[derive(Debug, Subcommand)]
+pub enum ResaleCommand {
+    /// Authorise a channel partner to resell a product, from a YAML file (docs/offers.md, the
+    /// resale authorisation file; example in docs/examples/offers/resale-authorization.yaml).
+    Create {
+        /// The resale authorisation file.
+        #[arg(long, short = 'f', value_name = "FILE")]
+        file: PathBuf,
+        /// Wait until AWS released or refused it, showing its progress.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List resale authorisations, newest first.
+    List {
+        /// Only those of this integration (`int_…`).
+        #[arg(long, value_name = "INTEGRATION_ID")]
+        integration: Option<String>,
+        /// Only those for this product (`prod-…`).
+        #[arg(long, value_name = "PRODUCT_ID")]
+        product: Option<String>,
+        /// Only those granted to this channel partner account.
+        #[arg(long, value_name = "ACCOUNT")]
+        reseller: Option<String>,
+        #[arg(long)]
+        page_size: Option<i32>,
+        #[arg(long)]
+        page_token: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show one resale authorisation.
+    Get {
+        /// Souk id (`rsa_…`) or AWS id (`resaleauthz-…`).
+        id: String,
+        /// Wait until AWS released or refused it, showing its progress.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+impl ResaleCommand {
+    /// The connection options.
+    pub fn client(&self) -> &ClientArgs {
+        match self {
+            Self::Create { client, .. } | Self::List { client, .. } | Self::Get { client, .. } => {
+                client
+            }
         }
     }
 }

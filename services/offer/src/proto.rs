@@ -7,7 +7,7 @@ use time::Date;
 
 use crate::domain::model::{
     ContractDimension, ContractTerms, DimensionPrice, Eula, Installment, Offer, OfferKind,
-    OfferState, Pricing, ReplacementReason, SoftwarePricingModel, SoftwareTerms,
+    OfferState, Pricing, Renewal, ReplacementReason, SoftwarePricingModel, SoftwareTerms,
 };
 use crate::domain::resale::ResaleAuthorization;
 
@@ -99,6 +99,32 @@ fn contract(c: &ContractTerms, currency: &str) -> pb::ContractTerms {
         allow_quantity_change: c.allow_quantity_change,
         renewal: None,
     }
+}
+
+fn renewal(r: &Renewal) -> pb::RenewalTerms {
+    pb::RenewalTerms {
+        max_renewals: r.max_renewals.map_or(0, months),
+        price_increase_percentage: r.price_increase_percentage.clone(),
+        lockout_days: r.lockout_days.map_or(0, months),
+    }
+}
+
+/// `terms` with the renewal of its contract (contract, contract with consumption, replacement).
+fn with_renewal(mut terms: pb::OfferTerms, asked: Option<&Renewal>) -> pb::OfferTerms {
+    use pb::offer_terms::Kind;
+    let Some(asked) = asked else {
+        return terms;
+    };
+    let contract = match terms.kind.as_mut() {
+        Some(Kind::Contract(c)) => Some(c),
+        Some(Kind::ContractWithConsumption(c)) => c.contract.as_mut(),
+        Some(Kind::Replacement(r)) => r.contract.as_mut(),
+        _ => None,
+    };
+    if let Some(c) = contract {
+        c.renewal = Some(renewal(asked));
+    }
+    terms
 }
 
 fn software_model(model: SoftwarePricingModel) -> pb::SoftwarePricingModel {
@@ -230,7 +256,10 @@ pub fn offer(o: &Offer) -> pb::Offer {
         description: d.description.clone(),
         state: state(o.state) as i32,
         kind: kind(o.kind()) as i32,
-        terms: Some(terms(&d.pricing, &d.currency)),
+        terms: Some(with_renewal(
+            terms(&d.pricing, &d.currency),
+            d.renewal.as_ref(),
+        )),
         currency_code: d.currency.clone(),
         payment_schedule: payment_schedule(&d.payment_schedule, &d.currency),
         eula: Some(eula(&d.eula)),
@@ -243,8 +272,16 @@ pub fn offer(o: &Offer) -> pb::Offer {
             agreement_end_date: validity.agreement_end_date.map(date),
         }),
         refund_policy: d.refund_policy.clone(),
-        resale_authorization_id: String::new(),
-        markup_percentage: String::new(),
+        resale_authorization_id: d
+            .resale
+            .as_ref()
+            .map(|r| r.resale_authorization_id.clone())
+            .unwrap_or_default(),
+        markup_percentage: d
+            .resale
+            .as_ref()
+            .map(|r| r.markup_percentage.clone())
+            .unwrap_or_default(),
         change_set_id: o.change_set_id.clone().unwrap_or_default(),
         failure_code: o.failure_code.clone().unwrap_or_default(),
         failure_message: o.failure_message.clone().unwrap_or_default(),
@@ -256,6 +293,8 @@ pub fn offer(o: &Offer) -> pb::Offer {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
+        net_payment_days: d.net_payment_days.map_or(0, months),
+        notification_emails: d.notification_emails.clone(),
     }
 }
 

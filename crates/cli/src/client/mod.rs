@@ -11,6 +11,8 @@ pub mod offers;
 pub mod org;
 pub mod output;
 pub mod plans;
+pub mod resale;
+pub mod resale_file;
 pub mod sandbox;
 pub mod usage;
 

@@ -2,6 +2,8 @@
 //! amounts, `YYYY-MM-DD` days), turned into a CreatePrivateOffer request. The shape is
 //! documented in docs/offers.md (the offer file) with an example per kind under
 //! docs/examples/offers/. Amounts are parsed exactly into micros; the service checks the rest.
+//! Channel-partner offers (`kind: channel_partner`) and resale authorisations have files of
+//! their own (resale_file.rs), which reuse these pricing, EULA and date conversions.
 
 use serde::Deserialize;
 use souk_core::{CurrencyCode, Money};
@@ -9,7 +11,7 @@ use souk_proto::common::{Date, Money as PbMoney};
 use souk_proto::offer as pb;
 
 /// One offer as written in the file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OfferFile {
     /// `subscription`, `contract`, `contract_with_consumption`, `replacement`,
@@ -67,9 +69,34 @@ pub struct OfferFile {
     /// Free-trial dimensions.
     #[serde(default)]
     pub grants: Vec<GrantFile>,
+    /// Automatic renewal of the contract (contract, contract with consumption, replacement).
+    #[serde(default)]
+    pub renewal: Option<RenewalFile>,
+    /// Days a buyer paying by invoice has to pay: 15, 30, 45, 60, 90 or 120 (0: AWS's default).
+    #[serde(default)]
+    pub net_payment_days: i32,
+    /// Up to 10 addresses that hear of the offer's lifecycle.
+    #[serde(default)]
+    pub notification_emails: Vec<String>,
 }
 
-fn usd() -> String {
+/// `renewal:` of a contract; every key optional (none: a plain automatic renewal).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewalFile {
+    /// Most renewals (0 or none: unlimited).
+    #[serde(default)]
+    pub max_renewals: i32,
+    /// Price increase at each renewal, a quoted percentage such as "5.00".
+    #[serde(default)]
+    pub price_increase_percentage: String,
+    /// Days before the end when the renewal can no longer change (0 or none: AWS's default).
+    #[serde(default)]
+    pub lockout_days: i32,
+}
+
+/// The default currency.
+pub fn usd() -> String {
     "USD".into()
 }
 
@@ -133,6 +160,46 @@ pub fn date(field: &str, raw: &str) -> Result<Date, String> {
     }
 }
 
+/// An optional `YYYY-MM-DD` day.
+pub fn optional_date(field: &str, raw: Option<&str>) -> Result<Option<Date>, String> {
+    raw.map(|d| date(field, d)).transpose()
+}
+
+impl EulaFile {
+    /// The EULA; `field` names the key in errors (`eula`, `buyer_eula`).
+    pub fn eula(&self, field: &str) -> Result<pb::Eula, String> {
+        match self {
+            EulaFile {
+                custom_url: Some(url),
+                standard: None,
+            } => Ok(pb::Eula {
+                r#type: pb::EulaType::Custom as i32,
+                custom_url: url.clone(),
+                standard_version: String::new(),
+            }),
+            EulaFile {
+                standard,
+                custom_url: None,
+            } => Ok(pb::Eula {
+                r#type: pb::EulaType::Standard as i32,
+                standard_version: standard.clone().unwrap_or_default(),
+                custom_url: String::new(),
+            }),
+            _ => Err(format!("{field}: give either standard or custom_url")),
+        }
+    }
+}
+
+impl ValidityFile {
+    /// The agreement's start and end days.
+    pub fn validity(&self) -> Result<pb::Validity, String> {
+        Ok(pb::Validity {
+            agreement_start_date: optional_date("validity.start_date", self.start_date.as_deref())?,
+            agreement_end_date: optional_date("validity.end_date", self.end_date.as_deref())?,
+        })
+    }
+}
+
 impl OfferFile {
     /// Parses the YAML text of an offer file.
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -183,7 +250,11 @@ impl OfferFile {
             dimensions: self.dimensions()?,
             allow_multiple_dimensions: self.allow_multiple_dimensions,
             allow_quantity_change: self.allow_quantity_change,
-            renewal: None,
+            renewal: self.renewal.as_ref().map(|r| pb::RenewalTerms {
+                max_renewals: r.max_renewals,
+                price_increase_percentage: r.price_increase_percentage.clone(),
+                lockout_days: r.lockout_days,
+            }),
         })
     }
 
@@ -202,7 +273,8 @@ impl OfferFile {
         } as i32)
     }
 
-    fn terms(&self) -> Result<(pb::OfferKind, pb::offer_terms::Kind), String> {
+    /// The kind and terms the file's `kind` and pricing keys describe.
+    pub fn terms(&self) -> Result<(pb::OfferKind, pb::offer_terms::Kind), String> {
         use pb::offer_terms::Kind;
         Ok(match self.kind.as_str() {
             "subscription" => (
@@ -278,20 +350,15 @@ impl OfferFile {
             ),
             other => {
                 return Err(format!(
-                    "kind: {other:?} is not subscription, contract, contract_with_consumption, replacement, professional_services, ami, container or free_trial"
+                    "kind: {other:?} is not subscription, contract, contract_with_consumption, replacement, professional_services, ami, container, free_trial or channel_partner"
                 ));
             }
         })
     }
 
-    /// The CreatePrivateOffer request, with `idempotency_key`.
-    pub fn request(
-        &self,
-        idempotency_key: String,
-    ) -> Result<pb::CreatePrivateOfferRequest, String> {
-        let (kind, terms) = self.terms()?;
-        let payment_schedule = self
-            .payment_schedule
+    /// The `payment_schedule` installments, in the file's currency.
+    pub fn payment_schedule(&self) -> Result<Vec<pb::PaymentInstallment>, String> {
+        self.payment_schedule
             .iter()
             .enumerate()
             .map(|(i, p)| {
@@ -300,42 +367,22 @@ impl OfferFile {
                     amount: self.money(&format!("payment_schedule[{i}].amount"), &p.amount)?,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
-        let eula = match &self.eula {
-            None => None,
-            Some(EulaFile {
-                custom_url: Some(url),
-                standard: None,
-            }) => Some(pb::Eula {
-                r#type: pb::EulaType::Custom as i32,
-                custom_url: url.clone(),
-                standard_version: String::new(),
-            }),
-            Some(EulaFile {
-                standard,
-                custom_url: None,
-            }) => Some(pb::Eula {
-                r#type: pb::EulaType::Standard as i32,
-                standard_version: standard.clone().unwrap_or_default(),
-                custom_url: String::new(),
-            }),
-            Some(_) => return Err("eula: give either standard or custom_url".into()),
-        };
-        let validity = match &self.validity {
-            None => None,
-            Some(v) => Some(pb::Validity {
-                agreement_start_date: v
-                    .start_date
-                    .as_deref()
-                    .map(|d| date("validity.start_date", d))
-                    .transpose()?,
-                agreement_end_date: v
-                    .end_date
-                    .as_deref()
-                    .map(|d| date("validity.end_date", d))
-                    .transpose()?,
-            }),
-        };
+            .collect()
+    }
+
+    /// The CreatePrivateOffer request, with `idempotency_key`.
+    pub fn request(
+        &self,
+        idempotency_key: String,
+    ) -> Result<pb::CreatePrivateOfferRequest, String> {
+        let (kind, terms) = self.terms()?;
+        let payment_schedule = self.payment_schedule()?;
+        let eula = self.eula.as_ref().map(|e| e.eula("eula")).transpose()?;
+        let validity = self
+            .validity
+            .as_ref()
+            .map(ValidityFile::validity)
+            .transpose()?;
         Ok(pb::CreatePrivateOfferRequest {
             integration_id: self.integration_id.clone(),
             product_id: self.product_id.clone(),
@@ -346,15 +393,13 @@ impl OfferFile {
             payment_schedule,
             eula,
             buyer_account_ids: self.buyers.clone(),
-            expiry_date: self
-                .expiry_date
-                .as_deref()
-                .map(|d| date("expiry_date", d))
-                .transpose()?,
+            expiry_date: optional_date("expiry_date", self.expiry_date.as_deref())?,
             validity,
             refund_policy: self.refund_policy.clone(),
             idempotency_key,
             kind: kind as i32,
+            net_payment_days: self.net_payment_days,
+            notification_emails: self.notification_emails.clone(),
         })
     }
 }
@@ -406,6 +451,42 @@ mod tests {
             assert_eq!(request.kind, kind as i32);
             assert!(request.terms.unwrap().kind.is_some());
         }
+    }
+
+    #[test]
+    fn renewal_payment_days_and_contacts_reach_the_request() {
+        let text = include_str!("../../../../docs/examples/offers/contract.yaml");
+        let request = OfferFile::parse(text).unwrap().request("k".into()).unwrap();
+        let Some(pb::offer_terms::Kind::Contract(contract)) = request.terms.unwrap().kind else {
+            panic!("a contract");
+        };
+        assert_eq!(
+            contract.renewal,
+            Some(pb::RenewalTerms {
+                max_renewals: 2,
+                price_increase_percentage: "5.00".into(),
+                lockout_days: 30,
+            })
+        );
+        assert_eq!(request.net_payment_days, 30);
+        assert_eq!(
+            request.notification_emails,
+            vec![
+                "deals@example.com".to_owned(),
+                "finance@example.com".to_owned()
+            ]
+        );
+        // `renewal: {}` is a plain automatic renewal; no key, none.
+        let plain = "kind: contract\nintegration_id: i\nproduct_id: p\nname: n\ndescription: d\nrenewal: {}\n";
+        let request = OfferFile::parse(plain)
+            .unwrap()
+            .request("k".into())
+            .unwrap();
+        let Some(pb::offer_terms::Kind::Contract(contract)) = request.terms.unwrap().kind else {
+            panic!("a contract");
+        };
+        assert_eq!(contract.renewal, Some(pb::RenewalTerms::default()));
+        assert!(OfferFile::parse("kind: contract\nrenewal: {every: 1}\n").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `souk offer …`: create a private offer from a YAML file (and follow it until AWS released
-//! or refused it), list, show, cancel, extend, clone and import offers.
+//! `souk offer …`: create a private or channel-partner offer from a YAML file (and follow it
+//! until AWS released or refused it), list, show, cancel, extend, clone and import offers;
+//! `souk offer resale …` is in resale.rs.
 
 use std::time::Duration;
 
@@ -7,12 +8,13 @@ use serde_json::{Value, json};
 use souk_proto::offer::offer_service_client::OfferServiceClient;
 use souk_proto::offer::{
     CancelOfferRequest, CloneOfferRequest, Eula, EulaType, ExtendOfferRequest, GetOfferRequest,
-    ImportOffersRequest, ListOffersRequest, Offer, OfferState,
+    ImportOffersRequest, ListOffersRequest, Offer, OfferKind, OfferState,
 };
 use tonic::transport::Channel;
 
-use super::offer_file::{OfferFile, date};
+use super::offer_file::date;
 use super::output::{Table, emit, enum_name, time, time_json};
+use super::resale_file::{OfferRequest, offer_request};
 use super::{call, idempotency_key};
 use crate::args::{ClientArgs, OfferCommand};
 use crate::exit::{Failure, Kind};
@@ -21,12 +23,14 @@ use crate::exit::{Failure, Kind};
 pub type OfferClient =
     OfferServiceClient<tonic::service::interceptor::InterceptedService<Channel, super::BearerAuth>>;
 
-async fn offer_client(args: &ClientArgs) -> anyhow::Result<OfferClient> {
+/// A client of the offer service at the server `args` name.
+pub async fn offer_client(args: &ClientArgs) -> anyhow::Result<OfferClient> {
     let (channel, auth) = super::authenticated_channel(args).await?;
     Ok(OfferServiceClient::with_interceptor(channel, auth))
 }
 
-fn usage(message: String) -> anyhow::Error {
+/// A usage error (exit code 2) saying `message`.
+pub fn usage(message: String) -> anyhow::Error {
     Failure::new(Kind::Usage, message).into()
 }
 
@@ -36,14 +40,19 @@ pub async fn run(command: OfferCommand) -> anyhow::Result<()> {
         OfferCommand::Create { file, wait, client } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
-            let request = OfferFile::parse(&text)
-                .and_then(|f| f.request(idempotency_key()))
-                .map_err(usage)?;
+            let request = offer_request(&text, idempotency_key()).map_err(usage)?;
             let mut offers = offer_client(&client).await?;
-            let offer = call(offers.create_private_offer(request))
-                .await?
-                .offer
-                .unwrap_or_default();
+            let offer = match request {
+                OfferRequest::Private(request) => {
+                    call(offers.create_private_offer(*request)).await?.offer
+                }
+                OfferRequest::ChannelPartner(request) => {
+                    call(offers.create_channel_partner_offer(*request))
+                        .await?
+                        .offer
+                }
+            }
+            .unwrap_or_default();
             finish(&mut offers, offer, wait, &client).await
         }
         OfferCommand::Get { id, wait, client } => {
@@ -55,18 +64,24 @@ pub async fn run(command: OfferCommand) -> anyhow::Result<()> {
             states,
             buyer,
             product,
+            kinds,
+            expiring_before,
             page_size,
             page_token,
             client,
         } => {
             let states = states
                 .iter()
-                .map(|s| {
-                    OfferState::from_str_name(&format!("OFFER_STATE_{}", s.to_ascii_uppercase()))
-                        .map(|s| s as i32)
-                        .ok_or_else(|| usage(format!("--state {s:?} is not an offer state")))
-                })
+                .map(|s| offer_state(s).map(|s| s as i32))
                 .collect::<anyhow::Result<Vec<i32>>>()?;
+            let kinds = kinds
+                .iter()
+                .map(|k| offer_kind(k).map(|k| k as i32))
+                .collect::<anyhow::Result<Vec<i32>>>()?;
+            let expiring_before = expiring_before
+                .map(|raw| instant("--expiring-before", &raw))
+                .transpose()
+                .map_err(usage)?;
             let mut offers = offer_client(&client).await?;
             let page = call(offers.list_offers(ListOffersRequest {
                 page_size: page_size.unwrap_or_default(),
@@ -74,6 +89,8 @@ pub async fn run(command: OfferCommand) -> anyhow::Result<()> {
                 buyer_account_id: buyer.unwrap_or_default(),
                 product_id: product.unwrap_or_default(),
                 states,
+                kinds,
+                expiring_before,
                 ..ListOffersRequest::default()
             }))
             .await?;
@@ -192,7 +209,55 @@ pub async fn run(command: OfferCommand) -> anyhow::Result<()> {
             show(&offer, &client);
             Ok(())
         }
+        OfferCommand::Resale(command) => super::resale::run(command).await,
     }
+}
+
+/// `--state <name>`: an offer state by its lowercase name.
+fn offer_state(name: &str) -> anyhow::Result<OfferState> {
+    OfferState::from_str_name(&format!("OFFER_STATE_{}", name.to_ascii_uppercase()))
+        .filter(|s| *s != OfferState::Unspecified)
+        .ok_or_else(|| {
+            usage(format!(
+                "--state {name:?} is not an offer state (draft, submitted, released, accepted, expired, cancelled, failed)"
+            ))
+        })
+}
+
+/// `--kind <name>`: an offer kind by its lowercase name.
+fn offer_kind(name: &str) -> anyhow::Result<OfferKind> {
+    OfferKind::from_str_name(&format!("OFFER_KIND_{}", name.to_ascii_uppercase()))
+        .filter(|k| *k != OfferKind::Unspecified)
+        .ok_or_else(|| {
+            usage(format!(
+                "--kind {name:?} is not an offer kind (subscription, contract, contract_with_consumption, replacement, professional_services, ami, container, free_trial, channel_partner)"
+            ))
+        })
+}
+
+/// A `YYYY-MM-DD` day (its start, 00:00 UTC) or an RFC 3339 instant.
+fn instant(flag: &str, raw: &str) -> Result<prost_types::Timestamp, String> {
+    use time::format_description::well_known::Rfc3339;
+    let at = if raw.len() == 10 {
+        let day = date(flag, raw)?;
+        u8::try_from(day.month)
+            .ok()
+            .and_then(|m| time::Month::try_from(m).ok())
+            .zip(u8::try_from(day.day).ok())
+            .and_then(|(month, d)| time::Date::from_calendar_date(day.year, month, d).ok())
+            .map(|d| d.midnight().assume_utc())
+            .ok_or_else(|| format!("{flag}: {raw:?} is not a day of the calendar"))?
+    } else {
+        time::OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| {
+            format!(
+                "{flag}: {raw:?} is neither a YYYY-MM-DD date nor an RFC 3339 instant (2027-01-31T12:00:00Z)"
+            )
+        })?
+    };
+    Ok(prost_types::Timestamp {
+        seconds: at.unix_timestamp(),
+        nanos: i32::try_from(at.nanosecond()).unwrap_or_default(),
+    })
 }
 
 async fn get(offers: &mut OfferClient, id: &str) -> anyhow::Result<Offer> {
@@ -204,37 +269,77 @@ async fn get(offers: &mut OfferClient, id: &str) -> anyhow::Result<Offer> {
     .unwrap_or_default())
 }
 
-/// Whether AWS still has to answer for `offer`.
-fn pending(offer: &Offer) -> bool {
-    matches!(offer.state(), OfferState::Draft | OfferState::Submitted)
+/// Something AWS makes through a Catalog change set (an offer, a resale authorisation), which
+/// `--wait` follows.
+pub trait Followed: Sized {
+    /// Its Souk id.
+    fn souk_id(&self) -> &str;
+    /// Its lifecycle state.
+    fn lifecycle(&self) -> OfferState;
+    /// Its state for people, with what else is worth knowing (the change set).
+    fn progress(&self) -> String;
+    /// It as the service now knows it.
+    async fn reload(&self, offers: &mut OfferClient) -> anyhow::Result<Self>;
 }
 
-/// Shows `offer`; with `wait`, first follows it (progress on stderr) until it left the draft
-/// and submitted states, at most 30 minutes (AWS takes minutes).
+impl Followed for Offer {
+    fn souk_id(&self) -> &str {
+        &self.id
+    }
+
+    fn lifecycle(&self) -> OfferState {
+        self.state()
+    }
+
+    fn progress(&self) -> String {
+        if self.change_set_id.is_empty() {
+            state_name(self)
+        } else {
+            format!("{} (change set {})", state_name(self), self.change_set_id)
+        }
+    }
+
+    async fn reload(&self, offers: &mut OfferClient) -> anyhow::Result<Self> {
+        get(offers, &self.id).await
+    }
+}
+
+/// With `wait`, follows `item` (each state change on stderr) until it left the draft and
+/// submitted states, at most 30 minutes (AWS takes minutes); `item` as it then is.
+pub async fn follow<T: Followed>(
+    offers: &mut OfferClient,
+    mut item: T,
+    wait: bool,
+) -> anyhow::Result<T> {
+    if !wait {
+        return Ok(item);
+    }
+    let mut last = item.progress();
+    eprintln!("{}: {last}", item.souk_id());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1800);
+    while matches!(item.lifecycle(), OfferState::Draft | OfferState::Submitted)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        item = item.reload(offers).await?;
+        let now = item.progress();
+        if now != last {
+            eprintln!("{}: {now}", item.souk_id());
+            last = now;
+        }
+    }
+    Ok(item)
+}
+
+/// Shows `offer`; with `wait`, first follows it until AWS released or refused it. Fails when
+/// AWS refused it.
 async fn finish(
     offers: &mut OfferClient,
-    mut offer: Offer,
+    offer: Offer,
     wait: bool,
     client: &ClientArgs,
 ) -> anyhow::Result<()> {
-    if wait {
-        let mut last = offer.state;
-        eprintln!("{}: {}", offer.id, state_name(&offer));
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(1800);
-        while pending(&offer) && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            offer = get(offers, &offer.id).await?;
-            if offer.state != last {
-                last = offer.state;
-                let change_set = if offer.change_set_id.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (change set {})", offer.change_set_id)
-                };
-                eprintln!("{}: {}{change_set}", offer.id, state_name(&offer));
-            }
-        }
-    }
+    let offer = follow(offers, offer, wait).await?;
     show(&offer, client);
     if offer.state() == OfferState::Failed {
         return Err(Failure::new(
@@ -306,7 +411,67 @@ fn offer_json(offer: &Offer) -> Value {
         "failure_code": offer.failure_code,
         "failure_message": offer.failure_message,
         "cloned_from_offer_id": offer.cloned_from_offer_id,
+        "resale_authorization_id": offer.resale_authorization_id,
+        "markup_percentage": offer.markup_percentage,
         "create_time": time_json(offer.create_time.as_ref()),
         "update_time": time_json(offer.update_time.as_ref()),
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use prost_types::Timestamp;
+
+    use super::*;
+
+    #[test]
+    fn list_kinds_and_states_are_lowercase_names() {
+        assert_eq!(
+            offer_kind("channel_partner").unwrap(),
+            OfferKind::ChannelPartner
+        );
+        assert_eq!(offer_kind("Contract").unwrap(), OfferKind::Contract);
+        assert_eq!(
+            offer_kind("lease").unwrap_err().to_string(),
+            "--kind \"lease\" is not an offer kind (subscription, contract, contract_with_consumption, replacement, professional_services, ami, container, free_trial, channel_partner)"
+        );
+        assert!(offer_kind("unspecified").is_err());
+        assert_eq!(offer_state("released").unwrap(), OfferState::Released);
+        assert_eq!(
+            offer_state("unspecified").unwrap_err().to_string(),
+            "--state \"unspecified\" is not an offer state (draft, submitted, released, accepted, expired, cancelled, failed)"
+        );
+    }
+
+    #[test]
+    fn expiring_before_is_a_day_start_or_an_instant() {
+        let flag = "--expiring-before";
+        assert_eq!(
+            instant(flag, "2027-02-01").unwrap(),
+            Timestamp {
+                seconds: 1_801_440_000,
+                nanos: 0
+            }
+        );
+        assert_eq!(
+            instant(flag, "2027-01-31T14:30:00.5+02:00").unwrap(),
+            Timestamp {
+                seconds: 1_801_398_600,
+                nanos: 500_000_000
+            }
+        );
+        assert_eq!(
+            instant(flag, "2027-02-30").unwrap_err(),
+            "--expiring-before: \"2027-02-30\" is not a day of the calendar"
+        );
+        assert_eq!(
+            instant(flag, "2027-1-31").unwrap_err(),
+            "--expiring-before: \"2027-1-31\" is neither a YYYY-MM-DD date nor an RFC 3339 instant (2027-01-31T12:00:00Z)"
+        );
+        assert_eq!(
+            instant(flag, "next week").unwrap_err(),
+            "--expiring-before: \"next week\" is neither a YYYY-MM-DD date nor an RFC 3339 instant (2027-01-31T12:00:00Z)"
+        );
+    }
 }

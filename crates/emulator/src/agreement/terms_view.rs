@@ -129,6 +129,10 @@ pub fn accepted_terms(agreement: &Agreement) -> Vec<Value> {
                 )
             }
             "ByolPricingTerm" => ("byolPricingTerm", json!({ "type": kind })),
+            "NetPaymentTerm" => (
+                "netPaymentTerm",
+                json!({ "type": kind, "paymentDuePeriod": s(term, "PaymentDuePeriod") }),
+            ),
             "RecurringPaymentTerm" => (
                 "recurringPaymentTerm",
                 json!({ "type": kind, "currencyCode": s(term, "CurrencyCode"), "billingPeriod": s(term, "BillingPeriod"), "price": s(term, "Price") }),

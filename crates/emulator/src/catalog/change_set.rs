@@ -149,7 +149,15 @@ fn check_entities(
                         "Agreement {agreement_id} not found."
                     )));
                 };
-                if agreement.proposer_account_id != account.seller_account_id {
+                // The catalog acts for one seller; a channel partner replacing its own
+                // agreement proposes it through an authorisation granted to that partner.
+                let partner = change.change_type.contains("UsingResaleAuthorization")
+                    && world
+                        .catalog
+                        .resale_authorizations
+                        .get(&str_of("ResaleAuthorizationId"))
+                        .is_some_and(|ra| ra.reseller_account_id == agreement.proposer_account_id);
+                if agreement.proposer_account_id != account.seller_account_id && !partner {
                     return Err(CatalogError::AccessDenied(format!(
                         "You are not authorized to access agreement {agreement_id}."
                     )));

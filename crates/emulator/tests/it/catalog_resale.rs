@@ -164,3 +164,37 @@ async fn resale_rules() {
         .await;
     assert!(crate::service_error!(err, 422).is_validation_exception());
 }
+
+#[tokio::test]
+async fn the_partner_replaces_its_agreement_through_a_resale_authorization() {
+    let cat = setup().await;
+    let ra = created_id(&apply_ok(&cat, authorization(&cat)).await);
+    let offer = released_offer(&cat, cppo_offer(&ra, &cat, "0")).await;
+    let agreement = accept(&cat, &offer, json!({ "buyer_account_id": BUYER, "quantities": [{ "dimension_key": "seats", "quantity": 1 }] })).await;
+    let agreement_id = agreement["id"].as_str().unwrap_or_default().to_owned();
+    let replace = |ra: &str| {
+        json!([{ "ChangeType": "CreateReplacementOfferUsingResaleAuthorization", "Entity": { "Type": "Offer@1.0" },
+            "DetailsDocument": { "ResaleAuthorizationId": ra, "AgreementId": agreement_id } }])
+    };
+    // The authorisation's reseller proposed the agreement: the replacement starts.
+    let started = cat
+        .catalog
+        .start_change_set()
+        .catalog(CATALOG)
+        .set_change_set(Some(changes(&replace(&ra))))
+        .send()
+        .await;
+    assert!(started.is_ok(), "{started:?}");
+    // An authorisation granted to another partner cannot replace it.
+    let mut other = authorization(&cat);
+    other[0]["DetailsDocument"]["ResellerAccountId"] = json!("999988887777");
+    let other_ra = created_id(&apply_ok(&cat, other).await);
+    let err = cat
+        .catalog
+        .start_change_set()
+        .catalog(CATALOG)
+        .set_change_set(Some(changes(&replace(&other_ra))))
+        .send()
+        .await;
+    assert!(crate::service_error!(err, 403).is_access_denied_exception());
+}

@@ -11,11 +11,11 @@ use time::{Date, Month};
 
 use crate::domain::model::{
     ContractDimension, ContractTerms, DimensionPrice, Eula, FreeTrialGrant, Installment,
-    OfferDraft, OfferKind, OfferState, Pricing, ReplacementReason, STANDARD_EULA_VERSION,
+    OfferDraft, OfferKind, OfferState, Pricing, Renewal, ReplacementReason, STANDARD_EULA_VERSION,
     SoftwarePricingModel, SoftwareTerms, Validity,
 };
 use crate::domain::ports::OfferFilter;
-use crate::domain::resale::{ResaleAuthorizationDraft, ResaleFilter};
+use crate::domain::resale::{ChannelPartnerOfferDraft, ResaleAuthorizationDraft, ResaleFilter};
 
 /// A date field; `None` (with a violation) when it is not a real day.
 pub fn date(v: &mut Violations, field: &str, raw: &PbDate) -> Option<Date> {
@@ -99,33 +99,55 @@ fn months(v: &mut Violations, field: &str, raw: i32) -> u32 {
     })
 }
 
+/// A count where 0 means "unset": `None` for 0, a violation for a negative one.
+fn optional_count(v: &mut Violations, field: &str, raw: i32) -> Option<u32> {
+    match u32::try_from(raw) {
+        Ok(0) => None,
+        Ok(n) => Some(n),
+        Err(_) => {
+            v.add(field, "must not be negative");
+            None
+        }
+    }
+}
+
+/// The renewal terms of a contract (`None`: no automatic renewal).
+fn renewal(v: &mut Violations, path: &str, raw: Option<&pb::RenewalTerms>) -> Option<Renewal> {
+    let r = raw?;
+    Some(Renewal {
+        max_renewals: optional_count(v, &format!("{path}.max_renewals"), r.max_renewals),
+        price_increase_percentage: r.price_increase_percentage.clone(),
+        lockout_days: optional_count(v, &format!("{path}.lockout_days"), r.lockout_days),
+    })
+}
+
+/// A contract and its renewal terms.
 fn contract(
     v: &mut Violations,
     path: &str,
     raw: Option<&pb::ContractTerms>,
     currency: &str,
-) -> ContractTerms {
+) -> (ContractTerms, Option<Renewal>) {
     let Some(c) = raw else {
         v.add(path, "is required");
-        return ContractTerms {
+        let empty = ContractTerms {
             duration_months: 0,
             dimensions: Vec::new(),
             allow_multiple_dimensions: false,
             allow_quantity_change: false,
         };
+        return (empty, None);
     };
-    if c.renewal.is_some() {
-        v.add(
-            format!("{path}.renewal"),
-            "automatic renewal terms are not supported yet: leave it unset",
-        );
-    }
-    ContractTerms {
+    let terms = ContractTerms {
         duration_months: months(v, &format!("{path}.duration_months"), c.duration_months),
         dimensions: dimensions(v, &format!("{path}.dimensions"), &c.dimensions, currency),
         allow_multiple_dimensions: c.allow_multiple_dimensions,
         allow_quantity_change: c.allow_quantity_change,
-    }
+    };
+    (
+        terms,
+        renewal(v, &format!("{path}.renewal"), c.renewal.as_ref()),
+    )
 }
 
 fn software_model(v: &mut Violations, field: &str, raw: i32) -> SoftwarePricingModel {
@@ -156,17 +178,32 @@ pub fn kind(raw: i32) -> Option<OfferKind> {
         pb::OfferKind::Ami => OfferKind::Ami,
         pb::OfferKind::Container => OfferKind::Container,
         pb::OfferKind::FreeTrial => OfferKind::FreeTrial,
-        pb::OfferKind::Unspecified | pb::OfferKind::ChannelPartner => return None,
+        pb::OfferKind::ChannelPartner => OfferKind::ChannelPartner,
+        pb::OfferKind::Unspecified => return None,
     })
 }
 
-fn pricing(v: &mut Violations, terms: Option<&pb::OfferTerms>, currency: &str) -> Option<Pricing> {
+/// The renewal terms a request asks for, with the field that holds them.
+type AskedRenewal = Option<(String, Renewal)>;
+
+/// The pricing of a request and the renewal terms of its contract, if it has any.
+fn pricing(
+    v: &mut Violations,
+    terms: Option<&pb::OfferTerms>,
+    currency: &str,
+) -> Option<(Pricing, AskedRenewal)> {
     use pb::offer_terms::Kind;
     let Some(kind) = terms.and_then(|t| t.kind.as_ref()) else {
         v.add("terms", "is required: the pricing of the offer's kind");
         return None;
     };
-    Some(match kind {
+    let mut renewal = None;
+    let mut contract_of = |v: &mut Violations, path: &str, raw: Option<&pb::ContractTerms>| {
+        let (terms, asked) = contract(v, path, raw, currency);
+        renewal = asked.map(|r| (format!("{path}.renewal"), r));
+        terms
+    };
+    let pricing = match kind {
         Kind::Subscription(s) => Pricing::Subscription {
             usage_prices: prices(
                 v,
@@ -176,14 +213,13 @@ fn pricing(v: &mut Violations, terms: Option<&pb::OfferTerms>, currency: &str) -
             ),
         },
         Kind::Contract(c) => Pricing::Contract {
-            contract: contract(v, "terms.contract", Some(c), currency),
+            contract: contract_of(v, "terms.contract", Some(c)),
         },
         Kind::ContractWithConsumption(c) => Pricing::ContractWithConsumption {
-            contract: contract(
+            contract: contract_of(
                 v,
                 "terms.contract_with_consumption.contract",
                 c.contract.as_ref(),
-                currency,
             ),
             usage_prices: prices(
                 v,
@@ -206,12 +242,7 @@ fn pricing(v: &mut Violations, terms: Option<&pb::OfferTerms>, currency: &str) -
                     ReplacementReason::Replacement
                 }
             },
-            contract: contract(
-                v,
-                "terms.replacement.contract",
-                r.contract.as_ref(),
-                currency,
-            ),
+            contract: contract_of(v, "terms.replacement.contract", r.contract.as_ref()),
             usage_prices: prices(
                 v,
                 "terms.replacement.usage_prices",
@@ -279,7 +310,8 @@ fn pricing(v: &mut Violations, terms: Option<&pb::OfferTerms>, currency: &str) -
                 })
                 .collect(),
         },
-    })
+    };
+    Some((pricing, renewal))
 }
 
 /// The EULA of a request (`None`: the default, the latest standard contract).
@@ -354,11 +386,15 @@ pub fn create(req: &pb::CreatePrivateOfferRequest) -> Result<(Id, OfferDraft), s
     let integration_id = id(&mut v, "integration_id", "int", &req.integration_id);
     idempotency_key(&mut v, &req.idempotency_key);
     let currency = req.currency_code.clone();
-    let pricing = pricing(&mut v, req.terms.as_ref(), &currency);
+    let (pricing, renewal) = pricing(&mut v, req.terms.as_ref(), &currency).unzip();
     match (kind(req.kind), &pricing) {
         (None, _) => v.add(
             "kind",
             "is required: SUBSCRIPTION, CONTRACT, CONTRACT_WITH_CONSUMPTION, REPLACEMENT, PROFESSIONAL_SERVICES, AMI, CONTAINER or FREE_TRIAL",
+        ),
+        (Some(OfferKind::ChannelPartner), _) => v.add(
+            "kind",
+            "CHANNEL_PARTNER offers are made from a resale authorisation: call CreateChannelPartnerOffer",
         ),
         (Some(kind), Some(pricing)) if pricing.kind() != kind => v.add(
             "terms",
@@ -373,22 +409,7 @@ pub fn create(req: &pb::CreatePrivateOfferRequest) -> Result<(Id, OfferDraft), s
     let payment_schedule = schedule(&mut v, &req.payment_schedule, &currency);
     let eula = eula(&mut v, "eula", req.eula.as_ref());
     let expiry_date = opt_date(&mut v, "expiry_date", req.expiry_date.as_ref());
-    let validity = req
-        .validity
-        .as_ref()
-        .map(|val| Validity {
-            agreement_start_date: opt_date(
-                &mut v,
-                "validity.agreement_start_date",
-                val.agreement_start_date.as_ref(),
-            ),
-            agreement_end_date: opt_date(
-                &mut v,
-                "validity.agreement_end_date",
-                val.agreement_end_date.as_ref(),
-            ),
-        })
-        .unwrap_or_default();
+    let validity = validity(&mut v, req.validity.as_ref());
     let draft = pricing.map(|pricing| OfferDraft {
         product_id: req.product_id.clone(),
         name: req.name.clone(),
@@ -401,9 +422,9 @@ pub fn create(req: &pb::CreatePrivateOfferRequest) -> Result<(Id, OfferDraft), s
         expiry_date,
         validity,
         refund_policy: req.refund_policy.clone(),
-        renewal: None,
-        net_payment_days: None,
-        notification_emails: Vec::new(),
+        renewal: renewal.flatten().map(|(_, r)| r),
+        net_payment_days: optional_count(&mut v, "net_payment_days", req.net_payment_days),
+        notification_emails: req.notification_emails.clone(),
         resale: None,
     });
     v.finish()?;
@@ -411,6 +432,23 @@ pub fn create(req: &pb::CreatePrivateOfferRequest) -> Result<(Id, OfferDraft), s
         return Err(souk_core::Error::invalid_field("terms", "is required"));
     };
     Ok((integration_id, draft))
+}
+
+/// Agreement start and end days (unset: start on acceptance, run for the terms).
+fn validity(v: &mut Violations, raw: Option<&pb::Validity>) -> Validity {
+    raw.map(|val| Validity {
+        agreement_start_date: opt_date(
+            v,
+            "validity.agreement_start_date",
+            val.agreement_start_date.as_ref(),
+        ),
+        agreement_end_date: opt_date(
+            v,
+            "validity.agreement_end_date",
+            val.agreement_end_date.as_ref(),
+        ),
+    })
+    .unwrap_or_default()
 }
 
 /// An offer id field.
@@ -483,7 +521,13 @@ pub fn create_resale_authorization(
     let integration_id = id(&mut v, "integration_id", "int", &req.integration_id);
     idempotency_key(&mut v, &req.idempotency_key);
     let currency = req.currency_code.clone();
-    let pricing = pricing(&mut v, req.terms.as_ref(), &currency);
+    let (pricing, renewal) = pricing(&mut v, req.terms.as_ref(), &currency).unzip();
+    if let Some((field, _)) = renewal.flatten() {
+        v.add(
+            field,
+            "is not allowed on a resale authorisation: AWS has no renewal terms for them; leave it unset",
+        );
+    }
     let payment_schedule = schedule(&mut v, &req.payment_schedule, &currency);
     let eula = eula(&mut v, "buyer_eula", req.buyer_eula.as_ref());
     let expiry_date = opt_date(&mut v, "expiry_date", req.expiry_date.as_ref());
@@ -507,10 +551,62 @@ pub fn create_resale_authorization(
     Ok((integration_id, draft))
 }
 
+/// CreateChannelPartnerOffer as the partner's integration and the asked offer.
+pub fn create_channel_partner_offer(
+    req: &pb::CreateChannelPartnerOfferRequest,
+) -> Result<(Id, ChannelPartnerOfferDraft), souk_core::Error> {
+    let mut v = Violations::new();
+    let integration_id = id(&mut v, "integration_id", "int", &req.integration_id);
+    idempotency_key(&mut v, &req.idempotency_key);
+    if !is_aws_resale_authorization_id(&req.resale_authorization_id) {
+        v.add(
+            "resale_authorization_id",
+            "must be the AWS id of the resale authorisation the seller granted (\"resaleauthz-...\")",
+        );
+    }
+    let expiry_date = opt_date(&mut v, "expiry_date", req.expiry_date.as_ref());
+    let validity = validity(&mut v, req.validity.as_ref());
+    let replace_agreement_id =
+        (!req.replace_agreement_id.is_empty()).then(|| req.replace_agreement_id.clone());
+    if let Some(agreement) = &replace_agreement_id
+        && (!agreement.starts_with("agmt-") || agreement.len() > 64)
+    {
+        v.add(
+            "replace_agreement_id",
+            "must be an agreement id (\"agmt-...\", at most 64 characters)",
+        );
+    }
+    let draft = ChannelPartnerOfferDraft {
+        resale_authorization_id: req.resale_authorization_id.clone(),
+        name: req.name.clone(),
+        description: req.description.clone(),
+        markup_percentage: if req.markup_percentage.is_empty() {
+            "0".to_owned()
+        } else {
+            req.markup_percentage.clone()
+        },
+        buyer_account_ids: req.buyer_account_ids.clone(),
+        expiry_date,
+        validity,
+        replace_agreement_id,
+        notification_emails: req.notification_emails.clone(),
+    };
+    finish(v, (integration_id, draft))
+}
+
+/// AWS's id of a resale authorisation (`resaleauthz-` and up to 64 characters).
+fn is_aws_resale_authorization_id(raw: &str) -> bool {
+    raw.strip_prefix("resaleauthz-").is_some_and(|rest| {
+        !rest.is_empty()
+            && raw.len() <= 64
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
+}
+
 /// A resale authorisation id field: Souk's (`rsa_...`) or AWS's (`resaleauthz-...`).
 pub fn resale_authorization_id(v: &mut Violations, raw: &str) {
     if raw.starts_with("resaleauthz-") {
-        if raw.len() > 64 || !raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if !is_aws_resale_authorization_id(raw) {
             v.add(
                 "resale_authorization_id",
                 "must be a resale authorisation id (\"rsa_...\" or \"resaleauthz-...\")",

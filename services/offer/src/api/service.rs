@@ -35,12 +35,6 @@ macro_rules! rpc {
     };
 }
 
-fn not_yet(what: &str) -> Status {
-    Status::unimplemented(format!(
-        "{what} is not implemented yet (docs/offers.md, what is not done)"
-    ))
-}
-
 #[tonic::async_trait]
 impl OfferService for OfferApi {
     async fn create_private_offer(
@@ -351,7 +345,29 @@ impl OfferService for OfferApi {
         &self,
         request: Request<pb::CreateChannelPartnerOfferRequest>,
     ) -> Result<Response<pb::CreateChannelPartnerOfferResponse>, Status> {
-        authorize(request, Permission::Write)?;
-        Err(not_yet("CreateChannelPartnerOffer"))
+        let (caller, req) = authorize(request, Permission::Write)?;
+        let (integration_id, draft) =
+            convert::create_channel_partner_offer(&req).map_err(Error::from)?;
+        let idem = idempotency(rpc!("CreateChannelPartnerOffer"), &req, |r| {
+            &mut r.idempotency_key
+        });
+        let outcome = self
+            .offers
+            .create_channel_partner_offer(
+                &caller.organization_id,
+                &integration_id,
+                draft,
+                idem.as_ref(),
+                |offer| {
+                    pb::CreateChannelPartnerOfferResponse {
+                        offer: Some(proto::offer(offer)),
+                    }
+                    .encode_to_vec()
+                },
+            )
+            .await?;
+        reply(outcome, |offer| pb::CreateChannelPartnerOfferResponse {
+            offer: Some(proto::offer(&offer)),
+        })
     }
 }

@@ -13,6 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_marketplacecatalog::config::retry::RetryConfig;
 use aws_sdk_marketplacecatalog::config::timeout::TimeoutConfig;
+use aws_sdk_marketplacecatalog::types::{
+    EntityTypeFilters, OfferFilters, OfferResaleAuthorizationIdFilter,
+};
 use souk_auth::{AwsClients, AwsError, IntegrationRole, RoleAssumer};
 use souk_core::Id;
 
@@ -115,6 +118,7 @@ impl AwsCatalog {
         &self,
         acting: &Acting,
         entity_type: &str,
+        filters: Option<EntityTypeFilters>,
     ) -> Result<Vec<String>, CallError> {
         let clients = self.clients(acting).await?;
         let mut ids = Vec::new();
@@ -126,6 +130,7 @@ impl AwsCatalog {
                 .list_entities()
                 .catalog(CATALOG)
                 .entity_type(entity_type)
+                .set_entity_type_filters(filters.clone())
                 .max_results(50)
                 .set_next_token(token.take())
                 .customize()
@@ -199,14 +204,37 @@ impl Catalog for AwsCatalog {
     }
 
     async fn list_offer_ids(&self, acting: &Acting) -> Result<Vec<String>, CallError> {
-        self.list_entity_ids(acting, "Offer").await
+        self.list_entity_ids(acting, "Offer", None).await
     }
 
     async fn list_resale_authorization_ids(
         &self,
         acting: &Acting,
     ) -> Result<Vec<String>, CallError> {
-        self.list_entity_ids(acting, "ResaleAuthorization").await
+        self.list_entity_ids(acting, "ResaleAuthorization", None)
+            .await
+    }
+
+    async fn count_offers_from(
+        &self,
+        acting: &Acting,
+        resale_authorization_id: &str,
+    ) -> Result<u32, CallError> {
+        let filter = OfferFilters::builder()
+            .resale_authorization_id(
+                OfferResaleAuthorizationIdFilter::builder()
+                    .value_list(resale_authorization_id)
+                    .build(),
+            )
+            .build();
+        let ids = self
+            .list_entity_ids(
+                acting,
+                "Offer",
+                Some(EntityTypeFilters::OfferFilters(filter)),
+            )
+            .await?;
+        Ok(u32::try_from(ids.len()).unwrap_or(u32::MAX))
     }
 
     async fn describe_offer(
@@ -230,6 +258,21 @@ impl Catalog for AwsCatalog {
             code: "UnreadableDetails".into(),
             message: format!("the DetailsDocument of {aws_offer_id} is not JSON: {e}"),
         })
+    }
+
+    async fn product_type(&self, acting: &Acting, product_id: &str) -> Result<String, CallError> {
+        let clients = self.clients(acting).await?;
+        let output = clients
+            .catalog
+            .describe_entity()
+            .catalog(CATALOG)
+            .entity_id(product_id)
+            .customize()
+            .config_override(self.config())
+            .send()
+            .await
+            .map_err(|e| convert::call_error(&e))?;
+        Ok(output.entity_type().unwrap_or_default().to_owned())
     }
 
     async fn agreement_of_offer(

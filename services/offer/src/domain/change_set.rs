@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 use super::dates::iso;
 use super::model::{
     ContractDimension, ContractTerms, DimensionPrice, Eula, FreeTrialGrant, OfferDraft, Pricing,
-    SoftwarePricingModel, SoftwareTerms,
+    Renewal, SoftwarePricingModel, SoftwareTerms,
 };
+use super::validate::price_increase_hundredths;
 
 /// The entity type of offers.
 pub const OFFER_ENTITY: &str = "Offer@1.0";
@@ -34,6 +35,9 @@ pub struct Change {
 
 /// The changes that create and release `draft` as a new offer.
 pub fn create_offer(draft: &OfferDraft) -> Vec<Change> {
+    if let Some(resale) = &draft.resale {
+        return super::resale::create_channel_partner_offer(draft, resale);
+    }
     let offer = format!("${CREATE_CHANGE}.Entity.Identifier");
     let update = |change_type: &'static str, details: Value| Change {
         entity_type: OFFER_ENTITY,
@@ -96,6 +100,18 @@ pub fn create_offer(draft: &OfferDraft) -> Vec<Change> {
             json!({ "Terms": [{ "Type": "PaymentScheduleTerm", "CurrencyCode": draft.currency, "Schedule": schedule }] }),
         ));
     }
+    if let Some(renewal) = &draft.renewal {
+        changes.push(update(
+            "UpdateRenewalTerms",
+            json!({ "Terms": [renewal_term(renewal)] }),
+        ));
+    }
+    if let Some(days) = draft.net_payment_days {
+        changes.push(update(
+            "UpdateNetPaymentTerms",
+            json!({ "Terms": [{ "Type": "NetPaymentTerm", "PaymentDuePeriod": format!("P{days}D") }] }),
+        ));
+    }
     if let Some(expiry) = draft.expiry_date {
         changes.push(update(
             "UpdateAvailability",
@@ -118,7 +134,32 @@ pub fn update_availability(aws_offer_id: &str, day: time::Date) -> Change {
     }
 }
 
-fn legal_terms(eula: &Eula) -> Value {
+/// The RenewalTerm: the plain term, or with its limits and the fixed price increase (2
+/// decimals, as AWS prints it).
+fn renewal_term(renewal: &Renewal) -> Value {
+    let mut term = serde_json::Map::new();
+    term.insert("Type".into(), json!("RenewalTerm"));
+    if let Some(n) = renewal.max_renewals {
+        term.insert("MaxRenewals".into(), json!(n));
+    }
+    if let Some(days) = renewal.lockout_days {
+        term.insert("LockoutPeriod".into(), json!(format!("P{days}D")));
+    }
+    if !renewal.price_increase_percentage.is_empty() {
+        // Validation refused anything else; an unreadable value is passed on for AWS to refuse.
+        let value = price_increase_hundredths(&renewal.price_increase_percentage).map_or_else(
+            || renewal.price_increase_percentage.clone(),
+            |h| format!("{}.{:02}", h / 100, h % 100),
+        );
+        term.insert(
+            "PriceIncrease".into(),
+            json!({ "Type": "FixedPercentage", "Value": value }),
+        );
+    }
+    Value::Object(term)
+}
+
+pub(super) fn legal_terms(eula: &Eula) -> Value {
     let document = match eula {
         Eula::Standard { version } => json!({ "Type": "StandardEula", "Version": version }),
         Eula::Custom { url } => json!({ "Type": "CustomEula", "Url": url }),
@@ -313,7 +354,7 @@ pub(crate) fn pricing_terms(draft: &OfferDraft) -> Value {
 
 /// The ValidityTerm: a duration (from acceptance or a future start), or a start and an end; a
 /// replacement's end alone; none for a free trial or a usage offer without dates.
-fn validity_term(draft: &OfferDraft) -> Option<Value> {
+pub(super) fn validity_term(draft: &OfferDraft) -> Option<Value> {
     let start = draft.validity.agreement_start_date.map(iso);
     let end = draft.validity.agreement_end_date.map(iso);
     let duration = match &draft.pricing {
@@ -482,6 +523,52 @@ mod tests {
                 "RateCards": [{ "RateCard": [{ "DimensionKey": "m5.large", "Price": "0.125" }] }] }] })
         );
         assert!(!types(&changes).contains(&"UpdateValidityTerms"));
+    }
+
+    #[test]
+    fn renewal_and_net_payment_terms_come_before_the_release() {
+        let mut draft = saas_contract();
+        draft.renewal = Some(Renewal {
+            max_renewals: Some(3),
+            price_increase_percentage: "5.5".into(),
+            lockout_days: Some(30),
+        });
+        draft.net_payment_days = Some(45);
+        draft.notification_emails = vec!["deals@example.com".into()];
+        let changes = create_offer(&draft);
+        assert_eq!(
+            types(&changes)[6..],
+            [
+                "UpdatePaymentScheduleTerms",
+                "UpdateRenewalTerms",
+                "UpdateNetPaymentTerms",
+                "UpdateAvailability",
+                "ReleaseOffer",
+            ]
+        );
+        assert_eq!(
+            details(&changes, "UpdateRenewalTerms"),
+            &json!({ "Terms": [{ "Type": "RenewalTerm", "MaxRenewals": 3, "LockoutPeriod": "P30D",
+                "PriceIncrease": { "Type": "FixedPercentage", "Value": "5.50" } }] })
+        );
+        assert_eq!(
+            details(&changes, "UpdateNetPaymentTerms"),
+            &json!({ "Terms": [{ "Type": "NetPaymentTerm", "PaymentDuePeriod": "P45D" }] })
+        );
+        // A plain renewal is the bare term; notification addresses are Souk's, not AWS's.
+        draft.renewal = Some(Renewal::default());
+        draft.net_payment_days = None;
+        let changes = create_offer(&draft);
+        assert_eq!(
+            details(&changes, "UpdateRenewalTerms"),
+            &json!({ "Terms": [{ "Type": "RenewalTerm" }] })
+        );
+        assert!(!types(&changes).contains(&"UpdateNetPaymentTerms"));
+        assert!(
+            !changes
+                .iter()
+                .any(|c| c.details.to_string().contains("example.com"))
+        );
     }
 
     #[test]

@@ -71,6 +71,21 @@ impl Catalog for FakeCatalog {
         Ok(Vec::new())
     }
 
+    async fn count_offers_from(
+        &self,
+        _acting: &Acting,
+        resale_authorization_id: &str,
+    ) -> Result<u32, CallError> {
+        let entities = self.entities.lock().unwrap();
+        let made = entities.values().filter(|details| {
+            details
+                .get("ResaleAuthorizationId")
+                .and_then(serde_json::Value::as_str)
+                == Some(resale_authorization_id)
+        });
+        Ok(u32::try_from(made.count()).unwrap_or(u32::MAX))
+    }
+
     async fn describe_offer(
         &self,
         _acting: &Acting,
@@ -85,6 +100,10 @@ impl Catalog for FakeCatalog {
                 code: "ResourceNotFoundException".into(),
                 message: aws_offer_id.into(),
             })
+    }
+
+    async fn product_type(&self, _acting: &Acting, _product_id: &str) -> Result<String, CallError> {
+        Ok("SaaSProduct@1.0".into())
     }
 
     async fn agreement_of_offer(

@@ -9,7 +9,8 @@ use time::{Date, Month};
 
 use super::model::{
     ContractDimension, ContractTerms, DimensionPrice, Eula, FreeTrialGrant, Installment,
-    OfferDraft, Pricing, ReplacementReason, STANDARD_EULA_VERSION, Validity,
+    OfferDraft, Pricing, Renewal, ReplacementReason, ResaleTerms, STANDARD_EULA_VERSION,
+    SoftwarePricingModel, SoftwareTerms, Validity,
 };
 use super::resale::ResaleAuthorizationDraft;
 
@@ -64,6 +65,28 @@ fn days(raw: &str) -> Option<u32> {
     raw.strip_prefix('P')?.strip_suffix('D')?.parse().ok()
 }
 
+/// A RenewalTerm as Souk's renewal: its limits and its fixed price increase (a percentage
+/// range, which Souk does not make, is read as its default value).
+fn renewal(term: &Value) -> Renewal {
+    let increase = term.get("PriceIncrease").unwrap_or(&Value::Null);
+    let price_increase_percentage = match text(increase, "Type") {
+        "FixedPercentage" => text(increase, "Value"),
+        "PercentageRange" => increase
+            .get("Range")
+            .map(|r| text(r, "DefaultValue"))
+            .unwrap_or_default(),
+        _ => "",
+    };
+    Renewal {
+        max_renewals: term
+            .get("MaxRenewals")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok()),
+        price_increase_percentage: price_increase_percentage.to_owned(),
+        lockout_days: days(text(term, "LockoutPeriod")),
+    }
+}
+
 fn rate_card(card: &Value) -> Vec<(String, i64)> {
     items(card, "RateCard")
         .map(|r| {
@@ -82,12 +105,26 @@ pub fn resale_authorization_from_details(
     aws_id: &str,
     details: &Value,
 ) -> Result<ResaleAuthorizationDraft, String> {
-    if text(details, "Status") != "Active" {
+    if !resale_authorization_is_active(details) {
         return Err(format!(
             "not active ({}): only released resale authorizations are imported",
             text(details, "Status")
         ));
     }
+    resale_terms_from_details(aws_id, details)
+}
+
+/// Whether the resale authorisation of `details` can be used: released and not restricted.
+pub fn resale_authorization_is_active(details: &Value) -> bool {
+    text(details, "Status") == "Active"
+}
+
+/// The terms of the resale authorisation of `details`, whatever its status: what a channel
+/// partner's offer is made from.
+pub fn resale_terms_from_details(
+    aws_id: &str,
+    details: &Value,
+) -> Result<ResaleAuthorizationDraft, String> {
     let mut terms = Vec::new();
     let mut buyers = Vec::new();
     for term in items(details, "Terms") {
@@ -121,7 +158,8 @@ pub fn resale_authorization_from_details(
         "Description": text(details, "Description"),
         "Terms": terms,
     });
-    let offer = offer_from_details(aws_id, &as_offer)?.draft;
+    // Souk resells SaaS terms only.
+    let offer = offer_from_details(aws_id, &as_offer, SAAS_PRODUCT)?.draft;
     Ok(ResaleAuthorizationDraft {
         product_id: offer.product_id,
         name: offer.name,
@@ -138,16 +176,31 @@ pub fn resale_authorization_from_details(
 }
 
 /// The offer of `details` (an `Offer@1.0` DetailsDocument), or why it cannot be imported.
-pub fn offer_from_details(aws_offer_id: &str, details: &Value) -> Result<ImportedOffer, String> {
+/// `product_type` is the product's DescribeEntity `EntityType` (`AmiProduct@1.0`, ...; empty
+/// when unknown, read as SaaS): an AMI's hourly prices are usage terms, as a SaaS
+/// subscription's are, so only the product tells the kinds apart.
+pub fn offer_from_details(
+    aws_offer_id: &str,
+    details: &Value,
+    product_type: &str,
+) -> Result<ImportedOffer, String> {
     if text(details, "State") != "Released" {
         return Err("not released (drafts made outside Souk are left alone)".into());
     }
-    if details
+    // A channel partner's offer: its terms are the resale authorisation's, read as any
+    // offer's; the markup is applied by AWS when it invoices.
+    let resale = details
         .get("ResaleAuthorizationId")
-        .is_some_and(|v| !v.is_null())
-    {
-        return Err("made from a resale authorization (not supported yet)".into());
-    }
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(|id| ResaleTerms {
+            resale_authorization_id: id.to_owned(),
+            markup_percentage: match text(details, "MarkupPercentage") {
+                "" => "0".to_owned(),
+                markup => markup.to_owned(),
+            },
+            replace_agreement_id: None,
+        });
     let terms: Vec<&Value> = items(details, "Terms").collect();
     let term = |t: &str| terms.iter().copied().find(|x| text(x, "Type") == t);
     let mut currency = "USD".to_owned();
@@ -236,6 +289,7 @@ pub fn offer_from_details(aws_offer_id: &str, details: &Value) -> Result<Importe
             (None, true) => return Err("no pricing terms Souk knows (BYOL or free)".into()),
         }
     };
+    let pricing = for_product(pricing, product_type);
     let payment_schedule = term("PaymentScheduleTerm")
         .map(|t| {
             items(t, "Schedule")
@@ -292,12 +346,63 @@ pub fn offer_from_details(aws_offer_id: &str, details: &Value) -> Result<Importe
             refund_policy: term("SupportTerm")
                 .map(|s| text(s, "RefundPolicy").to_owned())
                 .unwrap_or_default(),
-            renewal: None,
-            net_payment_days: None,
+            renewal: term("RenewalTerm").map(renewal),
+            net_payment_days: term("NetPaymentTerm")
+                .and_then(|t| days(text(t, "PaymentDuePeriod"))),
             notification_emails: Vec::new(),
-            resale: None,
+            resale,
         },
     })
+}
+
+/// The entity type of a SaaS product.
+pub const SAAS_PRODUCT: &str = "SaaSProduct@1.0";
+
+/// `pricing`, read from terms alone as a SaaS offer's, as the kind of a `product_type`
+/// product: usage prices are an AMI's or container's hourly prices, a contract with a yearly
+/// card beside them is an AMI's hourly-annual pricing, a professional services product's
+/// contract is its services.
+fn for_product(pricing: Pricing, product_type: &str) -> Pricing {
+    let product = product_type.split('@').next().unwrap_or_default();
+    match (product, pricing) {
+        ("AmiProduct" | "ContainerProduct", pricing) => {
+            let (hourly_prices, contract) = match pricing {
+                Pricing::Subscription { usage_prices } => (usage_prices, None),
+                Pricing::Contract { contract } => (Vec::new(), Some(contract)),
+                Pricing::ContractWithConsumption {
+                    contract,
+                    usage_prices,
+                } => (usage_prices, Some(contract)),
+                other => return other,
+            };
+            let pricing_model = match (&contract, hourly_prices.is_empty()) {
+                (None, _) => SoftwarePricingModel::Hourly,
+                (Some(_), true) => SoftwarePricingModel::Contract,
+                (Some(_), false) => SoftwarePricingModel::HourlyAnnual,
+            };
+            let duration_months = match pricing_model {
+                SoftwarePricingModel::Contract => {
+                    contract.as_ref().map_or(0, |c| c.duration_months)
+                }
+                _ => 0,
+            };
+            let software = SoftwareTerms {
+                pricing_model,
+                hourly_prices,
+                contract_dimensions: contract.map(|c| c.dimensions).unwrap_or_default(),
+                duration_months,
+            };
+            if product == "AmiProduct" {
+                Pricing::Ami { software }
+            } else {
+                Pricing::Container { software }
+            }
+        }
+        ("ProfessionalServicesProduct", Pricing::Contract { contract }) => {
+            Pricing::ProfessionalServices { contract }
+        }
+        (_, pricing) => pricing,
+    }
 }
 
 #[cfg(test)]
@@ -326,7 +431,7 @@ mod tests {
                 {"Type": "AvailabilityRule", "AvailabilityEndDate": "2026-12-31T23:59:59.999Z"}
             ]
         });
-        let imported = offer_from_details("offer-1", &details).unwrap();
+        let imported = offer_from_details("offer-1", &details, SAAS_PRODUCT).unwrap();
         let d = imported.draft;
         assert_eq!(d.currency, "EUR");
         assert_eq!(d.expiry_date, Some(date!(2026 - 12 - 31)));
@@ -352,15 +457,53 @@ mod tests {
     }
 
     #[test]
+    fn renewal_and_net_payment_terms_read_back() {
+        let details = json!({
+            "State": "Released", "Name": "Acme", "Description": "d", "ProductId": "prod-1",
+            "Terms": [
+                {"Type": "UsageBasedPricingTerm", "CurrencyCode": "USD",
+                 "RateCards": [{"RateCard": [{"DimensionKey": "api_calls", "Price": "0.01"}]}]},
+                {"Type": "RenewalTerm", "MaxRenewals": 2, "LockoutPeriod": "P30D",
+                 "PriceIncrease": {"Type": "FixedPercentage", "Value": "5.00"}},
+                {"Type": "NetPaymentTerm", "PaymentDuePeriod": "P60D"}
+            ]
+        });
+        let d = offer_from_details("offer-4", &details, SAAS_PRODUCT)
+            .unwrap()
+            .draft;
+        assert_eq!(
+            d.renewal,
+            Some(Renewal {
+                max_renewals: Some(2),
+                price_increase_percentage: "5.00".into(),
+                lockout_days: Some(30),
+            })
+        );
+        assert_eq!(d.net_payment_days, Some(60));
+        let plain = json!({
+            "State": "Released", "Terms": [
+                {"Type": "UsageBasedPricingTerm", "CurrencyCode": "USD",
+                 "RateCards": [{"RateCard": [{"DimensionKey": "api_calls", "Price": "0.01"}]}]},
+                {"Type": "RenewalTerm"}
+            ]
+        });
+        let d = offer_from_details("offer-5", &plain, SAAS_PRODUCT)
+            .unwrap()
+            .draft;
+        assert_eq!(d.renewal, Some(Renewal::default()));
+        assert_eq!(d.net_payment_days, None);
+    }
+
+    #[test]
     fn drafts_and_unknown_pricing_are_skipped_with_the_reason() {
         let draft = json!({"State": "Draft"});
         assert_eq!(
-            offer_from_details("offer-2", &draft).unwrap_err(),
+            offer_from_details("offer-2", &draft, SAAS_PRODUCT).unwrap_err(),
             "not released (drafts made outside Souk are left alone)"
         );
         let byol = json!({"State": "Released", "Terms": [{"Type": "ByolPricingTerm"}]});
         assert_eq!(
-            offer_from_details("offer-3", &byol).unwrap_err(),
+            offer_from_details("offer-3", &byol, SAAS_PRODUCT).unwrap_err(),
             "no pricing terms Souk knows (BYOL or free)"
         );
         assert_eq!(micros("0.0015"), Some(1_500));

@@ -242,12 +242,23 @@ pub trait Catalog: Send + Sync + 'static {
         &self,
         acting: &Acting,
     ) -> Result<Vec<String>, CallError>;
-    /// The `DetailsDocument` of offer `aws_offer_id` (DescribeEntity).
+    /// How many offers were made from resale authorisation `resale_authorization_id`
+    /// (ListEntities of offers filtered by it): a one-time authorisation allows one.
+    async fn count_offers_from(
+        &self,
+        acting: &Acting,
+        resale_authorization_id: &str,
+    ) -> Result<u32, CallError>;
+    /// The `DetailsDocument` of entity `aws_offer_id`, an offer or a resale authorisation
+    /// (DescribeEntity).
     async fn describe_offer(
         &self,
         acting: &Acting,
         aws_offer_id: &str,
     ) -> Result<serde_json::Value, CallError>;
+    /// The entity type of product `product_id` (DescribeEntity), e.g. `AmiProduct@1.0`: an
+    /// offer's terms alone do not tell an AMI's hourly prices from a SaaS subscription's.
+    async fn product_type(&self, acting: &Acting, product_id: &str) -> Result<String, CallError>;
     /// The agreement a buyer made from offer `aws_offer_id`, if any (SearchAgreements by
     /// offer id, as the proposer).
     async fn agreement_of_offer(

@@ -4,8 +4,8 @@
 //! `CreateResaleAuthorizationRequest` and `CreateChannelPartnerOfferRequest`.
 //!
 //! A resale authorisation is followed like an offer (draft -> submitted -> released | failed)
-//! by the tracker. Channel-partner offers (CreateChannelPartnerOffer) are checked here but not
-//! created yet.
+//! by the tracker, and so is a channel partner's offer made from one (an offer whose draft
+//! carries [`ResaleTerms`]).
 
 use std::collections::HashMap;
 
@@ -17,9 +17,12 @@ use souk_core::error::Violations;
 use souk_core::validate::{aws_account_id, max_len, required};
 use time::{Date, OffsetDateTime};
 
-use super::change_set::{Change, RESALE_AUTHORIZATION_ENTITY, charge_amount, pricing_terms};
+use super::change_set::{
+    CREATE_CHANGE, Change, OFFER_ENTITY, RESALE_AUTHORIZATION_ENTITY, charge_amount, legal_terms,
+    pricing_terms, validity_term,
+};
 use super::dates::{end_of_day, iso};
-use super::model::{Eula, Installment, OfferDraft, OfferState, Pricing, Validity};
+use super::model::{Eula, Installment, OfferDraft, OfferState, Pricing, ResaleTerms, Validity};
 use super::validate;
 
 /// Most buyer accounts a resale authorisation may be restricted to.
@@ -335,6 +338,38 @@ pub struct ChannelPartnerOfferDraft {
     pub expiry_date: Option<Date>,
     /// Agreement start and end.
     pub validity: Validity,
+    /// The agreement the offer replaces (`agmt-...`); `None` for a new agreement.
+    pub replace_agreement_id: Option<String>,
+    /// Who hears about the offer's lifecycle.
+    pub notification_emails: Vec<String>,
+}
+
+impl ChannelPartnerOfferDraft {
+    /// The offer made from `granted`: the authorisation's product, pricing, currency,
+    /// schedule and EULA with the partner's name, buyers, dates and markup.
+    pub fn into_offer(self, granted: ResaleAuthorizationDraft) -> OfferDraft {
+        OfferDraft {
+            product_id: granted.product_id,
+            name: self.name,
+            description: self.description,
+            pricing: granted.pricing,
+            currency: granted.currency,
+            payment_schedule: granted.payment_schedule,
+            eula: granted.eula,
+            buyer_account_ids: self.buyer_account_ids,
+            expiry_date: self.expiry_date,
+            validity: self.validity,
+            refund_policy: String::new(),
+            renewal: None,
+            net_payment_days: None,
+            notification_emails: self.notification_emails,
+            resale: Some(ResaleTerms {
+                resale_authorization_id: self.resale_authorization_id,
+                markup_percentage: self.markup_percentage,
+                replace_agreement_id: self.replace_agreement_id,
+            }),
+        }
+    }
 }
 
 /// What the partner's offer is made from: the authorisation as the partner received it.
@@ -377,16 +412,36 @@ pub fn validate_channel_partner_offer(
             "is one-time and an offer was already made from it: ask the seller for a new resale authorisation",
         );
     }
-    if let Err(reason) = Markup::parse(&draft.markup_percentage) {
-        v.add("markup_percentage", reason);
+    match Markup::parse(&draft.markup_percentage) {
+        Err(reason) => v.add("markup_percentage", reason),
+        Ok(markup) if markup.0 > 0 && !granted.payment_schedule.is_empty() => v.add(
+            "markup_percentage",
+            "must be 0: the resale authorisation has a payment schedule, and AWS takes no markup on scheduled charges",
+        ),
+        Ok(_) => {}
     }
-    buyers(
-        &mut v,
-        &draft.buyer_account_ids,
-        1,
-        validate::MAX_BUYERS,
-        "a private offer",
-    );
+    if draft.replace_agreement_id.is_some() {
+        if !draft.buyer_account_ids.is_empty() {
+            v.add(
+                "buyer_account_ids",
+                "must be empty for a replacement: the replaced agreement's buyer receives it",
+            );
+        }
+        if draft.validity.agreement_end_date.is_none() {
+            v.add(
+                "validity.agreement_end_date",
+                "is required for a replacement: the day the new agreement ends",
+            );
+        }
+    } else {
+        buyers(
+            &mut v,
+            &draft.buyer_account_ids,
+            1,
+            validate::MAX_BUYERS,
+            "a private offer",
+        );
+    }
     if !granted.buyer_account_ids.is_empty() {
         for (i, id) in draft.buyer_account_ids.iter().enumerate() {
             if aws_account_id(id).is_ok() && !granted.buyer_account_ids.contains(id) {
@@ -425,6 +480,7 @@ pub fn validate_channel_partner_offer(
             }
         }
     }
+    validate::notification_emails(&mut v, &draft.notification_emails);
     if let Some(start) = draft.validity.agreement_start_date
         && start < today
     {
@@ -446,6 +502,70 @@ pub fn validate_channel_partner_offer(
         );
     }
     v.finish()
+}
+
+/// The changes that create and release a channel partner's offer: created from the
+/// authorisation (a replacement of `replace_agreement_id` when set), named, marked up,
+/// targeted, dated, then released. Pricing, schedule and EULA come from the authorisation.
+pub fn create_channel_partner_offer(draft: &OfferDraft, resale: &ResaleTerms) -> Vec<Change> {
+    let offer = format!("${CREATE_CHANGE}.Entity.Identifier");
+    let update = |change_type: &'static str, details: Value| Change {
+        entity_type: OFFER_ENTITY,
+        change_type,
+        identifier: Some(offer.clone()),
+        change_name: None,
+        details,
+    };
+    let (change_type, details) = match &resale.replace_agreement_id {
+        Some(agreement) => (
+            "CreateReplacementOfferUsingResaleAuthorization",
+            json!({ "ResaleAuthorizationId": resale.resale_authorization_id, "AgreementId": agreement }),
+        ),
+        None => (
+            "CreateOfferUsingResaleAuthorization",
+            json!({ "ResaleAuthorizationId": resale.resale_authorization_id }),
+        ),
+    };
+    let mut changes = vec![Change {
+        entity_type: OFFER_ENTITY,
+        change_type,
+        identifier: None,
+        change_name: Some(CREATE_CHANGE),
+        details,
+    }];
+    changes.push(update(
+        "UpdateInformation",
+        json!({ "Name": draft.name, "Description": draft.description }),
+    ));
+    changes.push(update(
+        "UpdateMarkup",
+        json!({ "Percentage": resale.markup_percentage }),
+    ));
+    if resale.replace_agreement_id.is_some() {
+        // A replacement goes to the replaced agreement's buyer, and AWS copies no terms from
+        // the authorisation into it: they are the authorisation's, sent again.
+        changes.push(update("UpdateLegalTerms", legal_terms(&draft.eula)));
+        changes.push(update("UpdatePricingTerms", pricing_terms(draft)));
+    } else {
+        changes.push(update(
+            "UpdateTargeting",
+            json!({ "PositiveTargeting": { "BuyerAccounts": draft.buyer_account_ids } }),
+        ));
+    }
+    if let Some(validity) = validity_term(draft) {
+        changes.push(update(
+            "UpdateValidityTerms",
+            json!({ "Terms": [validity] }),
+        ));
+    }
+    if let Some(expiry) = draft.expiry_date {
+        changes.push(update(
+            "UpdateAvailability",
+            json!({ "AvailabilityEndDate": iso(expiry) }),
+        ));
+    }
+    changes.push(update("ReleaseOffer", json!({})));
+    changes
 }
 
 /// The name of the change that creates the resale authorisation, which the others refer to.

@@ -186,6 +186,8 @@ fn cppo() -> ChannelPartnerOfferDraft {
         buyer_account_ids: vec![BUYER.into()],
         expiry_date: Some(date!(2026 - 12 - 31)),
         validity: Validity::default(),
+        replace_agreement_id: None,
+        notification_emails: vec!["partner@example.com".into()],
     }
 }
 
@@ -411,5 +413,103 @@ fn an_authorization_is_one_change_set_ending_in_its_release() {
     assert_eq!(
         changes[1].identifier.as_deref(),
         Some("$CreateResaleAuthorizationChange.Entity.Identifier")
+    );
+}
+
+#[test]
+fn no_markup_on_scheduled_charges() {
+    let mut granted = authorization();
+    granted.payment_schedule = vec![Installment {
+        charge_date: date!(2027 - 01 - 15),
+        amount_micros: 2_000_000_000,
+    }];
+    assert_eq!(
+        cppo_violations(&cppo(), &granted, true, 0),
+        pair(
+            "markup_percentage",
+            "must be 0: the resale authorisation has a payment schedule, and AWS takes no markup on scheduled charges"
+        )
+    );
+    let mut draft = cppo();
+    draft.markup_percentage = "0".into();
+    assert_eq!(cppo_violations(&draft, &granted, true, 0), Vec::new());
+}
+
+#[test]
+fn the_offer_is_the_authorisations_terms_with_the_partners_buyers_and_markup() {
+    let granted = authorization();
+    let offer = cppo().into_offer(granted.clone());
+    assert_eq!(
+        offer.kind(),
+        crate::domain::model::OfferKind::ChannelPartner
+    );
+    assert_eq!(offer.product_id, granted.product_id);
+    assert_eq!(offer.pricing, granted.pricing);
+    assert_eq!(offer.currency, "EUR");
+    assert_eq!(offer.eula, granted.eula);
+    assert_eq!(offer.buyer_account_ids, vec![BUYER.to_owned()]);
+    let resale = offer.resale.clone().unwrap();
+    assert_eq!(resale.markup_percentage, "12.5");
+    let changes: Vec<&str> = create_channel_partner_offer(&offer, &resale)
+        .iter()
+        .map(|c| c.change_type)
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            "CreateOfferUsingResaleAuthorization",
+            "UpdateInformation",
+            "UpdateMarkup",
+            "UpdateTargeting",
+            // The contract's duration, from the authorisation's rate card.
+            "UpdateValidityTerms",
+            "UpdateAvailability",
+            "ReleaseOffer"
+        ]
+    );
+}
+
+#[test]
+fn a_replacement_goes_to_the_agreements_buyer_until_a_given_end() {
+    let mut draft = cppo();
+    draft.replace_agreement_id = Some("agmt-abc123".into());
+    assert_eq!(
+        cppo_violations(&draft, &authorization(), true, 0),
+        vec![
+            (
+                "buyer_account_ids".to_owned(),
+                "must be empty for a replacement: the replaced agreement's buyer receives it"
+                    .to_owned()
+            ),
+            (
+                "validity.agreement_end_date".to_owned(),
+                "is required for a replacement: the day the new agreement ends".to_owned()
+            ),
+        ]
+    );
+    draft.buyer_account_ids.clear();
+    draft.validity.agreement_end_date = Some(date!(2027 - 12 - 31));
+    assert_eq!(
+        cppo_violations(&draft, &authorization(), true, 0),
+        Vec::new()
+    );
+    let offer = draft.into_offer(authorization());
+    let resale = offer.resale.clone().unwrap();
+    let changes: Vec<&str> = create_channel_partner_offer(&offer, &resale)
+        .iter()
+        .map(|c| c.change_type)
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            "CreateReplacementOfferUsingResaleAuthorization",
+            "UpdateInformation",
+            "UpdateMarkup",
+            "UpdateLegalTerms",
+            "UpdatePricingTerms",
+            "UpdateValidityTerms",
+            "UpdateAvailability",
+            "ReleaseOffer"
+        ]
     );
 }

@@ -3,6 +3,7 @@
 //! and an `encode` of the response to remember: a retry gets [`Outcome::Replayed`] with the
 //! first call's response.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use souk_core::{Id, Idempotency, Outcome, Page, PageRequest, SharedClock};
@@ -16,7 +17,10 @@ use super::model::{Eula, Offer, OfferDraft, OfferState};
 use super::ports::{
     Acting, Begun, CallError, Catalog, ChangeSetRequest, OfferFilter, Store, Transaction,
 };
-use super::resale::{ResaleAuthorization, ResaleAuthorizationDraft, ResaleEvent, ResaleFilter};
+use super::resale::{
+    Authorization, ChannelPartnerOfferDraft, ResaleAuthorization, ResaleAuthorizationDraft,
+    ResaleEvent, ResaleFilter, validate_channel_partner_offer,
+};
 use super::validate;
 
 /// Starts a write; a replay ends the use case at once with the stored response.
@@ -157,6 +161,79 @@ impl Offers {
             self.wake.notify_one();
         }
         Ok(outcome)
+    }
+
+    /// A channel partner's new offer made from a resale authorisation the partner's
+    /// integration received, checked against the authorisation as AWS shows it now (active,
+    /// not used up, buyers and dates within it) and every rule AWS would apply; the tracker
+    /// submits it.
+    pub async fn create_channel_partner_offer(
+        &self,
+        organization_id: &Id,
+        integration_id: &Id,
+        draft: ChannelPartnerOfferDraft,
+        idempotency: Option<&Idempotency>,
+        encode: impl FnOnce(&Offer) -> Vec<u8>,
+    ) -> Result<Outcome<Offer>, Error> {
+        if let Some(bytes) = self.replayed(organization_id, idempotency).await? {
+            return Ok(Outcome::Replayed(bytes));
+        }
+        let acting = Acting {
+            organization_id: organization_id.clone(),
+            integration_id: integration_id.clone(),
+        };
+        let draft = self.channel_partner_draft(&acting, draft).await?;
+        let mut tx = begin!(self.store, organization_id, idempotency);
+        let offer = new_offer(organization_id, integration_id, draft, None, self.now());
+        tx.insert_offer(&offer).await?;
+        tx.emit(OfferEvent::Created(offer.clone()))?;
+        let outcome = commit(tx, offer, encode).await?;
+        if let Outcome::Done(offer) = &outcome {
+            tracing::info!(offer_id = %offer.id, "channel-partner offer created");
+            self.wake.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    /// `draft` checked against its resale authorisation, as the partner's integration sees it
+    /// in AWS, and made into an offer draft.
+    async fn channel_partner_draft(
+        &self,
+        acting: &Acting,
+        draft: ChannelPartnerOfferDraft,
+    ) -> Result<OfferDraft, Error> {
+        let ra_id = draft.resale_authorization_id.clone();
+        let details = match self.catalog.describe_offer(acting, &ra_id).await {
+            Ok(details) => details,
+            Err(CallError::Refused { code, message }) => {
+                return Err(souk_core::Error::invalid_field(
+                    "resale_authorization_id",
+                    format!(
+                        "AWS shows no resale authorisation {ra_id} to this integration's account ({code}: {message}): check the id and that it was granted to this account"
+                    ),
+                )
+                .into());
+            }
+            Err(error) => return Err(aws_error("describe the resale authorization")(error)),
+        };
+        let granted =
+            super::import::resale_terms_from_details(&ra_id, &details).map_err(|reason| {
+                Error::FailedPrecondition(format!(
+                    "resale authorization {ra_id} cannot be read: {reason}"
+                ))
+            })?;
+        let offers_made = self
+            .catalog
+            .count_offers_from(acting, &ra_id)
+            .await
+            .map_err(aws_error("count the offers of the resale authorization"))?;
+        let authorization = Authorization {
+            draft: &granted,
+            active: super::import::resale_authorization_is_active(&details),
+            offers_made,
+        };
+        validate_channel_partner_offer(&draft, &authorization, self.now())?;
+        Ok(draft.into_offer(granted))
     }
 
     /// Resale authorisation `id` (Souk's `rsa_...` or AWS's `resaleauthz-...`) of
@@ -331,6 +408,13 @@ impl Offers {
     ) -> Result<Outcome<Offer>, Error> {
         let source = self.get(organization_id, id).await?;
         let mut draft = source.draft.clone();
+        if draft.resale.is_some() && changes.eula.is_some() {
+            return Err(souk_core::Error::invalid_field(
+                "eula",
+                "a channel-partner offer takes the resale authorisation's EULA: ask the seller for an authorisation with the EULA you need",
+            )
+            .into());
+        }
         if let Some(buyers) = changes.buyer_account_ids {
             draft.buyer_account_ids = buyers;
         }
@@ -344,7 +428,28 @@ impl Offers {
             draft.name = name;
         }
         let now = self.clock.now();
-        validate::draft(&draft, now)?;
+        let draft = match draft.resale.take() {
+            // A partner's offer is checked against its authorisation as AWS shows it now.
+            Some(resale) => {
+                let acting = Acting::of(&source);
+                let again = ChannelPartnerOfferDraft {
+                    resale_authorization_id: resale.resale_authorization_id,
+                    name: draft.name,
+                    description: draft.description,
+                    markup_percentage: resale.markup_percentage,
+                    buyer_account_ids: draft.buyer_account_ids,
+                    expiry_date: draft.expiry_date,
+                    validity: draft.validity,
+                    replace_agreement_id: resale.replace_agreement_id,
+                    notification_emails: draft.notification_emails,
+                };
+                self.channel_partner_draft(&acting, again).await?
+            }
+            None => {
+                validate::draft(&draft, now)?;
+                draft
+            }
+        };
         let mut tx = begin!(self.store, organization_id, idempotency);
         let offer = new_offer(
             organization_id,
@@ -385,6 +490,8 @@ impl Offers {
         let ids = self.catalog.list_offer_ids(&acting).await.map_err(&aws)?;
         let mut found = Vec::new();
         let mut skipped = Vec::new();
+        // Each product's type, asked once per import.
+        let mut product_types: HashMap<String, String> = HashMap::new();
         for id in ids {
             if self
                 .store
@@ -394,12 +501,31 @@ impl Offers {
             {
                 continue;
             }
-            let parse = super::import::offer_from_details;
-            if let Some(offer) = self
-                .describe(&acting, id, parse, &mut skipped, &aws)
-                .await?
-            {
-                found.push(offer);
+            let Some(details) = self.describe(&acting, &id, &mut skipped, &aws).await? else {
+                continue;
+            };
+            let product_id = details
+                .get("ProductId")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let product_type = match product_types.get(&product_id) {
+                Some(known) => known.clone(),
+                None => {
+                    let asked = match self.catalog.product_type(&acting, &product_id).await {
+                        Ok(asked) => asked,
+                        // A product AWS does not describe to the seller: its offers read as
+                        // SaaS ones.
+                        Err(CallError::Refused { .. }) => String::new(),
+                        Err(error) => return Err(aws(error)),
+                    };
+                    product_types.insert(product_id, asked.clone());
+                    asked
+                }
+            };
+            match super::import::offer_from_details(&id, &details, &product_type) {
+                Ok(offer) => found.push(offer),
+                Err(reason) => skipped.push((id, reason)),
             }
         }
         let mut found_resale = Vec::new();
@@ -417,12 +543,12 @@ impl Offers {
             {
                 continue;
             }
-            let parse = super::import::resale_authorization_from_details;
-            if let Some(draft) = self
-                .describe(&acting, id.clone(), parse, &mut skipped, &aws)
-                .await?
-            {
-                found_resale.push((id, draft));
+            let Some(details) = self.describe(&acting, &id, &mut skipped, &aws).await? else {
+                continue;
+            };
+            match super::import::resale_authorization_from_details(&id, &details) {
+                Ok(draft) => found_resale.push((id, draft)),
+                Err(reason) => skipped.push((id, reason)),
             }
         }
         let now = self.clock.now();
@@ -505,27 +631,19 @@ impl Offers {
             .map_err(aws_error(format!("change offer {aws_offer_id}")))
     }
 
-    /// AWS entity `id` (an offer or resale authorisation) described and read by `parse`; `None`
-    /// when AWS refuses to describe it or it does not read, with the reason in `skipped`: an
-    /// import takes what it can.
-    async fn describe<T>(
+    /// The DetailsDocument of AWS entity `id` (an offer or resale authorisation); `None` when
+    /// AWS refuses to describe it, with the reason in `skipped`: an import takes what it can.
+    async fn describe(
         &self,
         acting: &Acting,
-        id: String,
-        parse: fn(&str, &serde_json::Value) -> Result<T, String>,
+        id: &str,
         skipped: &mut Vec<(String, String)>,
         aws: impl Fn(CallError) -> Error,
-    ) -> Result<Option<T>, Error> {
-        match self.catalog.describe_offer(acting, &id).await {
-            Ok(details) => match parse(&id, &details) {
-                Ok(found) => Ok(Some(found)),
-                Err(reason) => {
-                    skipped.push((id, reason));
-                    Ok(None)
-                }
-            },
+    ) -> Result<Option<serde_json::Value>, Error> {
+        match self.catalog.describe_offer(acting, id).await {
+            Ok(details) => Ok(Some(details)),
             Err(CallError::Refused { code, message }) => {
-                skipped.push((id, format!("{code}: {message}")));
+                skipped.push((id.to_owned(), format!("{code}: {message}")));
                 Ok(None)
             }
             Err(error) => Err(aws(error)),

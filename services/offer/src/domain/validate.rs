@@ -36,6 +36,13 @@ pub const UPFRONT_STEP_MICROS: i64 = 1_000;
 
 const MICROS: i64 = 1_000_000;
 
+/// The payment periods (days) AWS offers buyers paying by invoice (NetPaymentTerm).
+pub const NET_PAYMENT_DAYS: &[u32] = &[15, 30, 45, 60, 90, 120];
+/// Most notification addresses of one offer.
+pub const MAX_NOTIFICATION_EMAILS: usize = 10;
+/// Longest email address (RFC 5321 path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+
 /// Every violation of `draft` at `now`; `Ok` when AWS would take it.
 pub fn draft(draft: &OfferDraft, now: OffsetDateTime) -> Result<(), souk_core::Error> {
     let mut v = Violations::new();
@@ -52,6 +59,9 @@ pub fn draft(draft: &OfferDraft, now: OffsetDateTime) -> Result<(), souk_core::E
     pricing(&mut v, draft);
     validity(&mut v, draft, kind, today);
     schedule(&mut v, draft, kind, today);
+    renewal(&mut v, draft, kind);
+    net_payment(&mut v, draft, kind);
+    notification_emails(&mut v, &draft.notification_emails);
     v.finish()
 }
 
@@ -719,6 +729,179 @@ fn backdated(v: &mut Violations, schedule: &[Installment], expiry: Date) {
                 iso(expiry)
             ),
         );
+    }
+}
+
+/// A renewal price increase (`"5"`, `"5.5"`, `"5.00"`) in hundredths of a percent: 0 to 100
+/// with at most 2 decimals; `None` otherwise.
+pub fn price_increase_hundredths(raw: &str) -> Option<u32> {
+    let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 3 || !digits(whole) {
+        return None;
+    }
+    if raw.contains('.') && (frac.is_empty() || frac.len() > 2 || !digits(frac)) {
+        return None;
+    }
+    let whole: u32 = whole.parse().ok()?;
+    let frac: u32 = format!("{frac:0<2}").parse().ok()?;
+    let total = whole * 100 + frac;
+    (total <= 10_000).then_some(total)
+}
+
+/// The kinds AWS renews automatically: the contract-based ones whose request carries
+/// `ContractTerms`.
+fn renewal_path(pricing: &Pricing) -> Option<&'static str> {
+    match pricing {
+        Pricing::Contract { .. } => Some("terms.contract.renewal"),
+        Pricing::ContractWithConsumption { .. } => {
+            Some("terms.contract_with_consumption.contract.renewal")
+        }
+        Pricing::Replacement { .. } => Some("terms.replacement.contract.renewal"),
+        _ => None,
+    }
+}
+
+/// The fewest days the agreement can run: from its start (a future start date, or acceptance
+/// on the expiry day at the latest) to its end; `None` when the offer does not say.
+fn shortest_agreement_days(draft: &OfferDraft) -> Option<(i64, Date)> {
+    let from = draft.validity.agreement_start_date.or(draft.expiry_date)?;
+    let end = latest_agreement_end(draft)?;
+    Some(((end - from).whole_days(), end))
+}
+
+/// AWS RenewalTerm rules (docs/aws/offers.md, renewal).
+fn renewal(v: &mut Violations, draft: &OfferDraft, kind: OfferKind) {
+    let Some(renewal) = &draft.renewal else {
+        return;
+    };
+    let Some(path) = renewal_path(&draft.pricing) else {
+        v.add(
+            "renewal",
+            format!(
+                "is not allowed for {}: AWS renews contract, contract with consumption and replacement offers only; leave it unset",
+                kind.label()
+            ),
+        );
+        return;
+    };
+    if renewal.max_renewals == Some(0) {
+        v.add(
+            format!("{path}.max_renewals"),
+            "must be at least 1, or 0 in the request (unset) for unlimited renewals",
+        );
+    }
+    let increase = &renewal.price_increase_percentage;
+    if increase.is_empty() {
+        if renewal.max_renewals.is_some() || renewal.lockout_days.is_some() {
+            v.add(
+                format!("{path}.price_increase_percentage"),
+                "is required with max_renewals or lockout_days (AWS asks for a price increase with them): give one, \"0\" for none",
+            );
+        }
+    } else if price_increase_hundredths(increase).is_none() {
+        v.add(
+            format!("{path}.price_increase_percentage"),
+            format!(
+                "\"{increase}\" is not a percentage from 0 to 100 with at most 2 decimals: write it like \"5.00\""
+            ),
+        );
+    }
+    match renewal.lockout_days {
+        Some(0) => v.add(
+            format!("{path}.lockout_days"),
+            "must be at least 1 day, or 0 in the request (unset) for AWS's default",
+        ),
+        Some(days) => {
+            if let Some((agreement, end)) = shortest_agreement_days(draft)
+                && i64::from(days) >= agreement
+            {
+                v.add(
+                    format!("{path}.lockout_days"),
+                    format!(
+                        "{days} days is not shorter than the agreement, which can run as few as {agreement} days (to {}): choose fewer days",
+                        iso(end)
+                    ),
+                );
+            }
+        }
+        None => {}
+    }
+}
+
+/// AWS NetPaymentTerm rules: one of AWS's periods, on private offers only.
+fn net_payment(v: &mut Violations, draft: &OfferDraft, kind: OfferKind) {
+    let Some(days) = draft.net_payment_days else {
+        return;
+    };
+    if kind == OfferKind::FreeTrial {
+        v.add(
+            "net_payment_days",
+            "must be 0 for a free trial: it is a public offer, and AWS takes payment terms on private offers only",
+        );
+    } else if !NET_PAYMENT_DAYS.contains(&days) {
+        v.add(
+            "net_payment_days",
+            format!(
+                "{days} is not a payment period AWS offers: use 15, 30, 45, 60, 90 or 120 days, or 0 for AWS's default"
+            ),
+        );
+    }
+}
+
+/// Whether `raw` looks like a deliverable address: `name@domain.tld`, no spaces.
+fn plausible_email(raw: &str) -> bool {
+    let Some((local, domain)) = raw.split_once('@') else {
+        return false;
+    };
+    let labels: Vec<&str> = domain.split('.').collect();
+    let tld = labels.last().copied().unwrap_or_default();
+    !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"@()<>[]\\,;:\"".contains(c))
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && tld.len() >= 2
+        && tld.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+/// Notification addresses: at most [`MAX_NOTIFICATION_EMAILS`], each plausible and once.
+pub(super) fn notification_emails(v: &mut Violations, emails: &[String]) {
+    if emails.len() > MAX_NOTIFICATION_EMAILS {
+        v.add(
+            "notification_emails",
+            format!(
+                "at most {MAX_NOTIFICATION_EMAILS} addresses per offer, got {}",
+                emails.len()
+            ),
+        );
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, email) in emails.iter().enumerate() {
+        let field = format!("notification_emails[{i}]");
+        if email.len() > MAX_EMAIL_LEN {
+            v.add(field, format!("must be at most {MAX_EMAIL_LEN} characters"));
+        } else if !plausible_email(email) {
+            v.add(
+                field,
+                format!("\"{email}\" is not an email address: write it like name@example.com"),
+            );
+        } else if let Some(first) = seen.get(&email.to_ascii_lowercase()) {
+            v.add(field, format!("repeats notification_emails[{first}]"));
+        } else {
+            seen.insert(email.to_ascii_lowercase(), i);
+        }
     }
 }
 

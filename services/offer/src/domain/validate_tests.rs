@@ -7,7 +7,7 @@ use time::macros::{date, datetime};
 use time::{Date, OffsetDateTime};
 
 use super::*;
-use crate::domain::model::{ReplacementReason, Validity};
+use crate::domain::model::{Renewal, ReplacementReason, Validity};
 
 const NOW: OffsetDateTime = datetime!(2026-11-30 12:00 UTC);
 const EXPIRY: Date = date!(2026 - 12 - 31);
@@ -692,4 +692,240 @@ fn amounts_read_as_decimals() {
     assert_eq!(units(2_000_000_000), "2000.00");
     assert_eq!(units(1_500), "0.0015");
     assert_eq!(units(-10_000), "-0.01");
+}
+
+fn renewal(max: Option<u32>, increase: &str, lockout: Option<u32>) -> Option<Renewal> {
+    Some(Renewal {
+        max_renewals: max,
+        price_increase_percentage: increase.into(),
+        lockout_days: lockout,
+    })
+}
+
+#[test]
+fn renewal_net_payment_and_contacts_pass_on_the_contract_kinds() {
+    let mut d = saas_contract();
+    d.renewal = renewal(Some(3), "5.00", Some(30));
+    d.net_payment_days = Some(30);
+    d.notification_emails = vec!["deals@example.com".into(), "Finance.Team@acme.co.uk".into()];
+    assert_eq!(violations(&d), Vec::new());
+    // A plain automatic renewal needs no price increase.
+    d.renewal = Some(Renewal::default());
+    assert_eq!(violations(&d), Vec::new());
+
+    let mut consumption = d.clone();
+    consumption.renewal = renewal(None, "0", None);
+    consumption.pricing = Pricing::ContractWithConsumption {
+        contract: contract(),
+        usage_prices: vec![usage("api_calls", 1_500)],
+    };
+    assert_eq!(violations(&consumption), Vec::new());
+
+    let mut replacement = d.clone();
+    replacement.renewal = renewal(Some(1), "100", Some(10));
+    replacement.buyer_account_ids.clear();
+    replacement.validity.agreement_end_date = Some(date!(2027 - 12 - 31));
+    replacement.pricing = Pricing::Replacement {
+        agreement_id: "agmt-1234".into(),
+        reason: ReplacementReason::Renewal,
+        contract: contract(),
+        usage_prices: vec![],
+    };
+    assert_eq!(violations(&replacement), Vec::new());
+
+    for days in NET_PAYMENT_DAYS {
+        d.net_payment_days = Some(*days);
+        assert_eq!(violations(&d), Vec::new(), "{days}");
+    }
+}
+
+#[test]
+fn renewal_limits_need_a_price_increase() {
+    let mut d = saas_contract();
+    d.renewal = renewal(Some(2), "", None);
+    assert_eq!(
+        only(&d),
+        pair(
+            "terms.contract.renewal.price_increase_percentage",
+            "is required with max_renewals or lockout_days (AWS asks for a price increase with them): give one, \"0\" for none"
+        )
+    );
+    d.renewal = renewal(None, "", Some(30));
+    assert_eq!(
+        only(&d).0,
+        "terms.contract.renewal.price_increase_percentage"
+    );
+}
+
+#[test]
+fn a_price_increase_is_a_percentage_up_to_100_with_two_decimals() {
+    for good in ["0", "5", "5.5", "5.00", "99.99", "100", "100.00"] {
+        assert!(price_increase_hundredths(good).is_some(), "{good}");
+    }
+    assert_eq!(price_increase_hundredths("5.5"), Some(550));
+    assert_eq!(price_increase_hundredths("100"), Some(10_000));
+    for bad in [
+        "100.01", "150", "5.001", "-1", "+5", ".5", "5.", "five", "5 ", "1e2", "0100",
+    ] {
+        assert_eq!(price_increase_hundredths(bad), None, "{bad}");
+    }
+    let mut d = saas_contract();
+    d.renewal = renewal(None, "7.125", None);
+    d.pricing = Pricing::ContractWithConsumption {
+        contract: contract(),
+        usage_prices: vec![usage("api_calls", 1_500)],
+    };
+    assert_eq!(
+        only(&d),
+        pair(
+            "terms.contract_with_consumption.contract.renewal.price_increase_percentage",
+            "\"7.125\" is not a percentage from 0 to 100 with at most 2 decimals: write it like \"5.00\""
+        )
+    );
+}
+
+#[test]
+fn max_renewals_and_lockout_are_at_least_one() {
+    let mut d = saas_contract();
+    d.renewal = renewal(Some(0), "5.00", Some(0));
+    assert_eq!(
+        violations(&d),
+        vec![
+            pair(
+                "terms.contract.renewal.max_renewals",
+                "must be at least 1, or 0 in the request (unset) for unlimited renewals"
+            ),
+            pair(
+                "terms.contract.renewal.lockout_days",
+                "must be at least 1 day, or 0 in the request (unset) for AWS's default"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_lockout_is_shorter_than_the_agreement() {
+    // Accepted on the expiry day (2026-12-31) at the latest, the 12 months end on 2027-12-31.
+    let mut d = saas_contract();
+    d.renewal = renewal(None, "5.00", Some(364));
+    assert_eq!(violations(&d), Vec::new());
+    d.renewal = renewal(None, "5.00", Some(365));
+    assert_eq!(
+        only(&d),
+        pair(
+            "terms.contract.renewal.lockout_days",
+            "365 days is not shorter than the agreement, which can run as few as 365 days (to 2027-12-31): choose fewer days"
+        )
+    );
+    // A replacement runs from acceptance to its end date.
+    let mut r = saas_contract();
+    r.buyer_account_ids.clear();
+    r.validity.agreement_end_date = Some(date!(2027 - 01 - 30));
+    r.renewal = renewal(None, "5.00", Some(30));
+    r.pricing = Pricing::Replacement {
+        agreement_id: "agmt-1234".into(),
+        reason: ReplacementReason::Renewal,
+        contract: contract(),
+        usage_prices: vec![],
+    };
+    r.payment_schedule.clear();
+    assert_eq!(
+        only(&r),
+        pair(
+            "terms.replacement.contract.renewal.lockout_days",
+            "30 days is not shorter than the agreement, which can run as few as 30 days (to 2027-01-30): choose fewer days"
+        )
+    );
+}
+
+#[test]
+fn renewal_is_only_for_contract_kinds() {
+    let mut d = saas_contract();
+    d.payment_schedule.clear();
+    d.renewal = renewal(None, "5.00", None);
+    d.pricing = Pricing::Subscription {
+        usage_prices: vec![usage("api_calls", 1_500)],
+    };
+    assert_eq!(
+        only(&d),
+        pair(
+            "renewal",
+            "is not allowed for a subscription offer: AWS renews contract, contract with consumption and replacement offers only; leave it unset"
+        )
+    );
+    d.pricing = Pricing::ProfessionalServices {
+        contract: contract(),
+    };
+    assert_eq!(
+        only(&d).1,
+        "is not allowed for a professional services offer: AWS renews contract, contract with consumption and replacement offers only; leave it unset"
+    );
+}
+
+#[test]
+fn net_payment_days_are_one_of_aws_periods_on_private_offers() {
+    let mut d = saas_contract();
+    d.net_payment_days = Some(31);
+    assert_eq!(
+        only(&d),
+        pair(
+            "net_payment_days",
+            "31 is not a payment period AWS offers: use 15, 30, 45, 60, 90 or 120 days, or 0 for AWS's default"
+        )
+    );
+    let mut trial = saas_contract();
+    trial.payment_schedule.clear();
+    trial.buyer_account_ids.clear();
+    trial.expiry_date = None;
+    trial.net_payment_days = Some(30);
+    trial.pricing = Pricing::FreeTrial {
+        duration_days: 30,
+        grants: vec![FreeTrialGrant {
+            dimension_key: "seats".into(),
+            max_quantity: None,
+        }],
+    };
+    assert_eq!(
+        only(&trial),
+        pair(
+            "net_payment_days",
+            "must be 0 for a free trial: it is a public offer, and AWS takes payment terms on private offers only"
+        )
+    );
+}
+
+#[test]
+fn notification_emails_are_addresses_each_once_and_at_most_ten() {
+    let mut d = saas_contract();
+    d.notification_emails = vec![
+        "deals@example.com".into(),
+        "DEALS@example.com".into(),
+        "no-at-sign.example.com".into(),
+        "a@localhost".into(),
+        "two words@example.com".into(),
+        "a@b.c".into(),
+        "a@-bad-.com".into(),
+        format!("{}@example.com", "x".repeat(250)),
+    ];
+    let bad = |e: &str| format!("\"{e}\" is not an email address: write it like name@example.com");
+    assert_eq!(
+        violations(&d),
+        vec![
+            pair("notification_emails[1]", "repeats notification_emails[0]"),
+            pair("notification_emails[2]", &bad("no-at-sign.example.com")),
+            pair("notification_emails[3]", &bad("a@localhost")),
+            pair("notification_emails[4]", &bad("two words@example.com")),
+            pair("notification_emails[5]", &bad("a@b.c")),
+            pair("notification_emails[6]", &bad("a@-bad-.com")),
+            pair("notification_emails[7]", "must be at most 254 characters"),
+        ]
+    );
+    d.notification_emails = (0..11).map(|i| format!("ops{i}@example.com")).collect();
+    assert_eq!(
+        only(&d),
+        pair(
+            "notification_emails",
+            "at most 10 addresses per offer, got 11"
+        )
+    );
 }

@@ -82,3 +82,103 @@ pub fn resale_record(factory: &EventFactory, event: &ResaleEvent) -> Result<Outb
         )
         .map_err(|e| Error::Internal(format!("building event {event_type}: {e}")))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use prost::Message;
+    use souk_core::clock::ManualClock;
+    use souk_core::{Id, SharedClock};
+    use souk_events::{EventFactory, Namespace};
+    use souk_proto::events::Event;
+    use souk_proto::events::event::Payload;
+    use time::macros::datetime;
+
+    use super::record;
+    use crate::domain::event::OfferEvent;
+    use crate::domain::model::{Offer, OfferState, Renewal};
+    use crate::domain::validate::tests::saas_contract;
+
+    #[test]
+    fn every_offer_event_carries_the_contacts_and_terms() {
+        let now = datetime!(2026-11-30 12:00 UTC);
+        let clock: SharedClock = Arc::new(ManualClock::new(now));
+        let factory = EventFactory::new(clock, Namespace::default());
+        let mut draft = saas_contract();
+        draft.notification_emails = vec!["deals@example.com".into(), "cfo@example.com".into()];
+        draft.net_payment_days = Some(60);
+        draft.renewal = Some(Renewal {
+            max_renewals: Some(2),
+            price_increase_percentage: "5.00".into(),
+            lockout_days: None,
+        });
+        let offer = Offer {
+            id: Id::generate("ofr"),
+            organization_id: Id::generate("org"),
+            integration_id: Id::generate("int"),
+            draft,
+            state: OfferState::Released,
+            aws_offer_id: Some("offer-1".into()),
+            change_set_id: None,
+            client_request_token: "t".into(),
+            failure_code: None,
+            failure_message: None,
+            agreement_id: None,
+            cloned_from: None,
+            created_at: now,
+            updated_at: now,
+            next_check_at: None,
+            check_failures: 0,
+            reminders_sent: 0,
+        };
+        let events = [
+            OfferEvent::Created(offer.clone()),
+            OfferEvent::Released(offer.clone()),
+            OfferEvent::Failed(offer.clone()),
+            OfferEvent::Accepted(offer.clone()),
+            OfferEvent::Expired(offer.clone()),
+            OfferEvent::Cancelled(offer.clone()),
+            OfferEvent::Expiring {
+                offer,
+                days_before: 7,
+            },
+        ];
+        for event in &events {
+            let encoded = record(&factory, event).unwrap();
+            let decoded = Event::decode(encoded.payload.as_slice()).unwrap();
+            let carried = match decoded.payload.unwrap() {
+                Payload::OfferCreated(e) => e.offer,
+                Payload::OfferReleased(e) => e.offer,
+                Payload::OfferFailed(e) => e.offer,
+                Payload::OfferAccepted(e) => e.offer,
+                Payload::OfferExpired(e) => e.offer,
+                Payload::OfferCancelled(e) => e.offer,
+                Payload::OfferExpiring(e) => e.offer,
+                other => panic!("{other:?}"),
+            }
+            .unwrap();
+            assert_eq!(
+                carried.notification_emails,
+                vec!["deals@example.com".to_owned(), "cfo@example.com".to_owned()],
+                "{}",
+                event.event_type()
+            );
+            assert_eq!(carried.net_payment_days, 60);
+            let Some(souk_proto::offer::offer_terms::Kind::Contract(contract)) =
+                carried.terms.and_then(|t| t.kind)
+            else {
+                panic!("a contract");
+            };
+            assert_eq!(
+                contract.renewal,
+                Some(souk_proto::offer::RenewalTerms {
+                    max_renewals: 2,
+                    price_increase_percentage: "5.00".into(),
+                    lockout_days: 0,
+                })
+            );
+        }
+    }
+}

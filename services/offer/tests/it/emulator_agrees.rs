@@ -3,14 +3,15 @@
 //! (bypassing Souk's checks) is refused by the emulator, at StartChangeSet or as a failed
 //! change set. Rules AWS does not check (installments adding up to the commit, BYOL and
 //! monthly containers, which the Catalog change types cannot even express) are Souk's alone
-//! and listed in `validate_tests.rs`.
+//! and listed in `validate_tests.rs`; so are the renewal rules the emulator leaves to AWS (a
+//! lockout shorter than the agreement, a price increase of at most 100.00 with 2 decimals,
+//! renewal on contract kinds only) and the notification addresses, which never reach AWS.
 
 use souk_offer::domain::change_set::create_offer;
 use souk_offer::domain::model::{
-    ContractDimension, ContractTerms, DimensionPrice, Eula, Installment, OfferDraft, Pricing,
-    Validity,
+    ContractDimension, ContractTerms, DimensionPrice, Eula, FreeTrialGrant, Installment,
+    OfferDraft, Pricing, Renewal, Validity,
 };
-use souk_offer::domain::ports::{CallError, Catalog, ChangeSetRequest, ChangeSetStatus};
 use souk_offer::domain::validate;
 use time::{Date, Duration};
 
@@ -77,32 +78,9 @@ fn usage(key: &str, micros: i64) -> DimensionPrice {
 
 /// The emulator's verdict on `draft`'s change set: `Err` with why it refused.
 async fn emulator(h: &Harness, name: &str, draft: &OfferDraft) -> Result<(), String> {
-    let request = ChangeSetRequest {
-        name: name.chars().filter(char::is_ascii_alphanumeric).collect(),
-        client_request_token: souk_core::Id::generate("tok").to_string(),
-        changes: create_offer(draft),
-    };
-    let id = match h.catalog.start_change_set(&h.acting(), &request).await {
-        Ok(id) => id,
-        Err(CallError::Refused { code, message }) => return Err(format!("{code}: {message}")),
-        Err(CallError::Retry(message)) => panic!("{name}: {message}"),
-    };
-    for _ in 0..10 {
-        h.advance(10).await;
-        match h.catalog.describe_change_set(&h.acting(), &id).await {
-            Ok(ChangeSetStatus::Running) => {}
-            Ok(ChangeSetStatus::Succeeded { .. }) => return Ok(()),
-            Ok(ChangeSetStatus::Failed { errors, .. }) => {
-                return Err(errors
-                    .iter()
-                    .map(|e| e.code.clone())
-                    .collect::<Vec<_>>()
-                    .join(","));
-            }
-            other => panic!("{name}: {other:?}"),
-        }
-    }
-    panic!("{name}: the change set did not finish")
+    h.verdict(&h.acting(), name, create_offer(draft))
+        .await
+        .map(drop)
 }
 
 both!(what_souk_refuses_the_emulator_refuses, |h| {
@@ -186,5 +164,102 @@ both!(what_souk_refuses_the_emulator_refuses, |h| {
         );
         let verdict = emulator(&h, name, draft).await;
         assert!(verdict.is_err(), "the emulator accepts: {name}");
+    }
+});
+
+both!(renewal_and_net_payment_terms_agree_with_the_emulator, |h| {
+    // What Souk accepts, the emulator releases: a limited renewal with a price increase, a
+    // plain renewal, and each payment period.
+    let mut limited = contract(&h);
+    limited.renewal = Some(Renewal {
+        max_renewals: Some(2),
+        price_increase_percentage: "5.5".into(),
+        lockout_days: Some(30),
+    });
+    limited.net_payment_days = Some(45);
+    limited.notification_emails = vec!["deals@example.com".into()];
+    let mut plain = contract(&h);
+    plain.renewal = Some(Renewal::default());
+    plain.net_payment_days = Some(120);
+    let mut consumption = contract(&h);
+    consumption.payment_schedule.clear();
+    consumption.pricing = Pricing::ContractWithConsumption {
+        contract: ContractTerms {
+            duration_months: 12,
+            dimensions: vec![ContractDimension {
+                dimension_key: "seats".into(),
+                unit_price_micros: 100_000_000,
+                quantity: 0,
+            }],
+            allow_multiple_dimensions: false,
+            allow_quantity_change: true,
+        },
+        usage_prices: vec![usage("api_calls", 1_000)],
+    };
+    consumption.renewal = Some(Renewal {
+        max_renewals: None,
+        price_increase_percentage: "0".into(),
+        lockout_days: None,
+    });
+    consumption.net_payment_days = Some(15);
+    for (name, draft) in [
+        ("limited renewal", &limited),
+        ("plain renewal", &plain),
+        ("consumption renewal", &consumption),
+    ] {
+        validate::draft(draft, h.now()).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        emulator(&h, name, draft)
+            .await
+            .unwrap_or_else(|e| panic!("the emulator refuses {name}: {e}"));
+    }
+
+    // What Souk refuses, the emulator refuses too, for the same reason.
+    let mut table: Vec<(&str, OfferDraft, &str)> = Vec::new();
+    let mut d = contract(&h);
+    d.renewal = Some(Renewal {
+        max_renewals: Some(0),
+        price_increase_percentage: "5.00".into(),
+        lockout_days: None,
+    });
+    table.push(("zero renewals", d, "MaxRenewals must be at least 1"));
+    let mut d = contract(&h);
+    d.renewal = Some(Renewal {
+        max_renewals: Some(3),
+        price_increase_percentage: String::new(),
+        lockout_days: Some(30),
+    });
+    table.push((
+        "limits without a price increase",
+        d,
+        "MISSING_PRICE_INCREASE",
+    ));
+    let mut d = contract(&h);
+    d.net_payment_days = Some(31);
+    table.push(("net payment period", d, "INVALID_PAYMENT_DUE_PERIOD"));
+    let mut d = contract(&h);
+    d.payment_schedule.clear();
+    d.buyer_account_ids.clear();
+    d.expiry_date = None;
+    d.pricing = Pricing::FreeTrial {
+        duration_days: 14,
+        grants: vec![FreeTrialGrant {
+            dimension_key: "api_calls".into(),
+            max_quantity: None,
+        }],
+    };
+    d.net_payment_days = Some(30);
+    table.push((
+        "net payment on a public free trial",
+        d,
+        "INCOMPATIBLE_TERMS",
+    ));
+    for (name, draft, why) in &table {
+        assert!(
+            validate::draft(draft, h.now()).is_err(),
+            "Souk accepts: {name}"
+        );
+        let verdict = emulator(&h, name, draft).await;
+        let refusal = verdict.expect_err(&format!("the emulator accepts: {name}"));
+        assert!(refusal.contains(why), "{name}: {refusal}");
     }
 });

@@ -16,7 +16,8 @@ use souk_auth::{IntegrationRole, RoleAssumer, RoleAssumerOptions, Scope};
 use souk_core::{Clock, Id};
 use souk_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use souk_offer::aws::{AwsCatalog, IntegrationRoles};
-use souk_offer::domain::ports::Acting;
+use souk_offer::domain::change_set::Change;
+use souk_offer::domain::ports::{Acting, CallError, Catalog, ChangeSetRequest, ChangeSetStatus};
 use souk_offer::{AppOptions, OfferApp, OfferConfig, STORE_NAME};
 use souk_proto::offer as pb;
 use souk_proto::offer::offer_service_client::OfferServiceClient;
@@ -254,6 +255,70 @@ impl Harness {
             .expect("ListChangeSets")
             .change_set_summary_list()
             .len()
+    }
+
+    /// A second integration of [`Harness::org`], for the seller account `account` (a channel
+    /// partner's, say), known to the service and to the emulator's STS.
+    pub async fn integration_for(&self, account: &str) -> Id {
+        let integration_id = Id::generate("int");
+        let external_id = Id::generate("ext").to_string();
+        let role_arn = format!("arn:aws:iam::{account}:role/SoukOfferTest");
+        self.roles
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                integration_id.clone(),
+                IntegrationRole {
+                    integration_id: integration_id.to_string(),
+                    role_arn: role_arn.clone(),
+                    external_id: external_id.clone(),
+                    region: "us-east-1".into(),
+                },
+            );
+        self.control(
+            "POST",
+            "/_souk/sts/roles",
+            json!({"role_arn": role_arn, "external_id": external_id}),
+        )
+        .await;
+        integration_id
+    }
+
+    /// The emulator's verdict on `changes` started for `acting`: the id of the entity made
+    /// (if any), or the codes of why it refused, comma-separated.
+    pub async fn verdict(
+        &self,
+        acting: &Acting,
+        name: &str,
+        changes: Vec<Change>,
+    ) -> Result<Option<String>, String> {
+        let request = ChangeSetRequest {
+            name: name.chars().filter(char::is_ascii_alphanumeric).collect(),
+            client_request_token: Id::generate("tok").to_string(),
+            changes,
+        };
+        let id = match self.catalog.start_change_set(acting, &request).await {
+            Ok(id) => id,
+            Err(CallError::Refused { code, message }) => return Err(format!("{code}: {message}")),
+            Err(CallError::Retry(message)) => panic!("{name}: {message}"),
+        };
+        for _ in 0..10 {
+            self.advance(10).await;
+            match self.catalog.describe_change_set(acting, &id).await {
+                Ok(ChangeSetStatus::Running) => {}
+                Ok(ChangeSetStatus::Succeeded { entity_id }) => return Ok(entity_id),
+                Ok(ChangeSetStatus::Failed { errors, .. }) => {
+                    return Err(errors
+                        .iter()
+                        .map(|e| e.code.clone())
+                        .collect::<Vec<_>>()
+                        .join(","));
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        panic!("{name}: the change set did not finish")
     }
 
     /// Who the Catalog calls act for.

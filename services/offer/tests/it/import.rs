@@ -6,6 +6,7 @@ use souk_offer::domain::ports::{Catalog, ChangeSetRequest};
 use souk_proto::offer as pb;
 
 use super::harness::{BUYER, authed, both, expect_code};
+use super::requests;
 use tonic::Code;
 
 both!(
@@ -100,6 +101,83 @@ both!(
             accepted.state,
             pb::OfferState::Accepted as i32,
             "{accepted:?}"
+        );
+    }
+);
+
+both!(
+    offers_of_every_product_type_are_imported_as_their_kind,
+    |h| {
+        let now = h.now();
+        let mut released = Vec::new();
+        for mut request in [
+            requests::ami_hourly(now),
+            requests::container_contract(now),
+            requests::professional_services(now),
+            requests::saas_contract(now, "USD"),
+            requests::subscription(now),
+        ] {
+            request.integration_id = h.integration_id.to_string();
+            let created = h.create(&h.key, request).await.expect("created");
+            let offer = h.settle(&created.id).await;
+            assert_eq!(offer.state, pb::OfferState::Released as i32, "{offer:?}");
+            released.push(offer);
+        }
+
+        // Another organisation holding the same seller account imports them all.
+        let answer = h
+            .client()
+            .import_offers(authed(
+                &h.other_key,
+                pb::ImportOffersRequest {
+                    integration_id: h.integration_id.to_string(),
+                    idempotency_key: String::new(),
+                },
+            ))
+            .await
+            .expect("import")
+            .into_inner();
+        let variant = |o: &pb::Offer| {
+            std::mem::discriminant(
+                o.terms
+                    .as_ref()
+                    .and_then(|t| t.kind.as_ref())
+                    .expect("terms"),
+            )
+        };
+        for asked in &released {
+            let imported = answer
+                .offers
+                .iter()
+                .find(|o| o.aws_offer_id == asked.aws_offer_id)
+                .unwrap_or_else(|| panic!("{} imported: {answer:?}", asked.aws_offer_id));
+            assert_eq!(imported.kind, asked.kind, "{imported:?}");
+            assert_eq!(variant(imported), variant(asked), "{imported:?}");
+            assert_eq!(imported.currency_code, asked.currency_code);
+            assert_eq!(imported.product_id, asked.product_id);
+        }
+        let software = |o: &pb::Offer| match o.terms.as_ref().and_then(|t| t.kind.as_ref()) {
+            Some(pb::offer_terms::Kind::Ami(t)) => (t.pricing_model, t.hourly_prices.clone()),
+            Some(pb::offer_terms::Kind::Container(t)) => (t.pricing_model, t.hourly_prices.clone()),
+            other => panic!("not software terms: {other:?}"),
+        };
+        let imported = |aws: &str| {
+            answer
+                .offers
+                .iter()
+                .find(|o| o.aws_offer_id == aws)
+                .cloned()
+                .expect("imported")
+        };
+        assert_eq!(
+            software(&imported(&released[0].aws_offer_id)),
+            software(&released[0]),
+            "the AMI's hourly prices"
+        );
+        assert_eq!(
+            software(&imported(&released[1].aws_offer_id)).0,
+            pb::SoftwarePricingModel::Contract as i32,
+            "the container contract"
         );
     }
 );

@@ -2,7 +2,8 @@
 //! created through the RPC, released by the emulator, accepted by a buyer and seen accepted,
 //! with the agreement's terms, read back through the official Agreement SDK client
 //! (`DescribeAgreement`, `GetAgreementTerms`), equal field by field to what was asked: prices
-//! per dimension, commits and grants, installments, currency, duration and dates.
+//! per dimension, commits and grants, installments, currency, duration, dates and automatic
+//! renewal; the invoices (the emulator's ledger) carry the asked payment period.
 
 use aws_sdk_marketplaceagreement::types::AcceptedTerm;
 use serde_json::{Value, json};
@@ -69,8 +70,8 @@ fn grant_items(items: &[aws_sdk_marketplaceagreement::types::GrantItem]) -> Valu
         .collect()
 }
 
-/// The agreement's pricing, payment and validity terms as the SDK reads them (legal and
-/// support terms aside), one JSON object per term, in the order AWS answers.
+/// The agreement's pricing, payment, validity and renewal terms as the SDK reads them (legal
+/// and support terms aside), one JSON object per term, in the order AWS answers.
 async fn agreement_terms(h: &Harness, agreement_id: &str) -> Vec<Value> {
     let clients = h.assumer.clients(&h.role).await.expect("clients");
     let answer = clients
@@ -133,9 +134,26 @@ async fn agreement_terms(h: &Harness, agreement_id: &str) -> Vec<Value> {
                     "end": sdk_day(t.agreement_end_date()),
                 }
             })),
+            AcceptedTerm::RenewalTerm(t) => Some(json!({
+                "renewal": { "auto_renew": t.configuration().map(|c| c.enable_auto_renew()) }
+            })),
+            AcceptedTerm::NetPaymentTerm(t) => Some(json!({
+                "net_payment": t.payment_due_period()
+            })),
             _ => None,
         })
         .collect()
+}
+
+/// The renewal terms of a contract-based offer's terms.
+fn renewal_of(terms: Option<&pb::OfferTerms>) -> Option<pb::RenewalTerms> {
+    use pb::offer_terms::Kind;
+    match terms?.kind.as_ref()? {
+        Kind::Contract(c) => c.renewal.clone(),
+        Kind::ContractWithConsumption(c) => c.contract.as_ref()?.renewal.clone(),
+        Kind::Replacement(r) => r.contract.as_ref()?.renewal.clone(),
+        _ => None,
+    }
 }
 
 /// The agreement as `DescribeAgreement` tells it: status, buyer, offer, dates and charges.
@@ -201,6 +219,20 @@ fn cases(now: OffsetDateTime) -> Vec<Case> {
         agreement_end_date: None,
     });
     let future_end = months_later(now + time::Duration::days(45), 12);
+    // A contract with consumption that renews itself, invoiced at 45 days.
+    let mut renewing = requests::contract_with_consumption(now);
+    if let Some(pb::offer_terms::Kind::ContractWithConsumption(t)) =
+        renewing.terms.as_mut().and_then(|t| t.kind.as_mut())
+        && let Some(c) = t.contract.as_mut()
+    {
+        c.renewal = Some(pb::RenewalTerms {
+            max_renewals: 2,
+            price_increase_percentage: "3.5".into(),
+            lockout_days: 30,
+        });
+    }
+    renewing.net_payment_days = 45;
+    renewing.notification_emails = vec!["deals@example.com".into()];
     // Professional services paid in two installments: one before the expiry, one after it.
     let mut services_installments = requests::professional_services(now);
     services_installments.terms = Some(pb::OfferTerms {
@@ -284,6 +316,25 @@ fn cases(now: OffsetDateTime) -> Vec<Case> {
                     "chosen": {"duration": "P12M", "quantities": [{"dimension": "seats", "quantity": 5}]}}}),
                 json!({"usage": {"currency": "USD", "rate_cards": [[{"dimension": "api_calls", "price": "0.001"}]]}}),
                 json!({"validity": {"duration": "P12M", "start": null, "end": null}}),
+            ],
+            start: today.clone(),
+            end: Some(year.clone()),
+            currency: "USD",
+            value: "250.00",
+        },
+        Case {
+            name: "renewing contract with consumption, net 45",
+            request: renewing,
+            accept: json!({"quantities": [{"dimension_key": "seats", "quantity": 5}]}),
+            terms: vec![
+                json!({"upfront": {"currency": "USD", "rate_cards": [{"duration": "P12M",
+                    "multiple_dimensions": "Disallowed", "quantity_change": "Allowed",
+                    "rates": [{"dimension": "seats", "price": "50"}]}],
+                    "chosen": {"duration": "P12M", "quantities": [{"dimension": "seats", "quantity": 5}]}}}),
+                json!({"usage": {"currency": "USD", "rate_cards": [[{"dimension": "api_calls", "price": "0.001"}]]}}),
+                json!({"validity": {"duration": "P12M", "start": null, "end": null}}),
+                json!({"renewal": {"auto_renew": true}}),
+                json!({"net_payment": "P45D"}),
             ],
             start: today.clone(),
             end: Some(year.clone()),
@@ -384,6 +435,11 @@ both!(every_kind_is_accepted_with_the_terms_asked, |h| {
             value,
         } = case;
         request.integration_id = h.integration_id.to_string();
+        let payment_due =
+            (request.net_payment_days > 0).then(|| format!("P{}D", request.net_payment_days));
+        let renewal = renewal_of(request.terms.as_ref());
+        let net_payment_days = request.net_payment_days;
+        let emails = request.notification_emails.clone();
         let created = h
             .create(&h.key, request)
             .await
@@ -394,6 +450,10 @@ both!(every_kind_is_accepted_with_the_terms_asked, |h| {
             pb::OfferState::Released,
             "{name}: {released:?}"
         );
+        // The offer reads back with the renewal, payment period and contacts asked.
+        assert_eq!(renewal_of(released.terms.as_ref()), renewal, "{name}");
+        assert_eq!(released.net_payment_days, net_payment_days, "{name}");
+        assert_eq!(released.notification_emails, emails, "{name}");
         accept["buyer_account_id"] = json!(BUYER);
         let agreement = h
             .control(
@@ -404,6 +464,23 @@ both!(every_kind_is_accepted_with_the_terms_asked, |h| {
             .await;
         let agreement_id = agreement["id"].as_str().expect("an agreement id");
         assert_eq!(agreement["currency_code"], currency, "{name}: {agreement}");
+        if let Some(due) = &payment_due {
+            let invoices = h.control("GET", "/_souk/invoices", Value::Null).await;
+            let ours: Vec<&Value> = invoices
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|i| i["agreement_id"] == agreement["id"])
+                .collect();
+            assert!(!ours.is_empty(), "{name}: no invoice in {invoices}");
+            for invoice in ours {
+                assert_eq!(
+                    invoice["payment_due_period"],
+                    json!(due),
+                    "{name}: {invoice}"
+                );
+            }
+        }
 
         assert_eq!(
             agreement_terms(&h, agreement_id).await,

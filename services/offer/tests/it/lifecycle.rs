@@ -114,6 +114,12 @@ both!(
                         unit_price: crate::requests::money(90_000_000, "USD"),
                         quantity: 0,
                     }],
+                    // A replacement renews like a contract.
+                    renewal: Some(pb::RenewalTerms {
+                        max_renewals: 1,
+                        price_increase_percentage: "2".into(),
+                        lockout_days: 30,
+                    }),
                     ..pb::ContractTerms::default()
                 }),
                 usage_prices: vec![],
@@ -130,6 +136,20 @@ both!(
         )
         .await;
         assert_eq!(replaced["intent"], "REPLACE", "{replaced}");
+        let renewal = h.agreement(replaced["id"].as_str().unwrap()).await["terms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["Type"] == "RenewalTerm")
+            .cloned();
+        assert_eq!(
+            renewal,
+            Some(
+                json!({"Type": "RenewalTerm", "MaxRenewals": 1, "LockoutPeriod": "P30D",
+                "PriceIncrease": {"Type": "FixedPercentage", "Value": "2.00"}})
+            ),
+            "{replaced}"
+        );
         h.track(120).await;
         assert_eq!(
             state(&h.get(&h.key, &upsell.id).await.unwrap()),
@@ -180,6 +200,59 @@ both!(
         assert!(listed.offers.is_empty());
         let bad_get = h.get(&h.key, "offer-123").await;
         assert_eq!(violations(bad_get)[0].0, "offer_id");
+
+        // Renewal, payment period and contacts: their shape, then AWS's rules.
+        let renewing = |renewal: pb::RenewalTerms| {
+            let mut request = saas_contract(h.now(), "USD");
+            request.integration_id = h.integration_id.to_string();
+            if let Some(pb::offer_terms::Kind::Contract(c)) =
+                request.terms.as_mut().and_then(|t| t.kind.as_mut())
+            {
+                c.renewal = Some(renewal);
+            }
+            request
+        };
+        let mut request = renewing(pb::RenewalTerms {
+            max_renewals: -1,
+            ..pb::RenewalTerms::default()
+        });
+        request.net_payment_days = -30;
+        assert_eq!(
+            violations(h.create(&h.key, request).await),
+            vec![
+                (
+                    "terms.contract.renewal.max_renewals".to_owned(),
+                    "must not be negative".to_owned()
+                ),
+                (
+                    "net_payment_days".to_owned(),
+                    "must not be negative".to_owned()
+                ),
+            ]
+        );
+        let mut request = renewing(pb::RenewalTerms {
+            max_renewals: 2,
+            ..pb::RenewalTerms::default()
+        });
+        request.net_payment_days = 100;
+        request.notification_emails = vec!["deals at example.com".into()];
+        assert_eq!(
+            violations(h.create(&h.key, request).await),
+            vec![
+                (
+                    "terms.contract.renewal.price_increase_percentage".to_owned(),
+                    "is required with max_renewals or lockout_days (AWS asks for a price increase with them): give one, \"0\" for none".to_owned()
+                ),
+                (
+                    "net_payment_days".to_owned(),
+                    "100 is not a payment period AWS offers: use 15, 30, 45, 60, 90 or 120 days, or 0 for AWS's default".to_owned()
+                ),
+                (
+                    "notification_emails[0]".to_owned(),
+                    "\"deals at example.com\" is not an email address: write it like name@example.com".to_owned()
+                ),
+            ]
+        );
     }
 );
 

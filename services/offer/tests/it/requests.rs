@@ -59,6 +59,8 @@ fn base(
         refund_policy: String::new(),
         idempotency_key: String::new(),
         kind: kind as i32,
+        net_payment_days: 0,
+        notification_emails: vec![],
     }
 }
 

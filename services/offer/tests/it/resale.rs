@@ -4,7 +4,7 @@
 //! is what the emulator releases, and what Souk refuses synchronously the emulator refuses too.
 
 use souk_offer::domain::model::{ContractDimension, ContractTerms, DimensionPrice, Eula, Pricing};
-use souk_offer::domain::ports::{CallError, Catalog, ChangeSetRequest, ChangeSetStatus};
+use souk_offer::domain::ports::Catalog;
 use souk_offer::domain::resale::{
     ResaleAuthorizationDraft, create_resale_authorization, validate_authorization,
 };
@@ -17,7 +17,7 @@ use super::requests::{day, money};
 
 /// The seller's own account (the role of the harness's integration).
 const SELLER: &str = "111122223333";
-const PARTNER: &str = "777788889999";
+pub(crate) const PARTNER: &str = "777788889999";
 
 fn authorization(h: &Harness) -> ResaleAuthorizationDraft {
     ResaleAuthorizationDraft {
@@ -55,34 +55,10 @@ async fn emulator(
     name: &str,
     draft: &ResaleAuthorizationDraft,
 ) -> Result<String, String> {
-    let request = ChangeSetRequest {
-        name: name.chars().filter(char::is_ascii_alphanumeric).collect(),
-        client_request_token: souk_core::Id::generate("tok").to_string(),
-        changes: create_resale_authorization(draft),
-    };
-    let id = match h.catalog.start_change_set(&h.acting(), &request).await {
-        Ok(id) => id,
-        Err(CallError::Refused { code, message }) => return Err(format!("{code}: {message}")),
-        Err(CallError::Retry(message)) => panic!("{name}: {message}"),
-    };
-    for _ in 0..10 {
-        h.advance(10).await;
-        match h.catalog.describe_change_set(&h.acting(), &id).await {
-            Ok(ChangeSetStatus::Running) => {}
-            Ok(ChangeSetStatus::Succeeded { entity_id }) => {
-                return Ok(entity_id.expect("the create change names the new entity"));
-            }
-            Ok(ChangeSetStatus::Failed { errors, .. }) => {
-                return Err(errors
-                    .iter()
-                    .map(|e| e.code.clone())
-                    .collect::<Vec<_>>()
-                    .join(","));
-            }
-            other => panic!("{name}: {other:?}"),
-        }
-    }
-    panic!("{name}: the change set did not finish")
+    let made = h
+        .verdict(&h.acting(), name, create_resale_authorization(draft))
+        .await?;
+    Ok(made.expect("the create change names the new entity"))
 }
 
 both!(a_valid_resale_authorization_is_released_as_asked, |h| {
@@ -155,7 +131,7 @@ both!(
 );
 
 /// A one-time, 12-month contract floor of 2,000 EUR for [`PARTNER`], for [`BUYER`] only.
-fn request(h: &Harness) -> pb::CreateResaleAuthorizationRequest {
+pub(crate) fn request(h: &Harness) -> pb::CreateResaleAuthorizationRequest {
     pb::CreateResaleAuthorizationRequest {
         integration_id: h.integration_id.to_string(),
         product_id: SAAS.into(),
@@ -183,7 +159,7 @@ fn request(h: &Harness) -> pb::CreateResaleAuthorizationRequest {
     }
 }
 
-async fn create(
+pub(crate) async fn create(
     h: &Harness,
     key: &str,
     request: pb::CreateResaleAuthorizationRequest,
@@ -223,7 +199,7 @@ async fn list(
 }
 
 /// Runs the tracker until `id` leaves DRAFT and SUBMITTED.
-async fn settle(h: &Harness, id: &str) -> pb::ResaleAuthorization {
+pub(crate) async fn settle(h: &Harness, id: &str) -> pb::ResaleAuthorization {
     for _ in 0..20 {
         h.track(10).await;
         let ra = get(h, &h.key, id).await.expect("get");
@@ -235,7 +211,7 @@ async fn settle(h: &Harness, id: &str) -> pb::ResaleAuthorization {
     panic!("resale authorization {id} did not settle");
 }
 
-async fn events(h: &Harness, event_type: &str) -> i64 {
+pub(crate) async fn events(h: &Harness, event_type: &str) -> i64 {
     let store =
         h.db.store(souk_offer::STORE_NAME)
             .await
