@@ -146,6 +146,23 @@ fn file_kind(text: &str) -> String {
         .unwrap_or_default()
 }
 
+/// `souk <command> -f <dir>/<name> --wait --output json` with `text` as the file, which must
+/// succeed.
+async fn create_from_file(
+    command: &[&str],
+    dir: &std::path::Path,
+    name: &str,
+    text: String,
+    grpc: &str,
+    key: &str,
+) -> souk_e2e::CliOutput {
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    let mut args = command.to_vec();
+    args.extend(["-f", file.to_str().unwrap(), "--wait", "--output", "json"]);
+    souk_ok(&args, grpc, key).await
+}
+
 /// `souk offer create -f` of example `name` (its text moved): the offer, released.
 async fn create_example(
     dir: &std::path::Path,
@@ -154,23 +171,10 @@ async fn create_example(
     grpc: &str,
     key: &str,
 ) -> Value {
-    let file = dir.join(name);
-    std::fs::write(&file, text).unwrap();
-    let out = souk_ok(
-        &[
-            "offer",
-            "create",
-            "-f",
-            file.to_str().unwrap(),
-            "--wait",
-            "--output",
-            "json",
-        ],
-        grpc,
-        key,
-    )
-    .await;
-    let offer = out.json().unwrap();
+    let offer = create_from_file(&["offer", "create"], dir, name, text, grpc, key)
+        .await
+        .json()
+        .unwrap();
     assert_eq!(offer["state"], "released", "{name}: {offer}");
     assert!(
         offer["aws_offer_id"]
@@ -393,24 +397,17 @@ async fn cli_creates_the_resale_authorization(
     let text = moved(&text, "prod-abcdefghijklm", EXAMPLES_SAAS_ID);
     let text = moved(&text, "2027-06-30", &iso(&day(emulator, 90).await));
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("resale-authorization.yaml");
-    std::fs::write(&file, text).unwrap();
-    let out = souk_ok(
-        &[
-            "offer",
-            "resale",
-            "create",
-            "-f",
-            file.to_str().unwrap(),
-            "--wait",
-            "--output",
-            "json",
-        ],
+    let out = create_from_file(
+        &["offer", "resale", "create"],
+        dir.path(),
+        "resale-authorization.yaml",
+        text,
         grpc,
         key,
     )
     .await;
     let authorization = out.json().unwrap();
+    let file = dir.path().join("resale-authorization.yaml");
     assert_eq!(authorization["state"], "released", "{authorization}");
     assert_eq!(authorization["terms"], "contract", "{authorization}");
     assert_eq!(authorization["reseller_account_id"], PARTNER);

@@ -33,61 +33,101 @@ pub struct Change {
     pub details: Value,
 }
 
-/// The changes that create and release `draft` as a new offer.
-pub fn create_offer(draft: &OfferDraft) -> Vec<Change> {
-    if let Some(resale) = &draft.resale {
-        return super::resale::create_channel_partner_offer(draft, resale);
+impl Change {
+    /// A change of the entity that the change named `created_by` creates (referred to as
+    /// `$<created_by>.Entity.Identifier`, as AWS resolves it within one change set).
+    pub fn of_created(
+        entity_type: &'static str,
+        created_by: &str,
+        change_type: &'static str,
+        details: Value,
+    ) -> Self {
+        Self {
+            entity_type,
+            change_type,
+            identifier: Some(format!("${created_by}.Entity.Identifier")),
+            change_name: None,
+            details,
+        }
     }
-    let offer = format!("${CREATE_CHANGE}.Entity.Identifier");
-    let update = |change_type: &'static str, details: Value| Change {
+}
+
+/// The change that creates the offer: from the product, from an agreement to replace, or,
+/// for a channel partner, from a resale authorisation (replacing an agreement or not).
+fn create_change(draft: &OfferDraft) -> Change {
+    let (change_type, details) = match (&draft.resale, &draft.pricing) {
+        (Some(resale), _) => match &resale.replace_agreement_id {
+            Some(agreement) => (
+                "CreateReplacementOfferUsingResaleAuthorization",
+                json!({ "ResaleAuthorizationId": resale.resale_authorization_id, "AgreementId": agreement }),
+            ),
+            None => (
+                "CreateOfferUsingResaleAuthorization",
+                json!({ "ResaleAuthorizationId": resale.resale_authorization_id }),
+            ),
+        },
+        (None, Pricing::Replacement { agreement_id, .. }) => (
+            "CreateReplacementOffer",
+            json!({ "AgreementId": agreement_id }),
+        ),
+        (None, _) => ("CreateOffer", json!({ "ProductId": draft.product_id })),
+    };
+    Change {
         entity_type: OFFER_ENTITY,
         change_type,
-        identifier: Some(offer.clone()),
-        change_name: None,
+        identifier: None,
+        change_name: Some(CREATE_CHANGE),
         details,
+    }
+}
+
+/// The changes that create and release `draft` as a new offer. A channel partner's offer is
+/// marked up and inherits its terms from the resale authorisation, but for a replacement,
+/// which AWS gives none of them: they are sent again, as the authorisation has them.
+pub fn create_offer(draft: &OfferDraft) -> Vec<Change> {
+    let update = |change_type, details| {
+        Change::of_created(OFFER_ENTITY, CREATE_CHANGE, change_type, details)
     };
-    let create = match &draft.pricing {
-        Pricing::Replacement { agreement_id, .. } => Change {
-            entity_type: OFFER_ENTITY,
-            change_type: "CreateReplacementOffer",
-            identifier: None,
-            change_name: Some(CREATE_CHANGE),
-            details: json!({ "AgreementId": agreement_id }),
-        },
-        _ => Change {
-            entity_type: OFFER_ENTITY,
-            change_type: "CreateOffer",
-            identifier: None,
-            change_name: Some(CREATE_CHANGE),
-            details: json!({ "ProductId": draft.product_id }),
-        },
-    };
-    let mut changes = vec![create];
+    let inherited = draft
+        .resale
+        .as_ref()
+        .is_some_and(|r| r.replace_agreement_id.is_none());
+    let mut changes = vec![create_change(draft)];
     changes.push(update(
         "UpdateInformation",
         json!({ "Name": draft.name, "Description": draft.description }),
     ));
+    if let Some(resale) = &draft.resale {
+        changes.push(update(
+            "UpdateMarkup",
+            json!({ "Percentage": resale.markup_percentage }),
+        ));
+    }
     if !draft.buyer_account_ids.is_empty() {
         changes.push(update(
             "UpdateTargeting",
             json!({ "PositiveTargeting": { "BuyerAccounts": draft.buyer_account_ids } }),
         ));
     }
-    changes.push(update("UpdateLegalTerms", legal_terms(&draft.eula)));
+    if !inherited {
+        changes.push(update("UpdateLegalTerms", legal_terms(&draft.eula)));
+    }
     if !draft.refund_policy.is_empty() && !matches!(draft.pricing, Pricing::FreeTrial { .. }) {
         changes.push(update(
             "UpdateSupportTerms",
             json!({ "Terms": [{ "Type": "SupportTerm", "RefundPolicy": draft.refund_policy }] }),
         ));
     }
-    changes.push(update("UpdatePricingTerms", pricing_terms(draft)));
+    if !inherited {
+        changes.push(update("UpdatePricingTerms", pricing_terms(draft)));
+    }
     if let Some(validity) = validity_term(draft) {
         changes.push(update(
             "UpdateValidityTerms",
             json!({ "Terms": [validity] }),
         ));
     }
-    if !draft.payment_schedule.is_empty() {
+    if !draft.payment_schedule.is_empty() && !inherited {
         let schedule: Vec<Value> = draft
             .payment_schedule
             .iter()
@@ -159,7 +199,7 @@ fn renewal_term(renewal: &Renewal) -> Value {
     Value::Object(term)
 }
 
-pub(super) fn legal_terms(eula: &Eula) -> Value {
+fn legal_terms(eula: &Eula) -> Value {
     let document = match eula {
         Eula::Standard { version } => json!({ "Type": "StandardEula", "Version": version }),
         Eula::Custom { url } => json!({ "Type": "CustomEula", "Url": url }),
@@ -354,7 +394,7 @@ pub(crate) fn pricing_terms(draft: &OfferDraft) -> Value {
 
 /// The ValidityTerm: a duration (from acceptance or a future start), or a start and an end; a
 /// replacement's end alone; none for a free trial or a usage offer without dates.
-pub(super) fn validity_term(draft: &OfferDraft) -> Option<Value> {
+fn validity_term(draft: &OfferDraft) -> Option<Value> {
     let start = draft.validity.agreement_start_date.map(iso);
     let end = draft.validity.agreement_end_date.map(iso);
     let duration = match &draft.pricing {

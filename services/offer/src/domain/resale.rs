@@ -17,10 +17,7 @@ use souk_core::error::Violations;
 use souk_core::validate::{aws_account_id, max_len, required};
 use time::{Date, OffsetDateTime};
 
-use super::change_set::{
-    CREATE_CHANGE, Change, OFFER_ENTITY, RESALE_AUTHORIZATION_ENTITY, charge_amount, legal_terms,
-    pricing_terms, validity_term,
-};
+use super::change_set::{Change, RESALE_AUTHORIZATION_ENTITY, charge_amount, pricing_terms};
 use super::dates::{end_of_day, iso};
 use super::model::{Eula, Installment, OfferDraft, OfferState, Pricing, ResaleTerms, Validity};
 use super::validate;
@@ -504,70 +501,6 @@ pub fn validate_channel_partner_offer(
     v.finish()
 }
 
-/// The changes that create and release a channel partner's offer: created from the
-/// authorisation (a replacement of `replace_agreement_id` when set), named, marked up,
-/// targeted, dated, then released. Pricing, schedule and EULA come from the authorisation.
-pub fn create_channel_partner_offer(draft: &OfferDraft, resale: &ResaleTerms) -> Vec<Change> {
-    let offer = format!("${CREATE_CHANGE}.Entity.Identifier");
-    let update = |change_type: &'static str, details: Value| Change {
-        entity_type: OFFER_ENTITY,
-        change_type,
-        identifier: Some(offer.clone()),
-        change_name: None,
-        details,
-    };
-    let (change_type, details) = match &resale.replace_agreement_id {
-        Some(agreement) => (
-            "CreateReplacementOfferUsingResaleAuthorization",
-            json!({ "ResaleAuthorizationId": resale.resale_authorization_id, "AgreementId": agreement }),
-        ),
-        None => (
-            "CreateOfferUsingResaleAuthorization",
-            json!({ "ResaleAuthorizationId": resale.resale_authorization_id }),
-        ),
-    };
-    let mut changes = vec![Change {
-        entity_type: OFFER_ENTITY,
-        change_type,
-        identifier: None,
-        change_name: Some(CREATE_CHANGE),
-        details,
-    }];
-    changes.push(update(
-        "UpdateInformation",
-        json!({ "Name": draft.name, "Description": draft.description }),
-    ));
-    changes.push(update(
-        "UpdateMarkup",
-        json!({ "Percentage": resale.markup_percentage }),
-    ));
-    if resale.replace_agreement_id.is_some() {
-        // A replacement goes to the replaced agreement's buyer, and AWS copies no terms from
-        // the authorisation into it: they are the authorisation's, sent again.
-        changes.push(update("UpdateLegalTerms", legal_terms(&draft.eula)));
-        changes.push(update("UpdatePricingTerms", pricing_terms(draft)));
-    } else {
-        changes.push(update(
-            "UpdateTargeting",
-            json!({ "PositiveTargeting": { "BuyerAccounts": draft.buyer_account_ids } }),
-        ));
-    }
-    if let Some(validity) = validity_term(draft) {
-        changes.push(update(
-            "UpdateValidityTerms",
-            json!({ "Terms": [validity] }),
-        ));
-    }
-    if let Some(expiry) = draft.expiry_date {
-        changes.push(update(
-            "UpdateAvailability",
-            json!({ "AvailabilityEndDate": iso(expiry) }),
-        ));
-    }
-    changes.push(update("ReleaseOffer", json!({})));
-    changes
-}
-
 /// The name of the change that creates the resale authorisation, which the others refer to.
 pub const CREATE_RESALE_AUTHORIZATION_CHANGE: &str = "CreateResaleAuthorizationChange";
 
@@ -576,13 +509,13 @@ pub const CREATE_RESALE_AUTHORIZATION_CHANGE: &str = "CreateResaleAuthorizationC
 /// end buyers accept, the buyers it is restricted to, its end and one-time use, then the
 /// release.
 pub fn create_resale_authorization(draft: &ResaleAuthorizationDraft) -> Vec<Change> {
-    let target = format!("${CREATE_RESALE_AUTHORIZATION_CHANGE}.Entity.Identifier");
-    let update = |change_type: &'static str, details: Value| Change {
-        entity_type: RESALE_AUTHORIZATION_ENTITY,
-        change_type,
-        identifier: Some(target.clone()),
-        change_name: None,
-        details,
+    let update = |change_type, details| {
+        Change::of_created(
+            RESALE_AUTHORIZATION_ENTITY,
+            CREATE_RESALE_AUTHORIZATION_CHANGE,
+            change_type,
+            details,
+        )
     };
     let mut create = json!({
         "ProductId": draft.product_id,

@@ -448,9 +448,8 @@ fn the_offer_is_the_authorisations_terms_with_the_partners_buyers_and_markup() {
     assert_eq!(offer.currency, "EUR");
     assert_eq!(offer.eula, granted.eula);
     assert_eq!(offer.buyer_account_ids, vec![BUYER.to_owned()]);
-    let resale = offer.resale.clone().unwrap();
-    assert_eq!(resale.markup_percentage, "12.5");
-    let changes: Vec<&str> = create_channel_partner_offer(&offer, &resale)
+    assert_eq!(offer.resale.clone().unwrap().markup_percentage, "12.5");
+    let changes: Vec<&str> = crate::domain::change_set::create_offer(&offer)
         .iter()
         .map(|c| c.change_type)
         .collect();
@@ -494,8 +493,7 @@ fn a_replacement_goes_to_the_agreements_buyer_until_a_given_end() {
         Vec::new()
     );
     let offer = draft.into_offer(authorization());
-    let resale = offer.resale.clone().unwrap();
-    let changes: Vec<&str> = create_channel_partner_offer(&offer, &resale)
+    let changes: Vec<&str> = crate::domain::change_set::create_offer(&offer)
         .iter()
         .map(|c| c.change_type)
         .collect();

@@ -6,17 +6,19 @@
 //! are imported.
 
 use serde_json::json;
+use souk_offer::domain::change_set::create_offer;
 use souk_offer::domain::import::resale_terms_from_details;
-use souk_offer::domain::model::{OfferDraft, ResaleTerms, Validity};
+use souk_offer::domain::model::Validity;
 use souk_offer::domain::ports::{Acting, Catalog, ChangeSetRequest};
 use souk_offer::domain::resale::{
-    Authorization, ChannelPartnerOfferDraft, create_channel_partner_offer,
+    Authorization, ChannelPartnerOfferDraft, ResaleAuthorizationDraft,
     validate_channel_partner_offer,
 };
 use souk_proto::offer as pb;
 use tonic::Code;
 
 use super::harness::{BUYER, Harness, SAAS, authed, both, expect_code, violations};
+use super::kinds::agreement_terms;
 use super::requests::day;
 use super::resale::{self, PARTNER};
 
@@ -52,34 +54,32 @@ fn request(partner: &souk_core::Id, ra: &str, h: &Harness) -> pb::CreateChannelP
     }
 }
 
-/// The agreement's upfront pricing terms as the Agreement SDK reads them.
-async fn upfront_terms(h: &Harness, agreement_id: &str) -> Vec<serde_json::Value> {
-    use aws_sdk_marketplaceagreement::types::AcceptedTerm;
-    let clients = h.assumer.clients(&h.role).await.expect("clients");
-    let answer = clients
-        .agreement
-        .get_agreement_terms()
-        .agreement_id(agreement_id)
-        .send()
+/// A partner's offer of `buyers` from authorisation `ra` (10 % markup, expiring in 30 days),
+/// and the authorisation's terms as `acting` reads them in AWS.
+async fn partner_offer(
+    h: &Harness,
+    acting: &Acting,
+    ra: &str,
+    buyers: &[&str],
+) -> (ChannelPartnerOfferDraft, ResaleAuthorizationDraft) {
+    let details = h
+        .catalog
+        .describe_offer(acting, ra)
         .await
-        .expect("GetAgreementTerms");
-    answer
-        .accepted_terms()
-        .iter()
-        .filter_map(|term| match term {
-            AcceptedTerm::ConfigurableUpfrontPricingTerm(t) => Some(json!({
-                "currency": t.currency_code(),
-                "duration": t.rate_cards().first().and_then(|c| c.selector()).and_then(|s| s.value()),
-                "rates": t.rate_cards().first().map(|c| c.rate_card().iter().map(|r| json!({
-                    "dimension": r.dimension_key(), "price": r.price(),
-                })).collect::<Vec<_>>()),
-                "chosen": t.configuration().map(|c| c.dimensions().iter().map(|d| json!({
-                    "dimension": d.dimension_key(), "quantity": d.dimension_value(),
-                })).collect::<Vec<_>>()),
-            })),
-            _ => None,
-        })
-        .collect()
+        .expect("DescribeEntity");
+    let terms = resale_terms_from_details(ra, &details).expect("the authorisation reads");
+    let draft = ChannelPartnerOfferDraft {
+        resale_authorization_id: ra.to_owned(),
+        name: "Acme for Globex".into(),
+        description: "partner deal".into(),
+        markup_percentage: "10".into(),
+        buyer_account_ids: buyers.iter().map(|b| (*b).to_owned()).collect(),
+        expiry_date: Some(h.now().date() + time::Duration::days(30)),
+        validity: Validity::default(),
+        replace_agreement_id: None,
+        notification_emails: Vec::new(),
+    };
+    (draft, terms)
 }
 
 async fn create(
@@ -156,13 +156,14 @@ both!(
         assert_eq!(invoice["seller_account_id"], PARTNER, "{invoice}");
         // The agreement holds the ISV's terms (AWS applies the markup when it invoices).
         assert_eq!(
-            upfront_terms(&h, agreement["id"].as_str().unwrap_or("")).await,
-            vec![json!({
-                "currency": "EUR",
-                "duration": "P12M",
-                "rates": [{"dimension": "seats", "price": "100"}],
-                "chosen": [{"dimension": "seats", "quantity": 20}],
-            })]
+            agreement_terms(&h, agreement["id"].as_str().unwrap_or("")).await,
+            vec![
+                json!({"upfront": {"currency": "EUR", "rate_cards": [{"duration": "P12M",
+                    "multiple_dimensions": "Disallowed", "quantity_change": "Disallowed",
+                    "rates": [{"dimension": "seats", "price": "100"}]}],
+                    "chosen": {"duration": "P12M", "quantities": [{"dimension": "seats", "quantity": 20}]}}}),
+                json!({"validity": {"duration": "P12M", "start": null, "end": null}}),
+            ]
         );
 
         h.track(120).await;
@@ -307,36 +308,16 @@ both!(
             integration_id: partner.clone(),
         };
         // Made straight through the Catalog API by the partner, as another tool would.
-        let draft = OfferDraft {
-            product_id: SAAS.into(),
-            name: "made elsewhere".into(),
-            description: "by the partner".into(),
-            pricing: souk_offer::domain::model::Pricing::Subscription {
-                usage_prices: Vec::new(),
-            },
-            currency: "EUR".into(),
-            payment_schedule: Vec::new(),
-            eula: souk_offer::domain::model::Eula::Standard {
-                version: "2022-07-14".into(),
-            },
-            buyer_account_ids: vec![BUYER.into()],
-            expiry_date: Some(h.now().date() + time::Duration::days(20)),
-            validity: Validity::default(),
-            refund_policy: String::new(),
-            renewal: None,
-            net_payment_days: None,
-            notification_emails: Vec::new(),
-            resale: None,
-        };
-        let resale = ResaleTerms {
-            resale_authorization_id: ra.clone(),
+        let (asked, terms) = partner_offer(&h, &acting, &ra, &[BUYER]).await;
+        let offer = ChannelPartnerOfferDraft {
             markup_percentage: "7.5".into(),
-            replace_agreement_id: None,
-        };
+            ..asked
+        }
+        .into_offer(terms);
         let request = ChangeSetRequest {
             name: "elsewhere".into(),
             client_request_token: "elsewhere-cppo-1".into(),
-            changes: create_channel_partner_offer(&draft, &resale),
+            changes: create_offer(&offer),
         };
         h.catalog
             .start_change_set(&acting, &request)
@@ -376,22 +357,10 @@ both!(
             organization_id: h.org.clone(),
             integration_id: partner,
         };
-        let details = h
-            .catalog
-            .describe_offer(&acting, &ra)
-            .await
-            .expect("DescribeEntity");
-        let terms = resale_terms_from_details(&ra, &details).expect("the authorisation reads");
+        let (base, terms) = partner_offer(&h, &acting, &ra, &[]).await;
         let asked = |buyers: &[&str]| ChannelPartnerOfferDraft {
-            resale_authorization_id: ra.clone(),
-            name: "Acme for Globex".into(),
-            description: "partner deal".into(),
-            markup_percentage: "10".into(),
             buyer_account_ids: buyers.iter().map(|b| (*b).to_owned()).collect(),
-            expiry_date: Some(h.now().date() + time::Duration::days(30)),
-            validity: Validity::default(),
-            replace_agreement_id: None,
-            notification_emails: Vec::new(),
+            ..base.clone()
         };
         let check = |draft: &ChannelPartnerOfferDraft, offers_made: u32| {
             let authorization = Authorization {
@@ -401,11 +370,8 @@ both!(
             };
             validate_channel_partner_offer(draft, &authorization, h.now())
         };
-        let changes = |draft: ChannelPartnerOfferDraft| {
-            let offer = draft.into_offer(terms.clone());
-            let resale = offer.resale.clone().expect("resale terms");
-            create_channel_partner_offer(&offer, &resale)
-        };
+        let changes =
+            |draft: ChannelPartnerOfferDraft| create_offer(&draft.into_offer(terms.clone()));
 
         // A buyer the authorisation does not allow.
         let outside = asked(&["999988887777"]);

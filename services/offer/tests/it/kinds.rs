@@ -72,7 +72,7 @@ fn grant_items(items: &[aws_sdk_marketplaceagreement::types::GrantItem]) -> Valu
 
 /// The agreement's pricing, payment, validity and renewal terms as the SDK reads them (legal
 /// and support terms aside), one JSON object per term, in the order AWS answers.
-async fn agreement_terms(h: &Harness, agreement_id: &str) -> Vec<Value> {
+pub(crate) async fn agreement_terms(h: &Harness, agreement_id: &str) -> Vec<Value> {
     let clients = h.assumer.clients(&h.role).await.expect("clients");
     let answer = clients
         .agreement
