@@ -395,6 +395,11 @@ impl RoleAssumer {
             catalog: aws_sdk_marketplacecatalog::Client::new(&home),
             agreement: aws_sdk_marketplaceagreement::Client::new(&home),
             sqs: aws_sdk_sqs::Client::new(&regional),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&regional)
+                    .force_path_style(true)
+                    .build(),
+            ),
             assumer: self.clone(),
             role: role.clone(),
         });
@@ -533,6 +538,9 @@ pub struct AwsClients {
     pub agreement: aws_sdk_marketplaceagreement::Client,
     /// SQS, in the integration's region (see [`AwsClients::sqs_for_queue`]).
     pub sqs: aws_sdk_sqs::Client,
+    /// S3, in the integration's region, path-style (`<endpoint>/<bucket>/<key>`, as the emulator
+    /// serves it); reads the integration's Seller Data Feed bucket.
+    pub s3: aws_sdk_s3::Client,
     assumer: RoleAssumer,
     role: IntegrationRole,
 }

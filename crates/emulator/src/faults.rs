@@ -48,6 +48,11 @@ impl CallContext<'_> {
 pub fn throttling_error(ctx: &CallContext<'_>) -> ApiError {
     match (ctx.service, ctx.protocol) {
         ("sqs", _) => ApiError::client("RequestThrottled", "Request is throttled."),
+        ("s3", _) => ApiError::with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SlowDown",
+            "Please reduce your request rate.",
+        ),
         // The Agreement model gives ThrottlingException @httpError(429) in every protocol.
         ("agreement", _) => ApiError::with_status(
             StatusCode::TOO_MANY_REQUESTS,
@@ -85,7 +90,9 @@ pub fn access_denied(ctx: &CallContext<'_>, caller_arn: &str) -> ApiError {
         "User: {caller_arn} is not authorized to perform: {action} because no identity-based policy allows the {action} action"
     );
     match ctx.protocol {
-        Protocol::AwsQuery => ApiError::with_status(StatusCode::FORBIDDEN, "AccessDenied", message),
+        Protocol::AwsQuery | Protocol::RestXml => {
+            ApiError::with_status(StatusCode::FORBIDDEN, "AccessDenied", message)
+        }
         Protocol::RestJson1 => {
             ApiError::with_status(StatusCode::FORBIDDEN, "AccessDeniedException", message)
         }

@@ -155,7 +155,7 @@ async fn fallback(
             let ctx = CallContext {
                 service: "s3",
                 operation,
-                protocol: Protocol::AwsQuery,
+                protocol: Protocol::RestXml,
                 access_key_id: sigv4::access_key_id(&headers),
             };
             guarded(&emulator, ctx, || async {

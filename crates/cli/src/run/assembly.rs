@@ -223,7 +223,24 @@ pub async fn assemble(
                 offer_background = Some(app.start());
                 app.parts()
             }
-            ServiceName::Reporting => souk_reporting::parts(&config.reporting),
+            ServiceName::Reporting => {
+                let store = databases
+                    .open(souk_reporting::STORE_NAME, config.database_max_connections)
+                    .await?;
+                let app = souk_reporting::ReportingApp::new(
+                    store,
+                    Arc::new(super::roles::IntegrationRoleDirectory(integration.clone())),
+                    assumer.clone(),
+                    config.reporting.clone(),
+                    souk_reporting::AppOptions {
+                        clock: runtime.clock.clone(),
+                        ..souk_reporting::AppOptions::default()
+                    },
+                )
+                .await
+                .context("cannot start the reporting service")?;
+                app.parts()
+            }
         });
     }
     let mut relays = Vec::new();

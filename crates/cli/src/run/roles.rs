@@ -1,5 +1,6 @@
-//! The metering and offer services' view of the integrations' AWS roles, answered by the
-//! integration service of the same process (every process opens the integration store).
+//! The metering, offer and reporting services' view of the integrations' AWS roles (and data
+//! feed buckets), answered by the integration service of the same process (every process opens
+//! the integration store).
 
 use async_trait::async_trait;
 use souk_auth::IntegrationRole;
@@ -12,11 +13,12 @@ use souk_metering::aws::IntegrationRoles;
 pub struct IntegrationRoleDirectory(pub IntegrationApp);
 
 impl IntegrationRoleDirectory {
-    async fn find(
+    /// The integration's role and data feed bucket (empty when none).
+    async fn find_with_bucket(
         &self,
         organization_id: &Id,
         integration_id: &Id,
-    ) -> Result<Option<IntegrationRole>, String> {
+    ) -> Result<Option<(IntegrationRole, String)>, String> {
         let found = self
             .0
             .integrations()
@@ -25,12 +27,28 @@ impl IntegrationRoleDirectory {
             .map_err(|error| format!("reading the integrations failed: {error}"))?;
         Ok(found
             .filter(|integration| !integration.role_arn.is_empty())
-            .map(|integration| IntegrationRole {
-                integration_id: integration.id.to_string(),
-                role_arn: integration.role_arn,
-                external_id: integration.external_id,
-                region: integration.region,
+            .map(|integration| {
+                (
+                    IntegrationRole {
+                        integration_id: integration.id.to_string(),
+                        role_arn: integration.role_arn,
+                        external_id: integration.external_id,
+                        region: integration.region,
+                    },
+                    integration.data_feed_bucket,
+                )
             }))
+    }
+
+    async fn find(
+        &self,
+        organization_id: &Id,
+        integration_id: &Id,
+    ) -> Result<Option<IntegrationRole>, String> {
+        Ok(self
+            .find_with_bucket(organization_id, integration_id)
+            .await?
+            .map(|(role, _)| role))
     }
 }
 
@@ -53,5 +71,19 @@ impl souk_offer::aws::IntegrationRoles for IntegrationRoleDirectory {
         integration_id: &Id,
     ) -> Result<Option<IntegrationRole>, String> {
         self.find(organization_id, integration_id).await
+    }
+}
+
+#[async_trait]
+impl souk_reporting::aws::IntegrationFeeds for IntegrationRoleDirectory {
+    async fn feed_source(
+        &self,
+        organization_id: &Id,
+        integration_id: &Id,
+    ) -> Result<Option<souk_reporting::aws::FeedSource>, String> {
+        Ok(self
+            .find_with_bucket(organization_id, integration_id)
+            .await?
+            .map(|(role, bucket)| souk_reporting::aws::FeedSource { role, bucket }))
     }
 }

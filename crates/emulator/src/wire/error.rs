@@ -16,6 +16,8 @@ pub enum Protocol {
     RestJson1,
     /// awsQuery (STS, SQS query).
     AwsQuery,
+    /// restXml (S3): `<Error><Code>` at the document's root.
+    RestXml,
 }
 
 /// An AWS error as a client sees it: HTTP status, error code (shape name) and message.
@@ -111,6 +113,7 @@ impl ApiError {
             Protocol::RpcV2Cbor => super::cbor::error_response(&self),
             Protocol::RestJson1 => super::rest::error_response(&self),
             Protocol::AwsQuery => super::query::error_response(&self),
+            Protocol::RestXml => super::query::s3_error_response(&self),
         }
     }
 }

@@ -73,6 +73,17 @@ pub fn error_response(error: &ApiError) -> Response {
     raw(error.status, body, &id)
 }
 
+/// An S3 (restXml) error: `<Error>` at the root, as S3 answers and its SDKs read it.
+pub fn s3_error_response(error: &ApiError) -> Response {
+    let id = request_id();
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{id}</RequestId></Error>\n",
+        escape(&error.code),
+        escape(&error.message)
+    );
+    raw(error.status, body, &id)
+}
+
 fn raw(status: StatusCode, body: String, id: &str) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;

@@ -1,7 +1,19 @@
 use souk_auth::Scope;
-use souk_proto::reporting::GetIngestionRequest;
+use souk_proto::reporting::GetUsageReportRequest;
 use souk_proto::reporting::reporting_service_client::ReportingServiceClient;
+use souk_proto::reporting::reporting_service_server::{ReportingService, ReportingServiceServer};
+use souk_service::ServiceParts;
 use tonic::{Code, Request};
+
+/// A contract whose every RPC answers UNIMPLEMENTED, served through the kit as a service's
+/// first draft is.
+struct Draft;
+
+impl ReportingService for Draft {}
+
+fn draft() -> ServiceParts {
+    ServiceParts::new(ReportingServiceServer::new(Draft))
+}
 
 fn authed<T>(secret: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
@@ -14,7 +26,7 @@ fn authed<T>(secret: &str, message: T) -> Request<T> {
 
 #[tokio::test]
 async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
-    let spawned = souk_testkit::spawn::service(souk_reporting::parts(&Default::default()))
+    let spawned = souk_testkit::spawn::service(draft())
         .await
         .expect("service starts");
     let secret = spawned.keys.add_key(&[Scope::ReadOnly]);
@@ -22,12 +34,12 @@ async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
     let mut client = ReportingServiceClient::new(channel.clone());
 
     let refused = client
-        .get_ingestion(GetIngestionRequest::default())
+        .get_usage_report(GetUsageReportRequest::default())
         .await
         .expect_err("no key");
     assert_eq!(refused.code(), Code::Unauthenticated);
     let draft = client
-        .get_ingestion(authed(&secret, GetIngestionRequest::default()))
+        .get_usage_report(authed(&secret, GetUsageReportRequest::default()))
         .await
         .expect_err("draft");
     assert_eq!(draft.code(), Code::Unimplemented);
@@ -74,10 +86,10 @@ async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
         let mut grpc = tonic::client::Grpc::new(channel.clone());
         grpc.ready().await.expect("ready");
         let _ = grpc
-            .unary::<_, GetIngestionRequest, _>(
-                authed(&secret, GetIngestionRequest::default()),
+            .unary::<_, GetUsageReportRequest, _>(
+                authed(&secret, GetUsageReportRequest::default()),
                 path.parse().expect("path"),
-                tonic_prost::ProstCodec::<GetIngestionRequest, GetIngestionRequest>::default(),
+                tonic_prost::ProstCodec::<GetUsageReportRequest, GetUsageReportRequest>::default(),
             )
             .await;
     }
@@ -85,7 +97,7 @@ async fn a_draft_service_is_served_with_auth_health_reflection_and_metrics() {
     assert!(!exposition.contains("Junk"), "{exposition}");
     assert!(exposition.contains("method=\"unknown\""), "{exposition}");
     assert!(
-        exposition.contains("method=\"/souk.reporting.v1.ReportingService/GetIngestion\""),
+        exposition.contains("method=\"/souk.reporting.v1.ReportingService/GetUsageReport\""),
         "{exposition}"
     );
 }
@@ -142,7 +154,7 @@ impl tonic::codec::Codec for RawCodec {
 
 #[tokio::test]
 async fn a_malformed_request_message_is_invalid_argument() {
-    let spawned = souk_testkit::spawn::service(souk_reporting::parts(&Default::default()))
+    let spawned = souk_testkit::spawn::service(draft())
         .await
         .expect("service starts");
     let secret = spawned.keys.add_key(&[Scope::ReadOnly]);
@@ -153,7 +165,7 @@ async fn a_malformed_request_message_is_invalid_argument() {
     let status = grpc
         .unary::<Vec<u8>, Vec<u8>, _>(
             authed(&secret, vec![0x0f, 0xff, 0xff]),
-            "/souk.reporting.v1.ReportingService/GetIngestion"
+            "/souk.reporting.v1.ReportingService/GetUsageReport"
                 .parse()
                 .expect("path"),
             RawCodec,

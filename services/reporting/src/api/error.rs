@@ -1,0 +1,3 @@
+//! The one mapping from domain errors to gRPC statuses.
+
+souk_service::status_from_service_error!(crate::domain::Error);

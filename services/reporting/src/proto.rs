@@ -1,0 +1,83 @@
+//! Domain values as the contract's messages.
+
+use std::collections::BTreeMap;
+
+use souk_proto::reporting as pb;
+
+use crate::domain::feed::Feed;
+use crate::domain::ingest::IngestReport;
+use crate::domain::revenue::RevenueRow;
+
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The contract's name of `feed`.
+pub fn feed(feed: Feed) -> pb::DataFeed {
+    match feed {
+        Feed::BillingEvent => pb::DataFeed::BillingEvent,
+        Feed::Agreement => pb::DataFeed::Agreement,
+        Feed::Offer | Feed::OfferProduct | Feed::OfferTarget => pb::DataFeed::Offer,
+        Feed::Account => pb::DataFeed::Account,
+        Feed::Address => pb::DataFeed::Address,
+        Feed::Product => pb::DataFeed::Product,
+        Feed::TaxItem => pb::DataFeed::TaxItem,
+        Feed::LegacyIdMapping => pb::DataFeed::LegacyIdMapping,
+    }
+}
+
+/// What an ingestion read.
+pub fn ingest_response(report: &IngestReport) -> pb::IngestDataFeedsResponse {
+    pb::IngestDataFeedsResponse {
+        files: count(report.files),
+        rows: count(report.rows),
+        bytes: count(report.bytes),
+        rejected_rows: count(report.rejected_rows),
+        unchanged_files: count(report.unchanged_files),
+        feeds: feed_counts(report),
+        rejected: report
+            .rejected
+            .iter()
+            .map(|(key, r)| pb::RejectedRow {
+                key: key.clone(),
+                line: count(r.line),
+                reason: r.reason.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The per-feed counts, one entry per contract feed (`offer`, `offer_product` and
+/// `offer_target` are the contract's one `DATA_FEED_OFFER`).
+fn feed_counts(report: &IngestReport) -> Vec<pb::FeedIngestion> {
+    let mut merged: BTreeMap<i32, pb::FeedIngestion> = BTreeMap::new();
+    for (f, c) in &report.feeds {
+        let code = feed(*f) as i32;
+        let entry = merged.entry(code).or_insert_with(|| pb::FeedIngestion {
+            feed: code,
+            ..pb::FeedIngestion::default()
+        });
+        entry.files += count(c.files);
+        entry.rows += count(c.rows);
+        entry.rejected_rows += count(c.rejected_rows);
+    }
+    merged.into_values().collect()
+}
+
+/// One revenue row.
+pub fn revenue_row(row: &RevenueRow) -> pb::RevenueRow {
+    pb::RevenueRow {
+        period: row.period.clone(),
+        product_code: row.product_code.clone(),
+        customer_aws_account_id: row.customer_aws_account_id.clone(),
+        currency_code: row.currency.clone(),
+        gross_amount_micros: row.gross_micros,
+        listing_fee_micros: row.listing_fee_micros,
+        refund_amount_micros: row.refund_micros,
+        net_amount_micros: row.net_micros,
+        disbursed_amount_micros: row.disbursed_micros,
+        product_id: row.product_id.clone(),
+        offer_id: row.offer_id.clone(),
+        tax_amount_micros: row.tax_micros,
+    }
+}

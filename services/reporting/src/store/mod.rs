@@ -1,0 +1,478 @@
+//! The [`Store`](crate::domain::ports::Store) port on SQL. A file's rows are written in one
+//! transaction with the record of its ETag; each row replaces the stored version only when it
+//! is newer (`ON CONFLICT ... DO UPDATE ... WHERE`), so reading a file twice changes nothing.
+//! Every query is confined to the caller's organisation and integration.
+
+pub mod migrations;
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use souk_core::SharedClock;
+use souk_core::clock::{from_unix_millis, to_unix_millis};
+use souk_events::EventFactory;
+use souk_store::{Args, Store, row};
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+
+pub use migrations::migrations;
+
+use crate::domain::Error;
+use crate::domain::billing_event::{BillingAction, BillingEvent};
+use crate::domain::feed::Feed;
+use crate::domain::ingest::IngestReport;
+use crate::domain::ports::{self, Acting, FileRows, RevenueLine};
+use crate::domain::row::{FeedRow, History};
+
+fn db(err: sqlx::Error) -> Error {
+    souk_store::map_sqlx_error(err).into()
+}
+
+/// Rows per statement: well under both backends' limits on bound values.
+const CHUNK: usize = 400;
+
+/// The reporting service's tables.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    store: Store,
+    events: EventFactory,
+    clock: SharedClock,
+}
+
+impl SqlStore {
+    /// Tables in `store` (migrated), events built by `events`.
+    pub fn new(store: Store, events: EventFactory, clock: SharedClock) -> Self {
+        Self {
+            store,
+            events,
+            clock,
+        }
+    }
+}
+
+/// `Some(at)` as unix milliseconds, `None` as 0: a version with no update date is older than
+/// any updated one.
+fn millis_or_zero(at: Option<OffsetDateTime>) -> i64 {
+    at.map_or(0, to_unix_millis)
+}
+
+/// The newest version of each key among `items` (a file may hold several versions of a row).
+fn newest<T>(items: &[T], key: impl Fn(&T) -> &str, history: impl Fn(&T) -> &History) -> Vec<&T> {
+    let mut by_key: HashMap<&str, &T> = HashMap::new();
+    for item in items {
+        match by_key.get(key(item)) {
+            Some(kept) if !history(item).supersedes(history(kept)) => {}
+            _ => {
+                by_key.insert(key(item), item);
+            }
+        }
+    }
+    let mut kept: Vec<&T> = by_key.into_values().collect();
+    kept.sort_by(|a, b| key(a).cmp(key(b)));
+    kept
+}
+
+/// The condition under which an incoming version replaces the stored one of `table`.
+fn newer(table: &str) -> String {
+    format!(
+        "excluded.valid_from > {table}.valid_from OR \
+         (excluded.valid_from = {table}.valid_from AND excluded.update_date > {table}.update_date)"
+    )
+}
+
+const BILLING_COLUMNS: &[&str] = &[
+    "organization_id",
+    "integration_id",
+    "billing_event_id",
+    "valid_from",
+    "update_date",
+    "delete_date",
+    "at",
+    "month",
+    "action",
+    "transaction_type",
+    "amount_micros",
+    "currency",
+    "balance_impacting",
+    "from_account_id",
+    "to_account_id",
+    "end_user_account_id",
+    "product_id",
+    "invoice_id",
+    "invoice_at",
+    "payment_due_at",
+    "usage_start",
+    "usage_end",
+    "parent_billing_event_id",
+    "disbursement_billing_event_id",
+    "transaction_reference_id",
+    "bank_trace_id",
+    "broker_id",
+    "agreement_id",
+    "offer_id",
+];
+
+/// When a billing event counts: its invoice date, or (a disbursement) when it was written.
+fn counted_at(e: &BillingEvent) -> OffsetDateTime {
+    e.invoice_date
+        .or(e.history.insert_date)
+        .unwrap_or(e.history.valid_from)
+}
+
+fn opt_text(args: &mut Args, value: Option<String>) -> String {
+    match value {
+        Some(v) => args.text(v),
+        None => "NULL".to_owned(),
+    }
+}
+
+fn opt_int(args: &mut Args, value: Option<i64>) -> String {
+    match value {
+        Some(v) => args.int(v),
+        None => "NULL".to_owned(),
+    }
+}
+
+fn billing_values(args: &mut Args, acting: &Acting, e: &BillingEvent) -> String {
+    let at = counted_at(e);
+    let values = [
+        args.text(acting.organization_id.as_str()),
+        args.text(acting.integration_id.as_str()),
+        args.text(e.billing_event_id.clone()),
+        args.int(to_unix_millis(e.history.valid_from)),
+        args.int(millis_or_zero(e.history.update_date)),
+        opt_int(args, e.history.delete_date.map(to_unix_millis)),
+        args.int(to_unix_millis(at)),
+        args.text(format!("{:04}-{:02}", at.year(), u8::from(at.month()))),
+        args.text(e.action.as_str()),
+        args.text(e.transaction_type.clone()),
+        args.int(e.amount_micros),
+        args.text(e.currency.clone()),
+        args.int(i64::from(e.balance_impacting)),
+        args.text(e.from_account_id.clone()),
+        args.text(e.to_account_id.clone()),
+        args.text(e.end_user_account_id.clone()),
+        args.text(e.product_id.clone()),
+        args.text(e.invoice_id.clone()),
+        opt_int(args, e.invoice_date.map(to_unix_millis)),
+        opt_int(args, e.payment_due_date.map(to_unix_millis)),
+        opt_text(args, e.usage_period_start.map(|d| d.to_string())),
+        opt_text(args, e.usage_period_end.map(|d| d.to_string())),
+        opt_text(args, e.parent_billing_event_id.clone()),
+        opt_text(args, e.disbursement_billing_event_id.clone()),
+        args.text(e.transaction_reference_id.clone()),
+        args.text(e.bank_trace_id.clone()),
+        args.text(e.broker_id.clone()),
+        opt_text(args, e.agreement_id.clone()),
+        opt_text(args, e.offer_id.clone()),
+    ];
+    format!("({})", values.join(", "))
+}
+
+fn feed_row_values(args: &mut Args, acting: &Acting, row: &FeedRow) -> Result<String, Error> {
+    let columns = serde_json::to_string(&row.columns)
+        .map_err(|e| Error::Internal(format!("encoding a feed row: {e}")))?;
+    let values = [
+        args.text(acting.organization_id.as_str()),
+        args.text(acting.integration_id.as_str()),
+        args.text(row.feed.name()),
+        args.text(row.key.clone()),
+        args.int(to_unix_millis(row.history.valid_from)),
+        args.int(millis_or_zero(row.history.update_date)),
+        opt_int(args, row.history.delete_date.map(to_unix_millis)),
+        args.text(columns),
+    ];
+    Ok(format!("({})", values.join(", ")))
+}
+
+/// `INSERT ... ON CONFLICT (key) DO UPDATE SET <every other column> WHERE <newer>`.
+fn upsert_sql(table: &str, columns: &[&str], key: &[&str], values: &[String]) -> String {
+    let set: Vec<String> = columns
+        .iter()
+        .filter(|c| !key.contains(c))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES {} ON CONFLICT ({}) DO UPDATE SET {} WHERE {}",
+        columns.join(", "),
+        values.join(", "),
+        key.join(", "),
+        set.join(", "),
+        newer(table)
+    )
+}
+
+const FEED_ROW_COLUMNS: &[&str] = &[
+    "organization_id",
+    "integration_id",
+    "feed",
+    "row_key",
+    "valid_from",
+    "update_date",
+    "delete_date",
+    "columns",
+];
+
+#[async_trait]
+impl ports::Store for SqlStore {
+    async fn read_files(&self, acting: &Acting) -> Result<HashMap<String, String>, Error> {
+        let mut args = Args::default();
+        let sql = format!(
+            "SELECT object_key, etag FROM feed_files WHERE organization_id = {} AND integration_id = {}",
+            args.text(acting.organization_id.as_str()),
+            args.text(acting.integration_id.as_str())
+        );
+        let found = args
+            .query(sql)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db)?;
+        let mut files = HashMap::new();
+        for r in &found {
+            files.insert(row::text(r, "object_key")?, row::text(r, "etag")?);
+        }
+        Ok(files)
+    }
+
+    async fn store_file(
+        &self,
+        acting: &Acting,
+        file: FileRows<'_>,
+        read_at: OffsetDateTime,
+    ) -> Result<u64, Error> {
+        let mut work = match self
+            .store
+            .unit_of_work(acting.organization_id.as_str(), None)
+            .await?
+        {
+            souk_store::Begun::Fresh(work) => work,
+            souk_store::Begun::Replayed(_) => {
+                return Err(Error::Internal("a write without a key was replayed".into()));
+            }
+        };
+        let mut stored = 0;
+        if file.feed == Feed::BillingEvent {
+            let events = newest(
+                file.billing_events,
+                |e| e.billing_event_id.as_str(),
+                |e| &e.history,
+            );
+            for chunk in events.chunks(CHUNK) {
+                let mut args = Args::default();
+                let values: Vec<String> = chunk
+                    .iter()
+                    .map(|e| billing_values(&mut args, acting, e))
+                    .collect();
+                let sql = upsert_sql(
+                    "billing_events",
+                    BILLING_COLUMNS,
+                    &["integration_id", "billing_event_id"],
+                    &values,
+                );
+                stored += args
+                    .query(sql)
+                    .execute(&mut **work.tx())
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+            }
+        } else {
+            let rows = newest(file.rows, |r| r.key.as_str(), |r| &r.history);
+            for chunk in rows.chunks(CHUNK) {
+                let mut args = Args::default();
+                let values = chunk
+                    .iter()
+                    .map(|r| feed_row_values(&mut args, acting, r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let sql = upsert_sql(
+                    "feed_rows",
+                    FEED_ROW_COLUMNS,
+                    &["integration_id", "feed", "row_key"],
+                    &values,
+                );
+                stored += args
+                    .query(sql)
+                    .execute(&mut **work.tx())
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+            }
+        }
+        let key = file.object.key.clone();
+        let mut args = Args::default();
+        let sql = format!(
+            "DELETE FROM rejected_rows WHERE integration_id = {} AND object_key = {}",
+            args.text(acting.integration_id.as_str()),
+            args.text(key.clone())
+        );
+        args.query(sql)
+            .execute(&mut **work.tx())
+            .await
+            .map_err(db)?;
+        let mut rejected: Vec<_> = file.rejected.iter().collect();
+        rejected.sort_by_key(|r| r.line);
+        rejected.dedup_by_key(|r| r.line);
+        for chunk in rejected.chunks(CHUNK) {
+            let mut args = Args::default();
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|r| {
+                    format!(
+                        "({}, {}, {}, {}, {}, {})",
+                        args.text(acting.organization_id.as_str()),
+                        args.text(acting.integration_id.as_str()),
+                        args.text(key.clone()),
+                        args.int(i64::try_from(r.line).unwrap_or(i64::MAX)),
+                        args.text(r.reason.clone()),
+                        args.int(to_unix_millis(read_at))
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO rejected_rows (organization_id, integration_id, object_key, line, reason, read_at) VALUES {}",
+                values.join(", ")
+            );
+            args.query(sql)
+                .execute(&mut **work.tx())
+                .await
+                .map_err(db)?;
+        }
+        let mut args = Args::default();
+        let values = [
+            args.text(acting.organization_id.as_str()),
+            args.text(acting.integration_id.as_str()),
+            args.text(key),
+            args.text(file.object.etag.clone()),
+            args.int(i64::try_from(file.object.size).unwrap_or(i64::MAX)),
+            args.int(i64::try_from(file.rows.len()).unwrap_or(i64::MAX)),
+            args.int(i64::try_from(file.rejected.len()).unwrap_or(i64::MAX)),
+            args.int(to_unix_millis(read_at)),
+        ];
+        let sql = format!(
+            "INSERT INTO feed_files (organization_id, integration_id, object_key, etag, size_bytes, rows_read, rows_rejected, read_at) \
+             VALUES ({}) ON CONFLICT (integration_id, object_key) DO UPDATE SET etag = excluded.etag, \
+             size_bytes = excluded.size_bytes, rows_read = excluded.rows_read, \
+             rows_rejected = excluded.rows_rejected, read_at = excluded.read_at",
+            values.join(", ")
+        );
+        args.query(sql)
+            .execute(&mut **work.tx())
+            .await
+            .map_err(db)?;
+        work.commit(Vec::new, self.clock.now()).await?;
+        Ok(stored)
+    }
+
+    async fn record_ingestion(&self, acting: &Acting, report: &IngestReport) -> Result<(), Error> {
+        let mut work = match self
+            .store
+            .unit_of_work(acting.organization_id.as_str(), None)
+            .await?
+        {
+            souk_store::Begun::Fresh(work) => work,
+            souk_store::Begun::Replayed(_) => {
+                return Err(Error::Internal("a write without a key was replayed".into()));
+            }
+        };
+        work.emit(crate::events::ingested(&self.events, acting, report)?);
+        work.commit(Vec::new, self.clock.now()).await?;
+        Ok(())
+    }
+
+    async fn revenue_lines(
+        &self,
+        acting: &Acting,
+        start: Option<OffsetDateTime>,
+        end: Option<OffsetDateTime>,
+    ) -> Result<Vec<RevenueLine>, Error> {
+        const GROUP: &str = "month, product_id, end_user_account_id, offer_id, currency, action, \
+            transaction_type, balance_impacting, from_account_id, to_account_id";
+        let mut args = Args::default();
+        let mut sql = format!(
+            "SELECT {GROUP}, CAST(SUM(amount_micros) AS BIGINT) AS amount FROM billing_events \
+             WHERE organization_id = {} AND integration_id = {} AND delete_date IS NULL",
+            args.text(acting.organization_id.as_str()),
+            args.text(acting.integration_id.as_str())
+        );
+        if let Some(start) = start {
+            sql.push_str(&format!(" AND at >= {}", args.int(to_unix_millis(start))));
+        }
+        if let Some(end) = end {
+            sql.push_str(&format!(" AND at < {}", args.int(to_unix_millis(end))));
+        }
+        sql.push_str(&format!(" GROUP BY {GROUP}"));
+        let found = args
+            .query(sql)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db)?;
+        found.iter().map(revenue_line).collect()
+    }
+
+    async fn current_rows(
+        &self,
+        acting: &Acting,
+        feed: Feed,
+    ) -> Result<Vec<BTreeMap<String, String>>, Error> {
+        let mut args = Args::default();
+        let sql = format!(
+            "SELECT columns FROM feed_rows WHERE organization_id = {} AND integration_id = {} \
+             AND feed = {} AND delete_date IS NULL",
+            args.text(acting.organization_id.as_str()),
+            args.text(acting.integration_id.as_str()),
+            args.text(feed.name())
+        );
+        let found = args
+            .query(sql)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db)?;
+        found
+            .iter()
+            .map(|r| {
+                let text = row::text(r, "columns")?;
+                serde_json::from_str(&text)
+                    .map_err(|e| Error::Internal(format!("a stored feed row does not read: {e}")))
+            })
+            .collect()
+    }
+
+    async fn freshness(&self, acting: &Acting) -> Result<Option<OffsetDateTime>, Error> {
+        let mut args = Args::default();
+        let sql = format!(
+            "SELECT MAX(valid_from) AS valid_from, MAX(update_date) AS update_date \
+             FROM billing_events WHERE organization_id = {} AND integration_id = {}",
+            args.text(acting.organization_id.as_str()),
+            args.text(acting.integration_id.as_str())
+        );
+        let found = args
+            .query(sql)
+            .fetch_one(self.store.pool())
+            .await
+            .map_err(db)?;
+        let newest = row::opt_int(&found, "valid_from")?
+            .into_iter()
+            .chain(row::opt_int(&found, "update_date")?)
+            .max()
+            .filter(|ms| *ms > 0);
+        Ok(newest.map(from_unix_millis))
+    }
+}
+
+fn revenue_line(r: &AnyRow) -> Result<RevenueLine, Error> {
+    let action = row::text(r, "action")?;
+    Ok(RevenueLine {
+        month: row::text(r, "month")?,
+        product_id: row::text(r, "product_id")?,
+        end_user_account_id: row::text(r, "end_user_account_id")?,
+        offer_id: row::opt_text(r, "offer_id")?.unwrap_or_default(),
+        currency: row::text(r, "currency")?,
+        action: BillingAction::parse(&action)
+            .ok_or_else(|| Error::Internal(format!("stored billing action {action}")))?,
+        transaction_type: row::text(r, "transaction_type")?,
+        balance_impacting: row::int(r, "balance_impacting")? != 0,
+        from_account_id: row::text(r, "from_account_id")?,
+        to_account_id: row::text(r, "to_account_id")?,
+        amount_micros: row::int(r, "amount")?,
+    })
+}
