@@ -71,6 +71,9 @@ pub enum Command {
     /// Private offers through the AWS Marketplace Catalog API.
     #[command(subcommand)]
     Offer(OfferCommand),
+    /// Revenue from the AWS Marketplace Seller Data Feeds, and reading those feeds now.
+    #[command(subcommand)]
+    Report(ReportCommand),
 }
 
 impl Command {
@@ -101,6 +104,7 @@ impl Command {
             Self::Usage(command) => command.client(),
             Self::Meter(command) => command.client(),
             Self::Offer(command) => command.client(),
+            Self::Report(command) => return command.output(),
             Self::Sandbox(command) => return command.emulator().output,
             Self::Dev(_) | Self::Serve(_) | Self::Emulator(_) | Self::Bootstrap { .. } => {
                 return OutputFormat::Table;
@@ -196,9 +200,14 @@ pub enum OutputFormat {
     Json,
 }
 
-/// Connection options shared by client commands.
+/// Connection options shared by client commands, and their `--output` format: `F` is the
+/// formats the command offers (`table` and `json` unless it offers more, as
+/// [`RevenueFormat`]; every one has `table`, the default).
 #[derive(Debug, Args, Clone)]
-pub struct ClientArgs {
+pub struct ClientArgs<F = OutputFormat>
+where
+    F: ValueEnum + Clone + Send + Sync + 'static,
+{
     /// The Souk gRPC endpoint.
     #[arg(
         long,
@@ -223,8 +232,8 @@ pub struct ClientArgs {
     #[arg(long, env = "SOUK_DATA_DIR", default_value = "./.souk", global = true)]
     pub data_dir: PathBuf,
     /// Output format.
-    #[arg(long, short, value_enum, default_value_t, global = true)]
-    pub output: OutputFormat,
+    #[arg(long, short, value_enum, default_value = "table", global = true)]
+    pub output: F,
 }
 
 /// `souk org …`.
@@ -1132,6 +1141,98 @@ impl OfferCommand {
     }
 }
 
+/// `souk report …`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Read an integration's Seller Data Feed bucket now and show what was read.
+    ///
+    /// Reads the new and changed files (Souk also reads them on its own) and shows files, rows
+    /// and rejected rows per feed, the totals, and the malformed rows parked. Reading the same
+    /// files again changes nothing.
+    Ingest {
+        /// The integration (`int_…`); its data feed bucket must be set.
+        #[arg(long, value_name = "INTEGRATION_ID")]
+        integration: String,
+        /// Read every file again, changed or not (rows already stored stay as they are).
+        #[arg(long)]
+        full_resync: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Billed revenue, AWS fees, refunds, net revenue, disbursements and tax of an integration.
+    ///
+    /// One row per currency and group asked for; amounts are exact and never converted.
+    Revenue {
+        /// The integration (`int_…`, one seller account).
+        #[arg(long, value_name = "INTEGRATION_ID")]
+        integration: String,
+        /// Count from this day (`YYYY-MM-DD`: from 00:00 UTC) or instant (RFC 3339, for
+        /// example `2027-01-31T12:00:00Z`); default: from the first billing event.
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Count until before this day (`YYYY-MM-DD`: before 00:00 UTC, so exclusive) or
+        /// instant (RFC 3339); default: now.
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// Group the rows by these, comma-separated or repeated (month, product, customer,
+        /// offer); rows are always per currency.
+        #[arg(
+            long = "group-by",
+            value_enum,
+            value_delimiter = ',',
+            value_name = "GROUP"
+        )]
+        group_by: Vec<RevenueGroupArg>,
+        #[command(flatten)]
+        client: ClientArgs<RevenueFormat>,
+    },
+}
+
+impl ReportCommand {
+    /// The `--output` format errors are printed in (`csv` prints them as text on stderr).
+    pub fn output(&self) -> OutputFormat {
+        match self {
+            Self::Ingest { client, .. } => client.output,
+            Self::Revenue { client, .. } => client.output.into(),
+        }
+    }
+}
+
+/// How `souk report revenue` prints its rows: the formats of every client command, and CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum RevenueFormat {
+    /// Human-readable tables, amounts as decimals.
+    #[default]
+    Table,
+    /// One JSON document, amounts in integer micros.
+    Json,
+    /// RFC 4180 CSV with a header row, amounts as decimals.
+    Csv,
+}
+
+impl From<RevenueFormat> for OutputFormat {
+    /// JSON stays JSON; a failure under `csv` is reported as text on stderr (stdout is data).
+    fn from(format: RevenueFormat) -> Self {
+        match format {
+            RevenueFormat::Json => Self::Json,
+            RevenueFormat::Table | RevenueFormat::Csv => Self::Table,
+        }
+    }
+}
+
+/// `souk report revenue --group-by` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RevenueGroupArg {
+    /// By calendar month (UTC).
+    Month,
+    /// By product.
+    Product,
+    /// By the buyer's AWS account.
+    Customer,
+    /// By offer.
+    Offer,
+}
+
 /// `souk offer resale …`.
 #[derive(Debug, Subcommand)]
 pub enum ResaleCommand {
@@ -1641,5 +1742,63 @@ mod tests {
         );
         assert!(parse("souk meter put --product p --dimension d --aggregation avg").is_err());
         assert!(parse("souk meter list --product p").is_ok());
+    }
+
+    #[test]
+    fn report_commands_parse() {
+        let parse = |line: &str| Cli::try_parse_from(line.split_whitespace());
+        let cli = parse("souk report ingest --integration int_1 --full-resync -o json").unwrap();
+        assert_eq!(cli.command.output(), OutputFormat::Json);
+        let Command::Report(ReportCommand::Ingest { full_resync, .. }) = cli.command else {
+            panic!("not report ingest");
+        };
+        assert!(full_resync);
+        assert!(parse("souk report ingest").is_err());
+        assert!(parse("souk report ingest --integration int_1 --output csv").is_err());
+
+        let cli = parse(
+            "souk report revenue --integration int_1 --from 2026-01-01 --to 2026-07-01 \
+             --group-by month,product --group-by customer --output csv",
+        )
+        .unwrap();
+        // Failures under csv are text on stderr: stdout is data.
+        assert_eq!(cli.command.output(), OutputFormat::Table);
+        let Command::Report(ReportCommand::Revenue {
+            group_by, client, ..
+        }) = cli.command
+        else {
+            panic!("not report revenue");
+        };
+        assert_eq!(
+            group_by,
+            [
+                RevenueGroupArg::Month,
+                RevenueGroupArg::Product,
+                RevenueGroupArg::Customer
+            ]
+        );
+        assert_eq!(client.output, RevenueFormat::Csv);
+        let cli = parse("souk report revenue --integration int_1").unwrap();
+        assert_eq!(cli.command.output(), OutputFormat::Table);
+        let cli = parse("souk report revenue --integration int_1 -o json").unwrap();
+        assert_eq!(cli.command.output(), OutputFormat::Json);
+
+        let error =
+            parse("souk report revenue --integration int_1 --group-by month,week").unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        let text = error.to_string();
+        assert!(text.contains("'week'"), "{text}");
+        assert!(
+            text.contains("[possible values: month, product, customer, offer]"),
+            "{text}"
+        );
+        let error = parse("souk report revenue --integration int_1 -o yaml").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("[possible values: table, json, csv]")
+        );
+        // csv is for `report revenue` only: other commands still refuse it.
+        assert!(parse("souk offer list -o csv").is_err());
     }
 }

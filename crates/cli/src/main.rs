@@ -74,6 +74,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Usage(command) => client::usage::run(command).await,
         Command::Meter(command) => client::meters::run(command).await,
         Command::Offer(command) => client::offers::run(command).await,
+        Command::Report(command) => client::reports::run(command).await,
     }
 }
 

@@ -1,5 +1,5 @@
 //! Wiring by hand: the store, the event factory and the data feed bucket under the use cases,
-//! and the gRPC adapter over them.
+//! the gRPC adapter over them, and the loop that reads every integration's feeds on a schedule.
 
 use std::sync::Arc;
 
@@ -9,12 +9,14 @@ use souk_events::{EventFactory, Namespace};
 use souk_proto::reporting::reporting_service_server::ReportingServiceServer;
 use souk_service::ServiceParts;
 use souk_store::Store;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::api::ReportingApi;
 use crate::aws::{AwsFeedBucket, IntegrationFeeds, RoleSellerAccounts};
 use crate::config::ReportingConfig;
 use crate::domain::ingest::Ingestion;
-use crate::domain::ports::{FeedBucket, SellerAccounts};
+use crate::domain::ports::{Acting, FeedBucket, SellerAccounts};
 use crate::domain::revenue::Reports;
 use crate::store::{SqlStore, migrations};
 
@@ -56,6 +58,34 @@ pub struct ReportingApp {
     ingestion: Ingestion,
     reports: Reports,
     store: Store,
+    feeds: Arc<dyn IntegrationFeeds>,
+    config: Arc<ReportingConfig>,
+}
+
+/// The scheduled ingestion of one replica, stopped by [`Background::shutdown`].
+#[derive(Debug)]
+pub struct Background {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Background {
+    /// Stops the loop (a file being stored is stored whole or not at all).
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// What one scheduled pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Integrations read.
+    pub integrations: u64,
+    /// Integrations whose reading failed (logged; tried again next pass).
+    pub failed: u64,
+    /// Rows inserted or updated.
+    pub rows: u64,
 }
 
 impl std::fmt::Debug for ReportingApp {
@@ -83,11 +113,14 @@ impl ReportingApp {
         let bucket = options
             .bucket
             .unwrap_or_else(|| Arc::new(AwsFeedBucket::new(assumer, Arc::clone(&feeds))));
-        let sellers: Arc<dyn SellerAccounts> = Arc::new(RoleSellerAccounts::new(feeds));
+        let sellers: Arc<dyn SellerAccounts> =
+            Arc::new(RoleSellerAccounts::new(Arc::clone(&feeds)));
         Ok(Self {
             ingestion: Ingestion::new(bucket, Arc::clone(&sql), clock),
             reports: Reports::new(sql, sellers),
             store,
+            feeds,
+            config: Arc::new(config),
         })
     }
 
@@ -112,5 +145,59 @@ impl ReportingApp {
     /// What the binary serves: the gRPC service and the store whose outbox is relayed.
     pub fn parts(&self) -> ServiceParts {
         ServiceParts::new(self.server()).with_store(self.store.clone())
+    }
+
+    /// Reads the feeds of every integration with a data feed bucket now (what the loop does
+    /// every `ingest_interval`); a failing integration is logged and does not stop the others.
+    pub async fn ingest_all(&self) -> Result<PassReport, String> {
+        let mut pass = PassReport::default();
+        for (organization_id, integration_id) in self.feeds.integrations_with_feeds().await? {
+            let acting = Acting {
+                organization_id,
+                integration_id,
+            };
+            pass.integrations += 1;
+            match self.ingestion.ingest(&acting, false).await {
+                Ok(report) => pass.rows += report.rows,
+                Err(error) => {
+                    pass.failed += 1;
+                    tracing::warn!(integration_id = %acting.integration_id, %error, "scheduled data feed ingestion failed");
+                }
+            }
+        }
+        Ok(pass)
+    }
+
+    /// Starts the replica's scheduled ingestion (unless `ingest` is off): a pass at once, then
+    /// every `ingest_interval`.
+    pub fn start(&self) -> Background {
+        let stop = CancellationToken::new();
+        let app = self.clone();
+        let task = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                loop {
+                    if app.config.ingest {
+                        match app.ingest_all().await {
+                            Ok(pass) if pass.integrations > 0 => tracing::info!(
+                                integrations = pass.integrations,
+                                failed = pass.failed,
+                                rows = pass.rows,
+                                "scheduled data feed ingestion"
+                            ),
+                            Ok(_) => {}
+                            Err(error) => {
+                                tracing::warn!(%error, "listing the integrations to ingest failed");
+                            }
+                        }
+                    }
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(app.config.ingest_interval) => {}
+                    }
+                }
+            }
+        });
+        Background { stop, task }
     }
 }

@@ -15,5 +15,5 @@ pub mod events;
 pub mod proto;
 pub mod store;
 
-pub use app::{AppOptions, ReportingApp, STORE_NAME};
+pub use app::{AppOptions, Background, PassReport, ReportingApp, STORE_NAME};
 pub use config::ReportingConfig;

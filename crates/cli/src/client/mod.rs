@@ -11,6 +11,7 @@ pub mod offers;
 pub mod org;
 pub mod output;
 pub mod plans;
+pub mod reports;
 pub mod resale;
 pub mod resale_file;
 pub mod sandbox;
@@ -60,7 +61,10 @@ pub async fn integration_client(args: &ClientArgs) -> anyhow::Result<Integration
 
 /// A channel to the server named in `args` (TLS for `https://`) and the resolved API key as an
 /// interceptor: what every service's client is built from.
-pub async fn authenticated_channel(args: &ClientArgs) -> anyhow::Result<(Channel, BearerAuth)> {
+pub async fn authenticated_channel<F>(args: &ClientArgs<F>) -> anyhow::Result<(Channel, BearerAuth)>
+where
+    F: clap::ValueEnum + Clone + Send + Sync + 'static,
+{
     let key = resolve_api_key(args.api_key.as_deref(), &args.data_dir)?;
     let header = format!("Bearer {key}").parse().map_err(|_| {
         Failure::new(
@@ -90,7 +94,10 @@ pub async fn authenticated_channel(args: &ClientArgs) -> anyhow::Result<(Channel
 
 /// TLS for an `https://` server: the system's roots plus `--ca-cert`, and a client certificate
 /// for servers that require one. The key is never sent to an `https://` server over plaintext.
-fn with_tls(endpoint: Endpoint, args: &ClientArgs) -> anyhow::Result<Endpoint> {
+fn with_tls<F>(endpoint: Endpoint, args: &ClientArgs<F>) -> anyhow::Result<Endpoint>
+where
+    F: clap::ValueEnum + Clone + Send + Sync + 'static,
+{
     use tonic::transport::{Certificate, ClientTlsConfig, Identity};
     let https = args.server.starts_with("https://");
     if !https {

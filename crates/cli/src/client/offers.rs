@@ -236,7 +236,7 @@ fn offer_kind(name: &str) -> anyhow::Result<OfferKind> {
 }
 
 /// A `YYYY-MM-DD` day (its start, 00:00 UTC) or an RFC 3339 instant.
-fn instant(flag: &str, raw: &str) -> Result<prost_types::Timestamp, String> {
+pub(crate) fn instant(flag: &str, raw: &str) -> Result<prost_types::Timestamp, String> {
     use time::format_description::well_known::Rfc3339;
     let at = if raw.len() == 10 {
         let day = date(flag, raw)?;

@@ -65,6 +65,8 @@ pub struct Assembly {
     pub metering_background: Option<souk_metering::Background>,
     /// The offer service's tracker (change sets, acceptances, expiries).
     pub offer_background: Option<souk_offer::Background>,
+    /// The reporting service's scheduled data feed ingestion.
+    pub reporting_background: Option<souk_reporting::Background>,
     /// The entitlement snapshot a process follows without serving the entitlement service
     /// (`souk serve metering`: its subscribers), with the store it reads.
     pub followers: Vec<(souk_entitlement::Follower, Store)>,
@@ -137,6 +139,7 @@ pub async fn assemble(
     let mut metering = None;
     let mut metering_background = None;
     let mut offer_background = None;
+    let mut reporting_background = None;
     let mut followers = Vec::new();
     let mut backgrounds = Vec::new();
     for service in serve {
@@ -239,6 +242,7 @@ pub async fn assemble(
                 )
                 .await
                 .context("cannot start the reporting service")?;
+                reporting_background = Some(app.start());
                 app.parts()
             }
         });
@@ -274,6 +278,7 @@ pub async fn assemble(
         backgrounds,
         metering_background,
         offer_background,
+        reporting_background,
         followers,
         relays,
         stores,
@@ -295,6 +300,9 @@ impl Assembly {
             background.shutdown().await;
         }
         if let Some(background) = self.offer_background {
+            background.shutdown().await;
+        }
+        if let Some(background) = self.reporting_background {
             background.shutdown().await;
         }
         for background in self.backgrounds {

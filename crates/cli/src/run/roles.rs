@@ -86,4 +86,18 @@ impl souk_reporting::aws::IntegrationFeeds for IntegrationRoleDirectory {
             .await?
             .map(|(role, bucket)| souk_reporting::aws::FeedSource { role, bucket }))
     }
+
+    async fn integrations_with_feeds(&self) -> Result<Vec<(Id, Id)>, String> {
+        let all = self
+            .0
+            .integrations()
+            .all_integrations()
+            .await
+            .map_err(|error| format!("reading the integrations failed: {error}"))?;
+        Ok(all
+            .into_iter()
+            .filter(|i| !i.data_feed_bucket.is_empty() && !i.role_arn.is_empty())
+            .map(|i| (i.organization_id, i.id))
+            .collect())
+    }
 }

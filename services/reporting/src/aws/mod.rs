@@ -39,4 +39,10 @@ pub trait IntegrationFeeds: Send + Sync + 'static {
         organization_id: &Id,
         integration_id: &Id,
     ) -> Result<Option<FeedSource>, String>;
+
+    /// Every integration of every organisation with a data feed bucket, as
+    /// `(organisation, integration)`: what scheduled ingestion reads. None by default.
+    async fn integrations_with_feeds(&self) -> Result<Vec<(Id, Id)>, String> {
+        Ok(Vec::new())
+    }
 }

@@ -83,6 +83,15 @@ impl IntegrationFeeds for OrgFeeds {
             .feed_source(organization_id, integration_id)
             .await
     }
+
+    async fn integrations_with_feeds(&self) -> Result<Vec<(Id, Id)>, String> {
+        let sources = self.feeds.0.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(sources
+            .iter()
+            .filter(|(_, source)| !source.bucket.is_empty())
+            .map(|(integration, _)| (self.organization_id.clone(), integration.clone()))
+            .collect())
+    }
 }
 
 pub struct Harness {

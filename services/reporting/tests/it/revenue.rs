@@ -315,3 +315,17 @@ both!(
         expect_code(h.revenue(&h.other_key, &[]).await, Code::FailedPrecondition);
     }
 );
+
+both!(scheduled_passes_read_every_integration_with_a_bucket, |h| {
+    h.sell("EUR", "40.00", 1).await;
+    h.emu
+        .control("POST", "/_souk/feeds/generate", Value::Null)
+        .await;
+    let pass = h.app.ingest_all().await.expect("a pass");
+    assert_eq!((pass.integrations, pass.failed), (1, 0), "{pass:?}");
+    assert!(pass.rows > 0, "{pass:?}");
+    let rows = h.revenue(&h.reader, &[]).await.expect("report");
+    assert_eq!(reported(&rows), ledger(&h).await);
+    let again = h.app.ingest_all().await.expect("another pass");
+    assert_eq!((again.integrations, again.rows), (1, 0), "{again:?}");
+});
