@@ -11,5 +11,6 @@ mod hardening;
 mod journey;
 mod metering_crash;
 mod offers;
+mod reporting;
 mod serve;
 mod tls;

@@ -1186,13 +1186,28 @@ pub enum ReportCommand {
         #[command(flatten)]
         client: ClientArgs<RevenueFormat>,
     },
+    /// What AWS paid out (each payout with the invoices it settles) and what it still owes,
+    /// with its age, per currency.
+    Disbursements {
+        /// The integration (`int_…`, one seller account).
+        #[arg(long, value_name = "INTEGRATION_ID")]
+        integration: String,
+        /// Payouts from this day (`YYYY-MM-DD`: from 00:00 UTC) or instant (RFC 3339).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Payouts until before this day or instant (exclusive).
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 impl ReportCommand {
     /// The `--output` format errors are printed in (`csv` prints them as text on stderr).
     pub fn output(&self) -> OutputFormat {
         match self {
-            Self::Ingest { client, .. } => client.output,
+            Self::Ingest { client, .. } | Self::Disbursements { client, .. } => client.output,
             Self::Revenue { client, .. } => client.output.into(),
         }
     }

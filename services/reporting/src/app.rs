@@ -116,8 +116,8 @@ impl ReportingApp {
         let sellers: Arc<dyn SellerAccounts> =
             Arc::new(RoleSellerAccounts::new(Arc::clone(&feeds)));
         Ok(Self {
-            ingestion: Ingestion::new(bucket, Arc::clone(&sql), clock),
-            reports: Reports::new(sql, sellers),
+            ingestion: Ingestion::new(bucket, Arc::clone(&sql), clock.clone()),
+            reports: Reports::new(sql, sellers, clock),
             store,
             feeds,
             config: Arc::new(config),

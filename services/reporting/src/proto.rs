@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use souk_proto::reporting as pb;
+use souk_service::convert::timestamp;
 
+use crate::domain::disbursement::DisbursementReport;
 use crate::domain::feed::Feed;
 use crate::domain::ingest::IngestReport;
 use crate::domain::revenue::RevenueRow;
@@ -79,5 +81,45 @@ pub fn revenue_row(row: &RevenueRow) -> pb::RevenueRow {
         product_id: row.product_id.clone(),
         offer_id: row.offer_id.clone(),
         tax_amount_micros: row.tax_micros,
+    }
+}
+
+/// A disbursement report.
+pub fn disbursement_report(report: &DisbursementReport) -> pb::GetDisbursementReportResponse {
+    pb::GetDisbursementReportResponse {
+        disbursements: report
+            .payouts
+            .iter()
+            .map(|p| pb::Disbursement {
+                billing_event_id: p.billing_event_id.clone(),
+                paid_time: Some(timestamp(p.paid_at)),
+                currency_code: p.currency.clone(),
+                amount_micros: p.amount_micros,
+                bank_trace_id: p.bank_trace_id.clone(),
+                invoice_ids: p.invoice_ids.clone(),
+            })
+            .collect(),
+        outstanding: report
+            .outstanding
+            .iter()
+            .map(|o| pb::OutstandingInvoice {
+                invoice_id: o.invoice_id.clone(),
+                currency_code: o.currency.clone(),
+                amount_micros: o.amount_micros,
+                invoice_time: o.invoice_at.map(timestamp),
+                age_days: o.age_days,
+            })
+            .collect(),
+        totals: report
+            .totals
+            .iter()
+            .map(
+                |(currency, (disbursed, outstanding))| pb::DisbursementTotal {
+                    currency_code: currency.clone(),
+                    disbursed_micros: *disbursed,
+                    outstanding_micros: *outstanding,
+                },
+            )
+            .collect(),
     }
 }

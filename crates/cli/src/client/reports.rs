@@ -5,7 +5,8 @@
 use serde_json::{Value, json};
 use souk_proto::reporting::reporting_service_client::ReportingServiceClient;
 use souk_proto::reporting::{
-    FeedIngestion, GetRevenueReportRequest, GetRevenueReportResponse, IngestDataFeedsRequest,
+    FeedIngestion, GetDisbursementReportRequest, GetDisbursementReportResponse,
+    GetRevenueReportRequest, GetRevenueReportResponse, IngestDataFeedsRequest,
     IngestDataFeedsResponse, RevenueGrouping, RevenueRow,
 };
 use tonic::transport::Channel;
@@ -54,6 +55,31 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        ReportCommand::Disbursements {
+            integration,
+            from,
+            to,
+            client,
+        } => {
+            let (start_time, end_time) = range(from, to)?;
+            let mut reporting = reporting_client(&client).await?;
+            let report = call(
+                reporting.get_disbursement_report(GetDisbursementReportRequest {
+                    integration_id: integration,
+                    start_time,
+                    end_time,
+                }),
+            )
+            .await?;
+            match client.output {
+                OutputFormat::Table => print!("{}", disbursement_tables(&report)),
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&disbursement_json(&report)).unwrap_or_default()
+                ),
+            }
+            Ok(())
+        }
         ReportCommand::Revenue {
             integration,
             from,
@@ -61,21 +87,7 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
             group_by,
             client,
         } => {
-            let start_time = from
-                .map(|raw| instant("--from", &raw))
-                .transpose()
-                .map_err(usage)?;
-            let end_time = to
-                .map(|raw| instant("--to", &raw))
-                .transpose()
-                .map_err(usage)?;
-            if let (Some(start), Some(end)) = (&start_time, &end_time)
-                && (end.seconds, end.nanos) <= (start.seconds, start.nanos)
-            {
-                return Err(usage(
-                    "--to must be after --from (--to is exclusive)".to_owned(),
-                ));
-            }
+            let (start_time, end_time) = range(from, to)?;
             let groups = groups(&group_by);
             let mut reporting = reporting_client(&client).await?;
             let report = call(reporting.get_revenue_report(GetRevenueReportRequest {
@@ -109,6 +121,71 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `--from` and `--to` as instants, the end after the start.
+fn range(
+    from: Option<String>,
+    to: Option<String>,
+) -> anyhow::Result<(
+    Option<prost_types::Timestamp>,
+    Option<prost_types::Timestamp>,
+)> {
+    let start = from
+        .map(|raw| instant("--from", &raw))
+        .transpose()
+        .map_err(usage)?;
+    let end = to
+        .map(|raw| instant("--to", &raw))
+        .transpose()
+        .map_err(usage)?;
+    if let (Some(start), Some(end)) = (&start, &end)
+        && (end.seconds, end.nanos) <= (start.seconds, start.nanos)
+    {
+        return Err(usage(
+            "--to must be after --from (--to is exclusive)".to_owned(),
+        ));
+    }
+    Ok((start, end))
+}
+
+/// The payouts, the outstanding invoices and the totals of a disbursement report.
+fn disbursement_tables(report: &GetDisbursementReportResponse) -> String {
+    let mut paid = Table::new(vec!["PAID", "CURRENCY", "AMOUNT", "BANK TRACE", "INVOICES"]);
+    for d in &report.disbursements {
+        paid.row(vec![
+            time(d.paid_time.as_ref()),
+            d.currency_code.clone(),
+            amount(d.amount_micros),
+            d.bank_trace_id.clone(),
+            d.invoice_ids.join(" "),
+        ]);
+    }
+    let mut open = Table::new(vec![
+        "INVOICE",
+        "CURRENCY",
+        "OUTSTANDING",
+        "INVOICED",
+        "AGE (DAYS)",
+    ]);
+    for o in &report.outstanding {
+        open.row(vec![
+            o.invoice_id.clone(),
+            o.currency_code.clone(),
+            amount(o.amount_micros),
+            time(o.invoice_time.as_ref()),
+            o.age_days.to_string(),
+        ]);
+    }
+    let mut totals = Table::new(vec!["CURRENCY", "DISBURSED", "OUTSTANDING"]);
+    for t in &report.totals {
+        totals.row(vec![
+            t.currency_code.clone(),
+            amount(t.disbursed_micros),
+            amount(t.outstanding_micros),
+        ]);
+    }
+    format!("{}\n{}\n{}", paid.render(), open.render(), totals.render())
 }
 
 /// `micros` of a currency as an exact decimal with two to six decimals: 1234500000 →
@@ -326,6 +403,32 @@ fn revenue_json(report: &GetRevenueReportResponse) -> Value {
     })
 }
 
+/// A disbursement report as JSON: amounts in integer micros, the contract's field names.
+fn disbursement_json(report: &GetDisbursementReportResponse) -> Value {
+    json!({
+        "disbursements": report.disbursements.iter().map(|d| json!({
+            "billing_event_id": d.billing_event_id,
+            "paid_time": time_json(d.paid_time.as_ref()),
+            "currency_code": d.currency_code,
+            "amount_micros": d.amount_micros,
+            "bank_trace_id": d.bank_trace_id,
+            "invoice_ids": d.invoice_ids,
+        })).collect::<Vec<_>>(),
+        "outstanding": report.outstanding.iter().map(|o| json!({
+            "invoice_id": o.invoice_id,
+            "currency_code": o.currency_code,
+            "amount_micros": o.amount_micros,
+            "invoice_time": time_json(o.invoice_time.as_ref()),
+            "age_days": o.age_days,
+        })).collect::<Vec<_>>(),
+        "totals": report.totals.iter().map(|t| json!({
+            "currency_code": t.currency_code,
+            "disbursed_micros": t.disbursed_micros,
+            "outstanding_micros": t.outstanding_micros,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -471,5 +574,51 @@ mod tests {
         assert_eq!(json["feeds"][0]["feed"], "billing_event");
         assert_eq!(json["rejected"][0]["line"], 17);
         assert_eq!(json["unchanged_files"], 4);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod disbursement_tests {
+    use souk_proto::reporting::{Disbursement, DisbursementTotal, OutstandingInvoice};
+
+    use super::*;
+
+    #[test]
+    fn payouts_outstanding_invoices_and_totals_are_three_tables() {
+        let at = prost_types::Timestamp {
+            seconds: 1_801_440_000,
+            nanos: 0,
+        };
+        let report = GetDisbursementReportResponse {
+            disbursements: vec![Disbursement {
+                billing_event_id: "b1".into(),
+                paid_time: Some(at),
+                currency_code: "USD".into(),
+                amount_micros: 291_000_000,
+                bank_trace_id: "souk-1".into(),
+                invoice_ids: vec!["inv-1".into(), "inv-2".into()],
+            }],
+            outstanding: vec![OutstandingInvoice {
+                invoice_id: "inv-3".into(),
+                currency_code: "USD".into(),
+                amount_micros: 11_969_800,
+                invoice_time: Some(at),
+                age_days: 10,
+            }],
+            totals: vec![DisbursementTotal {
+                currency_code: "USD".into(),
+                disbursed_micros: 291_000_000,
+                outstanding_micros: 11_969_800,
+            }],
+        };
+        let text = disbursement_tables(&report);
+        assert!(text.contains("291.00"), "{text}");
+        assert!(text.contains("inv-1 inv-2"), "{text}");
+        assert!(text.contains("11.9698"), "{text}");
+        assert!(text.contains("AGE (DAYS)"), "{text}");
+        let json = disbursement_json(&report);
+        assert_eq!(json["totals"][0]["outstanding_micros"], 11_969_800);
+        assert_eq!(json["disbursements"][0]["invoice_ids"][1], "inv-2");
     }
 }

@@ -10,6 +10,7 @@ use souk_proto::reporting as pb;
 use souk_proto::reporting::reporting_service_server::ReportingService;
 use souk_service::authorize;
 use souk_service::convert::{finish, id, instant, timestamp};
+use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
 use crate::domain::Error;
@@ -37,6 +38,31 @@ fn acting(v: &mut Violations, caller: &souk_core::access::Caller, integration_id
         organization_id: caller.organization_id.clone(),
         integration_id: id(v, "integration_id", "int", integration_id),
     }
+}
+
+/// `start_time` and `end_time`, each optional, the end after the start.
+fn range(
+    v: &mut Violations,
+    start: Option<&prost_types::Timestamp>,
+    end: Option<&prost_types::Timestamp>,
+) -> (Option<OffsetDateTime>, Option<OffsetDateTime>) {
+    let mut at = |field: &str, raw: Option<&prost_types::Timestamp>| {
+        raw.and_then(|t| match instant(t) {
+            Ok(at) => Some(at),
+            Err(reason) => {
+                v.add(field, reason);
+                None
+            }
+        })
+    };
+    let start = at("start_time", start);
+    let end = at("end_time", end);
+    if let (Some(start), Some(end)) = (start, end)
+        && end <= start
+    {
+        v.add("end_time", "must be after start_time");
+    }
+    (start, end)
 }
 
 fn grouping(raw: i32) -> Option<Grouping> {
@@ -70,22 +96,7 @@ impl ReportingService for ReportingApi {
         let (caller, req) = authorize(request, Permission::Read)?;
         let mut v = Violations::new();
         let acting = acting(&mut v, &caller, &req.integration_id);
-        let mut at = |field: &str, raw: Option<&prost_types::Timestamp>| {
-            raw.and_then(|t| match instant(t) {
-                Ok(at) => Some(at),
-                Err(reason) => {
-                    v.add(field, reason);
-                    None
-                }
-            })
-        };
-        let start = at("start_time", req.start_time.as_ref());
-        let end = at("end_time", req.end_time.as_ref());
-        if let (Some(start), Some(end)) = (start, end)
-            && end <= start
-        {
-            v.add("end_time", "must be after start_time");
-        }
+        let (start, end) = range(&mut v, req.start_time.as_ref(), req.end_time.as_ref());
         let mut group_by = Vec::new();
         for (i, raw) in req.group_by.iter().enumerate() {
             match grouping(*raw) {
@@ -105,5 +116,18 @@ impl ReportingService for ReportingApi {
             rows: report.rows.iter().map(proto::revenue_row).collect(),
             data_freshness_time: report.freshness.map(timestamp),
         }))
+    }
+
+    async fn get_disbursement_report(
+        &self,
+        request: Request<pb::GetDisbursementReportRequest>,
+    ) -> Result<Response<pb::GetDisbursementReportResponse>, Status> {
+        let (caller, req) = authorize(request, Permission::Read)?;
+        let mut v = Violations::new();
+        let acting = acting(&mut v, &caller, &req.integration_id);
+        let (start, end) = range(&mut v, req.start_time.as_ref(), req.end_time.as_ref());
+        finish(v, ()).map_err(Error::from)?;
+        let report = self.reports.disbursements(&acting, start, end).await?;
+        Ok(Response::new(proto::disbursement_report(&report)))
     }
 }

@@ -2,6 +2,7 @@
 //! and the reports made from them. Knows no tonic, sqlx or AWS SDK.
 
 pub mod billing_event;
+pub mod disbursement;
 pub mod error;
 pub mod feed;
 pub mod ingest;

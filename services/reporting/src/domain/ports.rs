@@ -9,6 +9,7 @@ use souk_core::Id;
 use time::OffsetDateTime;
 
 use super::billing_event::{BillingAction, BillingEvent};
+use super::disbursement::{Outstanding, Payout};
 use super::error::Error;
 use super::feed::Feed;
 use super::ingest::IngestReport;
@@ -144,6 +145,28 @@ pub trait Store: Send + Sync + 'static {
         acting: &Acting,
         feed: Feed,
     ) -> Result<Vec<BTreeMap<String, String>>, Error>;
+    /// The DISBURSEMENT rows paid to `seller` (its `account_id`s) in `[start, end)`, oldest
+    /// first, without their invoices.
+    async fn payouts(
+        &self,
+        acting: &Acting,
+        seller: &[String],
+        start: Option<OffsetDateTime>,
+        end: Option<OffsetDateTime>,
+    ) -> Result<Vec<Payout>, Error>;
+    /// The invoices each disbursement settles (its `DISBURSED` rows' invoices), sorted, by the
+    /// disbursement's billing event id.
+    async fn settled_invoices(
+        &self,
+        acting: &Acting,
+    ) -> Result<HashMap<String, Vec<String>>, Error>;
+    /// Per invoice and currency, the seller's balance-impacting `INVOICED` and `FORGIVEN` rows
+    /// that no `DISBURSED` row settles yet, summed, oldest invoice first (ages left at 0).
+    async fn outstanding(
+        &self,
+        acting: &Acting,
+        seller: &[String],
+    ) -> Result<Vec<Outstanding>, Error>;
     /// When the newest billing event of the integration was written, if any.
     async fn freshness(&self, acting: &Acting) -> Result<Option<OffsetDateTime>, Error>;
 }

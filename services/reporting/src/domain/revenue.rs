@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use souk_core::SharedClock;
 use time::OffsetDateTime;
 
 use super::billing_event::BillingAction;
@@ -69,6 +70,7 @@ pub struct RevenueReport {
 pub struct Reports {
     store: Arc<dyn Store>,
     sellers: Arc<dyn SellerAccounts>,
+    clock: SharedClock,
 }
 
 impl std::fmt::Debug for Reports {
@@ -78,9 +80,18 @@ impl std::fmt::Debug for Reports {
 }
 
 impl Reports {
-    /// Reports over `store`; `sellers` tells each integration's seller account.
-    pub fn new(store: Arc<dyn Store>, sellers: Arc<dyn SellerAccounts>) -> Self {
-        Self { store, sellers }
+    /// Reports over `store`; `sellers` tells each integration's seller account, `clock` the
+    /// time ages are counted to.
+    pub fn new(
+        store: Arc<dyn Store>,
+        sellers: Arc<dyn SellerAccounts>,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            store,
+            sellers,
+            clock,
+        }
     }
 
     /// The revenue of the integration's seller account in `[start, end)`, grouped by
@@ -92,6 +103,28 @@ impl Reports {
         end: Option<OffsetDateTime>,
         group_by: &[Grouping],
     ) -> Result<RevenueReport, Error> {
+        let names = self.names(acting).await?;
+        let lines = self.store.revenue_lines(acting, start, end).await?;
+        Ok(RevenueReport {
+            rows: fold(&lines, &names, group_by),
+            freshness: self.store.freshness(acting).await?,
+        })
+    }
+}
+
+impl Reports {
+    /// The store the reports read.
+    pub(super) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The current instant.
+    pub(super) fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// The integration's seller account and what the `account` and `product` feeds say.
+    pub(super) async fn names(&self, acting: &Acting) -> Result<Names, Error> {
         let Some(seller) = self
             .sellers
             .seller_account_id(acting)
@@ -105,12 +138,7 @@ impl Reports {
         };
         let accounts = self.store.current_rows(acting, Feed::Account).await?;
         let products = self.store.current_rows(acting, Feed::Product).await?;
-        let names = Names::new(&accounts, &products, &seller);
-        let lines = self.store.revenue_lines(acting, start, end).await?;
-        Ok(RevenueReport {
-            rows: fold(&lines, &names, group_by),
-            freshness: self.store.freshness(acting).await?,
-        })
+        Ok(Names::new(&accounts, &products, &seller))
     }
 }
 

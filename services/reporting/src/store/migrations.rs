@@ -96,6 +96,13 @@ pub const MIGRATIONS: &[Migration] = &[
         PRIMARY KEY (integration_id, object_key, line)
     );",
     ),
+    Migration::portable(
+        504,
+        "billing_events_settlement",
+        // Which DISBURSED rows settle a row (the outstanding balance) and which a payout made.
+        "CREATE INDEX billing_events_parent ON billing_events (integration_id, parent_billing_event_id);
+    CREATE INDEX billing_events_disbursement ON billing_events (integration_id, disbursement_billing_event_id);",
+    ),
 ];
 
 /// The service's migrations (the store adds its shared ones).

@@ -19,6 +19,7 @@ pub use migrations::migrations;
 
 use crate::domain::Error;
 use crate::domain::billing_event::{BillingAction, BillingEvent};
+use crate::domain::disbursement::{Outstanding, Payout};
 use crate::domain::feed::Feed;
 use crate::domain::ingest::IngestReport;
 use crate::domain::ports::{self, Acting, FileRows, RevenueLine};
@@ -435,6 +436,127 @@ impl ports::Store for SqlStore {
                     .map_err(|e| Error::Internal(format!("a stored feed row does not read: {e}")))
             })
             .collect()
+    }
+
+    async fn payouts(
+        &self,
+        acting: &Acting,
+        seller: &[String],
+        start: Option<OffsetDateTime>,
+        end: Option<OffsetDateTime>,
+    ) -> Result<Vec<Payout>, Error> {
+        if seller.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = Args::default();
+        let mut sql = format!(
+            "SELECT billing_event_id, at, currency, amount_micros, bank_trace_id FROM billing_events \
+             WHERE organization_id = {} AND integration_id = {} AND delete_date IS NULL \
+             AND action = 'DISBURSED' AND transaction_type = 'DISBURSEMENT' AND to_account_id IN ({})",
+            args.text(acting.organization_id.as_str()),
+            args.text(acting.integration_id.as_str()),
+            args.texts(seller.iter().map(String::as_str))
+        );
+        if let Some(start) = start {
+            sql.push_str(&format!(" AND at >= {}", args.int(to_unix_millis(start))));
+        }
+        if let Some(end) = end {
+            sql.push_str(&format!(" AND at < {}", args.int(to_unix_millis(end))));
+        }
+        sql.push_str(" ORDER BY at, billing_event_id");
+        let found = args
+            .query(sql)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db)?;
+        found
+            .iter()
+            .map(|r| {
+                Ok(Payout {
+                    billing_event_id: row::text(r, "billing_event_id")?,
+                    paid_at: from_unix_millis(row::int(r, "at")?),
+                    currency: row::text(r, "currency")?,
+                    amount_micros: row::int(r, "amount_micros")?,
+                    bank_trace_id: row::text(r, "bank_trace_id")?,
+                    invoice_ids: Vec::new(),
+                })
+            })
+            .collect()
+    }
+
+    async fn settled_invoices(
+        &self,
+        acting: &Acting,
+    ) -> Result<HashMap<String, Vec<String>>, Error> {
+        let mut args = Args::default();
+        let sql = format!(
+            "SELECT DISTINCT disbursement_billing_event_id, invoice_id FROM billing_events \
+             WHERE organization_id = {} AND integration_id = {} AND delete_date IS NULL \
+             AND action = 'DISBURSED' AND disbursement_billing_event_id IS NOT NULL \
+             AND invoice_id <> '' ORDER BY disbursement_billing_event_id, invoice_id",
+            args.text(acting.organization_id.as_str()),
+            args.text(acting.integration_id.as_str())
+        );
+        let found = args
+            .query(sql)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db)?;
+        let mut settled: HashMap<String, Vec<String>> = HashMap::new();
+        for r in &found {
+            settled
+                .entry(row::text(r, "disbursement_billing_event_id")?)
+                .or_default()
+                .push(row::text(r, "invoice_id")?);
+        }
+        Ok(settled)
+    }
+
+    async fn outstanding(
+        &self,
+        acting: &Acting,
+        seller: &[String],
+    ) -> Result<Vec<Outstanding>, Error> {
+        if seller.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = Args::default();
+        let org = args.text(acting.organization_id.as_str());
+        let integration = args.text(acting.integration_id.as_str());
+        let from = args.texts(seller.iter().map(String::as_str));
+        let to = args.texts(seller.iter().map(String::as_str));
+        let sql = format!(
+            "SELECT e.invoice_id AS invoice_id, e.currency AS currency, \
+             CAST(SUM(e.amount_micros) AS BIGINT) AS amount, MIN(e.invoice_at) AS invoice_at \
+             FROM billing_events e WHERE e.organization_id = {org} AND e.integration_id = {integration} \
+             AND e.delete_date IS NULL AND e.balance_impacting = 1 \
+             AND e.action IN ('INVOICED', 'FORGIVEN') \
+             AND (e.from_account_id IN ({from}) OR e.to_account_id IN ({to})) \
+             AND NOT EXISTS (SELECT 1 FROM billing_events d WHERE d.integration_id = e.integration_id \
+                 AND d.parent_billing_event_id = e.billing_event_id AND d.action = 'DISBURSED' \
+                 AND d.delete_date IS NULL) \
+             GROUP BY e.invoice_id, e.currency ORDER BY MIN(e.invoice_at), e.invoice_id"
+        );
+        let found = args
+            .query(sql)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db)?;
+        let mut outstanding = Vec::new();
+        for r in &found {
+            let amount = row::int(r, "amount")?;
+            if amount == 0 {
+                continue;
+            }
+            outstanding.push(Outstanding {
+                invoice_id: row::text(r, "invoice_id")?,
+                currency: row::text(r, "currency")?,
+                amount_micros: amount,
+                invoice_at: row::opt_int(r, "invoice_at")?.map(from_unix_millis),
+                age_days: 0,
+            });
+        }
+        Ok(outstanding)
     }
 
     async fn freshness(&self, acting: &Acting) -> Result<Option<OffsetDateTime>, Error> {

@@ -2,6 +2,7 @@
 //! SDK client, on SQLite and PostgreSQL.
 
 mod bucket;
+mod disbursements;
 mod harness;
 mod revenue;
 mod support;
