@@ -14,15 +14,16 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use souk_e2e::{Auth, SoukProcess, auth, http_request, souk, start_dev};
+use souk_e2e::{Auth, auth, souk, start_dev};
 use souk_proto::common::{Date, Money};
 use souk_proto::integration as ipb;
 use souk_proto::integration::integration_service_client::IntegrationServiceClient;
 use souk_proto::offer as pb;
 use souk_proto::offer::offer_service_client::OfferServiceClient;
-use souk_testkit::db::TestDb;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+use crate::common::{Distributed, channel, day, souk_ok, wait_for};
 
 const SELLER: &str = "111122223333";
 const BUYER: &str = "444455556666";
@@ -37,33 +38,9 @@ const FAST: [(&str, &str); 3] = [
     ("SOUK_OFFER__ACCEPTANCE_POLL", "1s"),
 ];
 
-async fn channel(grpc: &str) -> Channel {
-    Channel::from_shared(grpc.to_owned())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
-
+/// A POST to the emulator's control API that must succeed.
 async fn control(emulator: &str, path: &str, body: Value) -> Value {
-    let (status, text) = http_request("POST", emulator, path, &body.to_string())
-        .await
-        .unwrap();
-    assert!((200..300).contains(&status), "{path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-/// The emulator's day `days` from now (its clock is the services' clock).
-async fn day(emulator: &str, days: i64) -> Date {
-    let (_, text) = souk_e2e::http_get(emulator, "/_souk/clock").await.unwrap();
-    let clock: Value = serde_json::from_str(&text).unwrap();
-    let seconds = clock["epoch_seconds"].as_i64().unwrap();
-    let at = time::OffsetDateTime::from_unix_timestamp(seconds + days * 86_400).unwrap();
-    Date {
-        year: at.year(),
-        month: i32::from(u8::from(at.month())),
-        day: i32::from(at.day()),
-    }
+    crate::common::control(emulator, "POST", path, body).await
 }
 
 fn usd(micros: i64) -> Option<Money> {
@@ -73,43 +50,9 @@ fn usd(micros: i64) -> Option<Money> {
     })
 }
 
-async fn wait_for(
-    offers: &mut OfferServiceClient<InterceptedService<Channel, Auth>>,
-    id: &str,
-    wanted: pb::OfferState,
-) -> pb::Offer {
-    let mut last = None;
-    for _ in 0..120 {
-        let offer = offers
-            .get_offer(pb::GetOfferRequest {
-                offer_id: id.to_owned(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .offer
-            .unwrap();
-        if offer.state == wanted as i32 {
-            return offer;
-        }
-        last = Some(offer);
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("offer {id} never reached {wanted:?}: {last:?}");
-}
-
 /// `YYYY-MM-DD` of a contract date.
 fn iso(d: &Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
-}
-
-/// `souk <args> --server <grpc> --api-key <key>`, which must succeed.
-async fn souk_ok(args: &[&str], grpc: &str, key: &str) -> souk_e2e::CliOutput {
-    let mut all = args.to_vec();
-    all.extend(["--server", grpc, "--api-key", key]);
-    let out = souk(&all, &[]).await.unwrap();
-    assert!(out.success, "souk {args:?}: {out:?}");
-    out
 }
 
 /// The offer kinds `souk offer create -f` takes (crates/cli/src/client/offer_file.rs).
@@ -1189,57 +1132,16 @@ async fn a_channel_partner_offer_is_accepted_in_standalone_mode() {
 
 #[tokio::test]
 async fn every_kind_of_offer_is_accepted_in_distributed_mode() {
-    let db = TestDb::postgres().await.unwrap();
-    let url = db.url().to_owned();
-    let nats = souk_testkit::nats::url();
-    let emulator = SoukProcess::start(&["emulator", "--listen", "127.0.0.1:0"], &[])
-        .await
-        .unwrap();
-    let emulator_url = emulator.endpoint("emulator").to_owned();
-    let mut env = vec![
-        ("SOUK_DATABASE_URL", url.as_str()),
-        ("SOUK_NATS_URL", nats.as_str()),
-        ("SOUK_AWS_ENDPOINT_URL", emulator_url.as_str()),
-        ("SOUK_CLOCK_SOURCE", "emulator"),
-        ("AWS_ACCESS_KEY_ID", "AKIDSOUKOFFERS"),
-        ("AWS_SECRET_ACCESS_KEY", "offers-secret"),
-    ];
-    env.extend(FAST);
-    let boot = souk(&["bootstrap", "--org-name", "offers"], &env)
-        .await
-        .unwrap();
-    assert!(boot.success, "{boot:?}");
-    let key = boot
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("admin API key (shown once): "))
-        .unwrap()
-        .to_owned();
-    let serve = |service: &'static str| {
-        let env = env.clone();
-        async move {
-            SoukProcess::start(
-                &[
-                    "serve",
-                    service,
-                    "--grpc-addr",
-                    "127.0.0.1:0",
-                    "--http-addr",
-                    "127.0.0.1:0",
-                ],
-                &env,
-            )
-            .await
-            .unwrap()
-        }
-    };
+    let deployment = Distributed::start("offers", &FAST).await;
+    let (emulator_url, key) = (&deployment.emulator_url, &deployment.key);
+    let serve = |service: &'static str| deployment.serve(service);
     let integration = serve("integration").await;
     let offer = serve("offer").await;
     offer_journey(
         integration.endpoint("grpc"),
         offer.endpoint("grpc"),
-        &emulator_url,
-        &key,
+        emulator_url,
+        key,
         false,
     )
     .await;

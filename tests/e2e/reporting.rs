@@ -9,19 +9,18 @@
 //! `offer` and `reporting` on PostgreSQL and NATS beside a separate `souk emulator`) over gRPC.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::{Value, json};
-use souk_e2e::{SoukProcess, auth, http_get, http_request, souk, start_dev};
-use souk_proto::common::{Date, Money};
+use souk_e2e::{auth, start_dev};
+use souk_proto::common::Money;
 use souk_proto::integration as ipb;
 use souk_proto::integration::integration_service_client::IntegrationServiceClient;
 use souk_proto::offer as pb;
 use souk_proto::offer::offer_service_client::OfferServiceClient;
 use souk_proto::reporting as rpb;
 use souk_proto::reporting::reporting_service_client::ReportingServiceClient;
-use souk_testkit::db::TestDb;
-use tonic::transport::Channel;
+
+use crate::common::{Distributed, channel, control, day, souk_ok, wait_for};
 
 /// The emulator's seller account, the integration's.
 const SELLER: &str = "111122223333";
@@ -43,39 +42,6 @@ const CSV_HEADER: &str = "period,product_code,product_id,customer_aws_account_id
 
 /// A revenue row's amounts in micros: gross, listing fee, refunds, net, disbursed, tax.
 type Figures = [i64; 6];
-
-async fn channel(grpc: &str) -> Channel {
-    Channel::from_shared(grpc.to_owned())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
-
-/// A call of the emulator's control API that must succeed; its JSON answer.
-async fn control(emulator: &str, method: &str, path: &str, body: Value) -> Value {
-    let body = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    let (status, text) = http_request(method, emulator, path, &body).await.unwrap();
-    assert!((200..300).contains(&status), "{path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-/// The emulator's day `days` from now.
-async fn day(emulator: &str, days: i64) -> Date {
-    let (_, text) = http_get(emulator, "/_souk/clock").await.unwrap();
-    let clock: Value = serde_json::from_str(&text).unwrap();
-    let seconds = clock["epoch_seconds"].as_i64().unwrap();
-    let at = time::OffsetDateTime::from_unix_timestamp(seconds + days * 86_400).unwrap();
-    Date {
-        year: at.year(),
-        month: i32::from(u8::from(at.month())),
-        day: i32::from(at.day()),
-    }
-}
 
 /// A 12-month contract of `seats` seats at `price_micros` each in `currency`, for the buyer.
 async fn contract(
@@ -111,35 +77,6 @@ async fn contract(
         idempotency_key: format!("e2e-report-{currency}"),
         ..Default::default()
     }
-}
-
-/// Offer `id` once it reached `wanted`.
-async fn wait_for(
-    offers: &mut OfferServiceClient<
-        tonic::service::interceptor::InterceptedService<Channel, souk_e2e::Auth>,
-    >,
-    id: &str,
-    wanted: pb::OfferState,
-) -> pb::Offer {
-    let mut last = None;
-    for _ in 0..120 {
-        let offer = offers
-            .get_offer(pb::GetOfferRequest {
-                offer_id: id.to_owned(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .offer
-            .unwrap();
-        if offer.state == wanted as i32 {
-            return offer;
-        }
-        assert_ne!(offer.state, pb::OfferState::Failed as i32, "{offer:?}");
-        last = Some(offer);
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("offer {id} never reached {wanted:?}: {last:?}");
 }
 
 /// Registers an integration of the seller account with the emulator's data feed bucket (its
@@ -322,15 +259,6 @@ fn derived(events: &Value) -> BTreeMap<String, Figures> {
     figures
 }
 
-/// `souk <args> --server <grpc> --api-key <key>`, which must succeed.
-async fn souk_ok(args: &[&str], grpc: &str, key: &str) -> souk_e2e::CliOutput {
-    let mut all = args.to_vec();
-    all.extend(["--server", grpc, "--api-key", key]);
-    let out = souk(&all, &[]).await.unwrap();
-    assert!(out.success, "souk {args:?}: {out:?}");
-    out
-}
-
 /// `micros` as the CLI prints an amount: two to six decimals (docs/reporting.md).
 fn decimal(micros: i64) -> String {
     let sign = if micros < 0 { "-" } else { "" };
@@ -447,50 +375,9 @@ async fn revenue_from_the_data_feeds_in_standalone_mode() {
 
 #[tokio::test]
 async fn revenue_from_the_data_feeds_in_distributed_mode() {
-    let db = TestDb::postgres().await.unwrap();
-    let url = db.url().to_owned();
-    let nats = souk_testkit::nats::url();
-    let emulator = SoukProcess::start(&["emulator", "--listen", "127.0.0.1:0"], &[])
-        .await
-        .unwrap();
-    let emulator_url = emulator.endpoint("emulator").to_owned();
-    let mut env = vec![
-        ("SOUK_DATABASE_URL", url.as_str()),
-        ("SOUK_NATS_URL", nats.as_str()),
-        ("SOUK_AWS_ENDPOINT_URL", emulator_url.as_str()),
-        ("SOUK_CLOCK_SOURCE", "emulator"),
-        ("AWS_ACCESS_KEY_ID", "AKIDSOUKREPORTING"),
-        ("AWS_SECRET_ACCESS_KEY", "reporting-secret"),
-    ];
-    env.extend(FAST);
-    let boot = souk(&["bootstrap", "--org-name", "reporting"], &env)
-        .await
-        .unwrap();
-    assert!(boot.success, "{boot:?}");
-    let key = boot
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("admin API key (shown once): "))
-        .unwrap()
-        .to_owned();
-    let serve = |service: &'static str| {
-        let env = env.clone();
-        async move {
-            SoukProcess::start(
-                &[
-                    "serve",
-                    service,
-                    "--grpc-addr",
-                    "127.0.0.1:0",
-                    "--http-addr",
-                    "127.0.0.1:0",
-                ],
-                &env,
-            )
-            .await
-            .unwrap()
-        }
-    };
+    let deployment = Distributed::start("reporting", &FAST).await;
+    let (emulator_url, key) = (deployment.emulator_url.clone(), deployment.key.clone());
+    let serve = |service: &'static str| deployment.serve(service);
     let (integration_process, offer_process, reporting_process) =
         tokio::join!(serve("integration"), serve("offer"), serve("reporting"));
     let (integration, expected) = sell_and_settle(
