@@ -40,6 +40,40 @@ pub struct SqlStore {
     clock: SharedClock,
 }
 
+/// `organization_id = $n AND integration_id = $m`: every query is confined to the caller's
+/// organisation and integration.
+fn scope(args: &mut Args, acting: &Acting) -> String {
+    format!(
+        "organization_id = {} AND integration_id = {}",
+        args.text(acting.organization_id.as_str()),
+        args.text(acting.integration_id.as_str())
+    )
+}
+
+impl SqlStore {
+    /// The rows `sql` selects with `args`.
+    async fn fetch(&self, args: Args, sql: String) -> Result<Vec<AnyRow>, Error> {
+        args.query(sql)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(db)
+    }
+
+    /// A write of the organisation's (no idempotency key: ingestion is idempotent by itself).
+    async fn begin(&self, acting: &Acting) -> Result<souk_store::UnitOfWork, Error> {
+        match self
+            .store
+            .unit_of_work(acting.organization_id.as_str(), None)
+            .await?
+        {
+            souk_store::Begun::Fresh(work) => Ok(work),
+            souk_store::Begun::Replayed(_) => {
+                Err(Error::Internal("a write without a key was replayed".into()))
+            }
+        }
+    }
+}
+
 impl SqlStore {
     /// Tables in `store` (migrated), events built by `events`.
     pub fn new(store: Store, events: EventFactory, clock: SharedClock) -> Self {
@@ -219,15 +253,10 @@ impl ports::Store for SqlStore {
     async fn read_files(&self, acting: &Acting) -> Result<HashMap<String, String>, Error> {
         let mut args = Args::default();
         let sql = format!(
-            "SELECT object_key, etag FROM feed_files WHERE organization_id = {} AND integration_id = {}",
-            args.text(acting.organization_id.as_str()),
-            args.text(acting.integration_id.as_str())
+            "SELECT object_key, etag FROM feed_files WHERE {}",
+            scope(&mut args, acting)
         );
-        let found = args
-            .query(sql)
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(db)?;
+        let found = self.fetch(args, sql).await?;
         let mut files = HashMap::new();
         for r in &found {
             files.insert(row::text(r, "object_key")?, row::text(r, "etag")?);
@@ -241,16 +270,7 @@ impl ports::Store for SqlStore {
         file: FileRows<'_>,
         read_at: OffsetDateTime,
     ) -> Result<u64, Error> {
-        let mut work = match self
-            .store
-            .unit_of_work(acting.organization_id.as_str(), None)
-            .await?
-        {
-            souk_store::Begun::Fresh(work) => work,
-            souk_store::Begun::Replayed(_) => {
-                return Err(Error::Internal("a write without a key was replayed".into()));
-            }
-        };
+        let mut work = self.begin(acting).await?;
         let mut stored = 0;
         if file.feed == Feed::BillingEvent {
             let events = newest(
@@ -365,16 +385,7 @@ impl ports::Store for SqlStore {
     }
 
     async fn record_ingestion(&self, acting: &Acting, report: &IngestReport) -> Result<(), Error> {
-        let mut work = match self
-            .store
-            .unit_of_work(acting.organization_id.as_str(), None)
-            .await?
-        {
-            souk_store::Begun::Fresh(work) => work,
-            souk_store::Begun::Replayed(_) => {
-                return Err(Error::Internal("a write without a key was replayed".into()));
-            }
-        };
+        let mut work = self.begin(acting).await?;
         work.emit(crate::events::ingested(&self.events, acting, report)?);
         work.commit(Vec::new, self.clock.now()).await?;
         Ok(())
@@ -391,9 +402,8 @@ impl ports::Store for SqlStore {
         let mut args = Args::default();
         let mut sql = format!(
             "SELECT {GROUP}, CAST(SUM(amount_micros) AS BIGINT) AS amount FROM billing_events \
-             WHERE organization_id = {} AND integration_id = {} AND delete_date IS NULL",
-            args.text(acting.organization_id.as_str()),
-            args.text(acting.integration_id.as_str())
+             WHERE {} AND delete_date IS NULL",
+            scope(&mut args, acting)
         );
         if let Some(start) = start {
             sql.push_str(&format!(" AND at >= {}", args.int(to_unix_millis(start))));
@@ -402,11 +412,7 @@ impl ports::Store for SqlStore {
             sql.push_str(&format!(" AND at < {}", args.int(to_unix_millis(end))));
         }
         sql.push_str(&format!(" GROUP BY {GROUP}"));
-        let found = args
-            .query(sql)
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(db)?;
+        let found = self.fetch(args, sql).await?;
         found.iter().map(revenue_line).collect()
     }
 
@@ -417,17 +423,12 @@ impl ports::Store for SqlStore {
     ) -> Result<Vec<BTreeMap<String, String>>, Error> {
         let mut args = Args::default();
         let sql = format!(
-            "SELECT columns FROM feed_rows WHERE organization_id = {} AND integration_id = {} \
+            "SELECT columns FROM feed_rows WHERE {} \
              AND feed = {} AND delete_date IS NULL",
-            args.text(acting.organization_id.as_str()),
-            args.text(acting.integration_id.as_str()),
+            scope(&mut args, acting),
             args.text(feed.name())
         );
-        let found = args
-            .query(sql)
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(db)?;
+        let found = self.fetch(args, sql).await?;
         found
             .iter()
             .map(|r| {
@@ -451,10 +452,9 @@ impl ports::Store for SqlStore {
         let mut args = Args::default();
         let mut sql = format!(
             "SELECT billing_event_id, at, currency, amount_micros, bank_trace_id FROM billing_events \
-             WHERE organization_id = {} AND integration_id = {} AND delete_date IS NULL \
+             WHERE {} AND delete_date IS NULL \
              AND action = 'DISBURSED' AND transaction_type = 'DISBURSEMENT' AND to_account_id IN ({})",
-            args.text(acting.organization_id.as_str()),
-            args.text(acting.integration_id.as_str()),
+            scope(&mut args, acting),
             args.texts(seller.iter().map(String::as_str))
         );
         if let Some(start) = start {
@@ -464,11 +464,7 @@ impl ports::Store for SqlStore {
             sql.push_str(&format!(" AND at < {}", args.int(to_unix_millis(end))));
         }
         sql.push_str(" ORDER BY at, billing_event_id");
-        let found = args
-            .query(sql)
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(db)?;
+        let found = self.fetch(args, sql).await?;
         found
             .iter()
             .map(|r| {
@@ -491,17 +487,12 @@ impl ports::Store for SqlStore {
         let mut args = Args::default();
         let sql = format!(
             "SELECT DISTINCT disbursement_billing_event_id, invoice_id FROM billing_events \
-             WHERE organization_id = {} AND integration_id = {} AND delete_date IS NULL \
+             WHERE {} AND delete_date IS NULL \
              AND action = 'DISBURSED' AND disbursement_billing_event_id IS NOT NULL \
              AND invoice_id <> '' ORDER BY disbursement_billing_event_id, invoice_id",
-            args.text(acting.organization_id.as_str()),
-            args.text(acting.integration_id.as_str())
+            scope(&mut args, acting)
         );
-        let found = args
-            .query(sql)
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(db)?;
+        let found = self.fetch(args, sql).await?;
         let mut settled: HashMap<String, Vec<String>> = HashMap::new();
         for r in &found {
             settled
@@ -537,11 +528,7 @@ impl ports::Store for SqlStore {
                  AND d.delete_date IS NULL) \
              GROUP BY e.invoice_id, e.currency ORDER BY MIN(e.invoice_at), e.invoice_id"
         );
-        let found = args
-            .query(sql)
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(db)?;
+        let found = self.fetch(args, sql).await?;
         let mut outstanding = Vec::new();
         for r in &found {
             let amount = row::int(r, "amount")?;
@@ -563,9 +550,8 @@ impl ports::Store for SqlStore {
         let mut args = Args::default();
         let sql = format!(
             "SELECT MAX(valid_from) AS valid_from, MAX(update_date) AS update_date \
-             FROM billing_events WHERE organization_id = {} AND integration_id = {}",
-            args.text(acting.organization_id.as_str()),
-            args.text(acting.integration_id.as_str())
+             FROM billing_events WHERE {}",
+            scope(&mut args, acting)
         );
         let found = args
             .query(sql)
