@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use souk_proto::reporting as pb;
 use souk_service::convert::timestamp;
 
+use crate::domain::billing_event::{BillingAction, BillingEvent};
 use crate::domain::disbursement::DisbursementReport;
 use crate::domain::feed::Feed;
 use crate::domain::ingest::IngestReport;
@@ -121,5 +122,53 @@ pub fn disbursement_report(report: &DisbursementReport) -> pb::GetDisbursementRe
                 },
             )
             .collect(),
+    }
+}
+
+fn date(day: time::Date) -> souk_proto::common::Date {
+    souk_proto::common::Date {
+        year: day.year(),
+        month: i32::from(u8::from(day.month())),
+        day: i32::from(day.day()),
+    }
+}
+
+/// A billing event of `integration_id`; its usage period's end made exclusive, as the
+/// contract's date ranges are.
+pub fn billing_event(integration_id: &str, e: &BillingEvent) -> pb::BillingEvent {
+    pb::BillingEvent {
+        billing_event_id: e.billing_event_id.clone(),
+        integration_id: integration_id.to_owned(),
+        action: match e.action {
+            BillingAction::Invoiced => pb::BillingAction::Invoiced,
+            BillingAction::Forgiven => pb::BillingAction::Forgiven,
+            BillingAction::Disbursed => pb::BillingAction::Disbursed,
+        } as i32,
+        transaction_type: e.transaction_type.clone(),
+        amount: Some(souk_proto::common::Money {
+            amount_micros: e.amount_micros,
+            currency_code: e.currency.clone(),
+        }),
+        balance_impacting: e.balance_impacting,
+        from_account_id: e.from_account_id.clone(),
+        to_account_id: e.to_account_id.clone(),
+        end_user_account_id: e.end_user_account_id.clone(),
+        customer_id: String::new(),
+        product_id: e.product_id.clone(),
+        invoice_id: e.invoice_id.clone(),
+        invoice_time: e.invoice_date.map(timestamp),
+        payment_due_time: e.payment_due_date.map(timestamp),
+        usage_period: e
+            .usage_period_start
+            .zip(e.usage_period_end)
+            .map(|(start, end)| souk_proto::common::DateRange {
+                start_date: Some(date(start)),
+                end_date: Some(date(end.next_day().unwrap_or(end))),
+            }),
+        parent_billing_event_id: e.parent_billing_event_id.clone().unwrap_or_default(),
+        disbursement_billing_event_id: e.disbursement_billing_event_id.clone().unwrap_or_default(),
+        bank_trace_id: e.bank_trace_id.clone(),
+        broker_id: e.broker_id.clone(),
+        transaction_reference_id: e.transaction_reference_id.clone(),
     }
 }

@@ -1,12 +1,14 @@
 //! The events the reporting service publishes through the outbox: `report.ingested` with what
-//! an ingestion read, when it read new rows.
+//! an ingestion read, when it read new rows, and `report.disbursement_received` for each
+//! payout the feeds show for the first time, committed with its rows.
 
 use souk_events::EventFactory;
 use souk_proto::events::event::Payload;
-use souk_proto::events::{ReportIngested, Subject};
+use souk_proto::events::{DisbursementReceived, ReportIngested, Subject};
 use souk_store::outbox::OutboxRecord;
 
 use crate::domain::Error;
+use crate::domain::billing_event::BillingEvent;
 use crate::domain::ingest::IngestReport;
 use crate::domain::ports::Acting;
 use crate::proto;
@@ -30,4 +32,29 @@ pub fn ingested(
             payload,
         )
         .map_err(|e| Error::Internal(format!("building event report.ingested: {e}")))
+}
+
+/// The outbox record of `report.disbursement_received` for the DISBURSEMENT row `payout`,
+/// which settles `settled` billing events.
+pub fn disbursement_received(
+    factory: &EventFactory,
+    acting: &Acting,
+    payout: &BillingEvent,
+    settled: i64,
+) -> Result<OutboxRecord, Error> {
+    let disbursement = proto::billing_event(acting.integration_id.as_str(), payout);
+    let payload = Payload::DisbursementReceived(DisbursementReceived {
+        amount: disbursement.amount.clone(),
+        disbursement: Some(disbursement),
+        settled_event_count: i32::try_from(settled).unwrap_or(i32::MAX),
+    });
+    factory
+        .record_about(
+            "report.disbursement_received",
+            acting.organization_id.as_str(),
+            acting.integration_id.as_str(),
+            Subject::default(),
+            payload,
+        )
+        .map_err(|e| Error::Internal(format!("building event report.disbursement_received: {e}")))
 }

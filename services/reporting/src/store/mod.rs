@@ -5,7 +5,7 @@
 
 pub mod migrations;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 use souk_core::SharedClock;
@@ -272,7 +272,35 @@ impl ports::Store for SqlStore {
     ) -> Result<u64, Error> {
         let mut work = self.begin(acting).await?;
         let mut stored = 0;
+        let mut known = HashSet::new();
         if file.feed == Feed::BillingEvent {
+            // Payouts seen for the first time get an event, committed with their rows.
+            let payouts: Vec<&BillingEvent> = file
+                .billing_events
+                .iter()
+                .filter(|e| {
+                    e.action == BillingAction::Disbursed && e.transaction_type == "DISBURSEMENT"
+                })
+                .collect();
+            known = if payouts.is_empty() {
+                HashSet::new()
+            } else {
+                let mut args = Args::default();
+                let sql = format!(
+                    "SELECT billing_event_id FROM billing_events WHERE {} AND billing_event_id IN ({})",
+                    scope(&mut args, acting),
+                    args.texts(payouts.iter().map(|e| e.billing_event_id.as_str()))
+                );
+                let found = args
+                    .query(sql)
+                    .fetch_all(&mut **work.tx())
+                    .await
+                    .map_err(db)?;
+                found
+                    .iter()
+                    .map(|r| row::text(r, "billing_event_id"))
+                    .collect::<Result<HashSet<_>, _>>()?
+            };
             let events = newest(
                 file.billing_events,
                 |e| e.billing_event_id.as_str(),
@@ -317,6 +345,36 @@ impl ports::Store for SqlStore {
                     .await
                     .map_err(db)?
                     .rows_affected();
+            }
+        }
+        if file.feed == Feed::BillingEvent {
+            let mut announced = HashSet::new();
+            for payout in file.billing_events.iter().filter(|e| {
+                e.action == BillingAction::Disbursed && e.transaction_type == "DISBURSEMENT"
+            }) {
+                if known.contains(&payout.billing_event_id)
+                    || !announced.insert(payout.billing_event_id.clone())
+                {
+                    continue;
+                }
+                let mut args = Args::default();
+                let sql = format!(
+                    "SELECT COUNT(*) AS settled FROM billing_events WHERE {} AND disbursement_billing_event_id = {}",
+                    scope(&mut args, acting),
+                    args.text(payout.billing_event_id.clone())
+                );
+                let found = args
+                    .query(sql)
+                    .fetch_one(&mut **work.tx())
+                    .await
+                    .map_err(db)?;
+                let settled = row::int(&found, "settled")?;
+                work.emit(crate::events::disbursement_received(
+                    &self.events,
+                    acting,
+                    payout,
+                    settled,
+                )?);
             }
         }
         let key = file.object.key.clone();

@@ -24,6 +24,37 @@ async fn report(h: &Harness) -> pb::GetDisbursementReportResponse {
         .into_inner()
 }
 
+/// The `report.disbursement_received` events in the outbox: currency, amount, events settled.
+async fn received(h: &Harness) -> Vec<(String, i64, i32)> {
+    use prost::Message;
+    use souk_proto::events::Event;
+    use souk_proto::events::event::Payload;
+    let store =
+        h.db.store(souk_reporting::STORE_NAME)
+            .await
+            .expect("store opens");
+    let rows: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT payload FROM outbox WHERE event_type = 'report.disbursement_received' ORDER BY seq",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("outbox");
+    rows.iter()
+        .map(|bytes| {
+            let event = Event::decode(bytes.as_slice()).expect("an event");
+            let Some(Payload::DisbursementReceived(d)) = event.payload else {
+                panic!("not a disbursement: {event:?}");
+            };
+            let amount = d.amount.expect("amount");
+            (
+                amount.currency_code,
+                amount.amount_micros,
+                d.settled_event_count,
+            )
+        })
+        .collect()
+}
+
 /// The invoice ids of the emulator's invoice ledger, by agreement.
 async fn invoices_of(h: &Harness, agreement: &Value) -> Vec<String> {
     let invoices = h.emu.control("GET", "/_souk/invoices", Value::Null).await;
@@ -111,6 +142,17 @@ both!(
             .collect();
         assert_eq!(totals["USD"], (made["USD"], pending));
         assert_eq!(totals["EUR"], (made["EUR"], 0));
+
+        // One report.disbursement_received per payout, with its amount and what it settles,
+        // and none again when the same rows are read again.
+        let announced = received(&h).await;
+        assert_eq!(announced.len(), 2, "{announced:?}");
+        for (currency, amount, settled) in &announced {
+            assert_eq!(made.get(currency), Some(amount), "{currency}");
+            assert!(*settled >= 2, "the invoice and its fee at least: {settled}");
+        }
+        h.ingest(&h.key, true).await.expect("ingest again");
+        assert_eq!(received(&h).await.len(), 2);
 
         // Ten days later the same invoice is ten days old.
         h.emu
