@@ -6,6 +6,7 @@
 //! Never a dependency of production code: only `[dev-dependencies]` and the end-to-end tests use
 //! it. It talks to the real PostgreSQL and NATS of the development machine (or CI), never to mocks.
 
+pub mod clock;
 pub mod db;
 pub mod keys;
 pub mod nats;

@@ -15,8 +15,8 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use souk_auth::{IntegrationRole, RoleAssumer, RoleAssumerOptions};
 use souk_core::paging::PageScope;
-use souk_core::{Clock, Id, PageRequest};
-use souk_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use souk_core::{Id, PageRequest};
+use souk_emulator::{EmulatorConfig, RunningEmulator};
 use souk_entitlement::domain::Error;
 use souk_entitlement::domain::fulfilment::SettingsPatch;
 use souk_entitlement::domain::model::{Customer, Subscription};
@@ -26,6 +26,7 @@ use souk_entitlement::domain::ports::{
 use souk_entitlement::{AppOptions, EntitlementApp, EntitlementConfig, STORE_NAME};
 use souk_store::dead_letter::{self, DeadLetterEntry, ListQuery};
 use souk_testkit::TestDb;
+use souk_testkit::clock::EmulatorClock;
 use time::OffsetDateTime;
 
 /// The buyer in every test.
@@ -46,22 +47,6 @@ const EVENTUALLY: Duration = Duration::from_secs(60);
 /// The SNS subscription topic of `product`.
 pub fn subscription_topic(product: &str) -> String {
     format!("arn:aws:sns:us-east-1:{TOPIC_ACCOUNT}:aws-mp-subscription-notification-{product}")
-}
-
-/// The emulator's clock, as the service's clock (advancing it moves both, as in the sandbox).
-#[derive(Clone)]
-struct EmulatorClock(Emulator);
-
-impl std::fmt::Debug for EmulatorClock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EmulatorClock")
-    }
-}
-
-impl Clock for EmulatorClock {
-    fn now(&self) -> OffsetDateTime {
-        self.0.clock().now()
-    }
 }
 
 /// The integrations, held in memory (the integration service owns them in production).

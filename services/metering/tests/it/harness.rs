@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use axum::body::Body;
 use serde_json::{Value, json};
 use souk_auth::{IntegrationRole, RoleAssumer, RoleAssumerOptions, Scope};
-use souk_core::{Clock, Id};
-use souk_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use souk_core::Id;
+use souk_emulator::{EmulatorConfig, RunningEmulator};
 use souk_metering::aws::IntegrationRoles;
 use souk_metering::domain::hours::floor_hour;
 use souk_metering::domain::model::{AwsCustomer, Subscriber, SubscriberState};
@@ -25,6 +25,7 @@ use souk_metering::{AppOptions, MeteringApp, MeteringConfig, STORE_NAME};
 use souk_proto::metering as pb;
 use souk_proto::metering::metering_service_client::MeteringServiceClient;
 use souk_testkit::TestDb;
+pub use souk_testkit::clock::EmulatorClock;
 use souk_testkit::spawn::SpawnedService;
 use time::OffsetDateTime;
 use tonic::Status;
@@ -56,22 +57,6 @@ macro_rules! both {
     };
 }
 pub(crate) use both;
-
-/// The emulator's clock, as the service's clock (advancing it moves both, as in the sandbox).
-#[derive(Clone)]
-pub struct EmulatorClock(pub Emulator);
-
-impl std::fmt::Debug for EmulatorClock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EmulatorClock")
-    }
-}
-
-impl Clock for EmulatorClock {
-    fn now(&self) -> OffsetDateTime {
-        self.0.clock().now()
-    }
-}
 
 /// The customers as the test sets them (the entitlement snapshot in production).
 #[derive(Debug, Default)]

@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use axum::body::Body;
 use serde_json::{Value, json};
 use souk_auth::{IntegrationRole, RoleAssumer, RoleAssumerOptions, Scope};
-use souk_core::{Clock, Id};
-use souk_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use souk_core::Id;
+use souk_emulator::{EmulatorConfig, RunningEmulator};
 use souk_offer::aws::{AwsCatalog, IntegrationRoles};
 use souk_offer::domain::change_set::Change;
 use souk_offer::domain::ports::{Acting, CallError, Catalog, ChangeSetRequest, ChangeSetStatus};
@@ -22,6 +22,7 @@ use souk_offer::{AppOptions, OfferApp, OfferConfig, STORE_NAME};
 use souk_proto::offer as pb;
 use souk_proto::offer::offer_service_client::OfferServiceClient;
 use souk_testkit::TestDb;
+use souk_testkit::clock::EmulatorClock;
 use souk_testkit::spawn::SpawnedService;
 use time::OffsetDateTime;
 use tonic::Status;
@@ -52,22 +53,6 @@ macro_rules! both {
     };
 }
 pub(crate) use both;
-
-/// The emulator's clock, as the service's clock.
-#[derive(Clone)]
-pub struct EmulatorClock(pub Emulator);
-
-impl std::fmt::Debug for EmulatorClock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EmulatorClock")
-    }
-}
-
-impl Clock for EmulatorClock {
-    fn now(&self) -> OffsetDateTime {
-        self.0.clock().now()
-    }
-}
 
 /// The integrations' roles.
 #[derive(Debug, Default)]

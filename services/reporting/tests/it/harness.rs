@@ -11,13 +11,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use souk_auth::Scope;
-use souk_core::{Clock, Id};
-use souk_emulator::Emulator;
+use souk_core::Id;
 use souk_proto::reporting as pb;
 use souk_proto::reporting::reporting_service_client::ReportingServiceClient;
 use souk_reporting::aws::{FeedSource, IntegrationFeeds};
 use souk_reporting::{AppOptions, ReportingApp, ReportingConfig, STORE_NAME};
 use souk_testkit::TestDb;
+use souk_testkit::clock::EmulatorClock;
 use souk_testkit::spawn::SpawnedService;
 use time::OffsetDateTime;
 use tonic::Status;
@@ -45,22 +45,6 @@ macro_rules! both {
     };
 }
 pub(crate) use both;
-
-/// The emulator's clock, as the service's clock.
-#[derive(Clone)]
-struct EmulatorClock(Emulator);
-
-impl std::fmt::Debug for EmulatorClock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EmulatorClock")
-    }
-}
-
-impl Clock for EmulatorClock {
-    fn now(&self) -> OffsetDateTime {
-        self.0.clock().now()
-    }
-}
 
 /// The feed sources of one organisation's integrations, as the integration service scopes
 /// them: another organisation finds none.
