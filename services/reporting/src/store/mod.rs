@@ -33,9 +33,8 @@ fn db(err: sqlx::Error) -> Error {
 const CHUNK: usize = 400;
 /// Rows per statement on SQLite, which looks a `$N` parameter up by a linear scan when it
 /// prepares and binds a statement: a statement costs the square of its values, so 400 rows
-/// (11,600 values) write about ten times slower than small statements (measured,
-/// `examples/bench_ingest.rs`).
-const SQLITE_CHUNK: usize = 25;
+/// (11,600 values) write ten times slower than 10 (measured, `examples/bench_ingest.rs`).
+const SQLITE_CHUNK: usize = 10;
 
 /// The reporting service's tables.
 #[derive(Debug, Clone)]
@@ -290,7 +289,7 @@ impl ports::Store for SqlStore {
             "reporting:file:{}:{}",
             acting.integration_id, file.object.key
         );
-        self.store.lock(&mut **work.tx(), &purpose).await?;
+        self.store.lock(work.tx(), &purpose).await?;
         let mut stored = 0;
         let mut known = HashSet::new();
         if file.feed == Feed::BillingEvent {
@@ -302,25 +301,24 @@ impl ports::Store for SqlStore {
                     e.action == BillingAction::Disbursed && e.transaction_type == "DISBURSEMENT"
                 })
                 .collect();
-            known = if payouts.is_empty() {
-                HashSet::new()
-            } else {
+            // In chunks: one `IN` list of every payout of a big file would pass the backends'
+            // limits on bound values (SQLite's 32,766, PostgreSQL's 65,535).
+            for ids in payouts.chunks(CHUNK) {
                 let mut args = Args::default();
                 let sql = format!(
                     "SELECT billing_event_id FROM billing_events WHERE {} AND billing_event_id IN ({})",
                     scope(&mut args, acting),
-                    args.texts(payouts.iter().map(|e| e.billing_event_id.as_str()))
+                    args.texts(ids.iter().map(|e| e.billing_event_id.as_str()))
                 );
                 let found = args
                     .query(sql)
                     .fetch_all(&mut **work.tx())
                     .await
                     .map_err(db)?;
-                found
-                    .iter()
-                    .map(|r| row::text(r, "billing_event_id"))
-                    .collect::<Result<HashSet<_>, _>>()?
-            };
+                for r in &found {
+                    known.insert(row::text(r, "billing_event_id")?);
+                }
+            }
             let events = newest(
                 file.billing_events,
                 |e| e.billing_event_id.as_str(),
