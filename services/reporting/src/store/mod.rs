@@ -63,6 +63,107 @@ impl SqlStore {
             .map_err(db)
     }
 
+    /// Upserts `items` into `table` in statements of [`SqlStore::chunk`] rows, each row's
+    /// values written by `values`; a stored row is replaced only by a newer version. How many
+    /// rows were inserted or updated.
+    async fn upsert<T>(
+        &self,
+        work: &mut souk_store::UnitOfWork,
+        table: &str,
+        columns: &[&str],
+        key: &[&str],
+        items: &[&T],
+        values: impl Fn(&mut Args, &T) -> Result<String, Error>,
+    ) -> Result<u64, Error> {
+        let mut stored = 0;
+        for chunk in items.chunks(self.chunk()) {
+            let mut args = Args::default();
+            let rows = chunk
+                .iter()
+                .map(|item| values(&mut args, item))
+                .collect::<Result<Vec<_>, _>>()?;
+            stored += args
+                .query(upsert_sql(table, columns, key, &rows))
+                .execute(&mut **work.tx())
+                .await
+                .map_err(db)?
+                .rows_affected();
+        }
+        Ok(stored)
+    }
+
+    /// The DISBURSEMENT rows of `events` Souk does not hold yet, each once.
+    async fn new_payouts<'e>(
+        &self,
+        work: &mut souk_store::UnitOfWork,
+        acting: &Acting,
+        events: &'e [BillingEvent],
+    ) -> Result<Vec<&'e BillingEvent>, Error> {
+        let mut seen = HashSet::new();
+        let payouts: Vec<&BillingEvent> = events
+            .iter()
+            .filter(|e| {
+                e.action == BillingAction::Disbursed && e.transaction_type == "DISBURSEMENT"
+            })
+            .filter(|e| seen.insert(e.billing_event_id.as_str()))
+            .collect();
+        let mut known = HashSet::new();
+        // In chunks: one `IN` list of every payout of a big file would pass the backends'
+        // limits on bound values (SQLite's 32,766, PostgreSQL's 65,535).
+        for ids in payouts.chunks(CHUNK) {
+            let mut args = Args::default();
+            let sql = format!(
+                "SELECT billing_event_id FROM billing_events WHERE {} AND billing_event_id IN ({})",
+                scope(&mut args, acting),
+                args.texts(ids.iter().map(|e| e.billing_event_id.as_str()))
+            );
+            let found = args
+                .query(sql)
+                .fetch_all(&mut **work.tx())
+                .await
+                .map_err(db)?;
+            for r in &found {
+                known.insert(row::text(r, "billing_event_id")?);
+            }
+        }
+        Ok(payouts
+            .into_iter()
+            .filter(|e| !known.contains(&e.billing_event_id))
+            .collect())
+    }
+
+    /// How many billing events each of `payouts` settles, by its id (one query per chunk).
+    async fn settled_counts(
+        &self,
+        work: &mut souk_store::UnitOfWork,
+        acting: &Acting,
+        payouts: &[&BillingEvent],
+    ) -> Result<HashMap<String, i64>, Error> {
+        let mut settled = HashMap::new();
+        for ids in payouts.chunks(CHUNK) {
+            let mut args = Args::default();
+            let sql = format!(
+                "SELECT disbursement_billing_event_id, COUNT(*) AS settled FROM billing_events \
+                 WHERE {} AND disbursement_billing_event_id IN ({}) \
+                 GROUP BY disbursement_billing_event_id",
+                scope(&mut args, acting),
+                args.texts(ids.iter().map(|e| e.billing_event_id.as_str()))
+            );
+            let found = args
+                .query(sql)
+                .fetch_all(&mut **work.tx())
+                .await
+                .map_err(db)?;
+            for r in &found {
+                settled.insert(
+                    row::text(r, "disbursement_billing_event_id")?,
+                    row::int(r, "settled")?,
+                );
+            }
+        }
+        Ok(settled)
+    }
+
     /// A write of the organisation's (no idempotency key: ingestion is idempotent by itself).
     async fn begin(&self, acting: &Acting) -> Result<souk_store::UnitOfWork, Error> {
         match self
@@ -290,111 +391,49 @@ impl ports::Store for SqlStore {
             acting.integration_id, file.object.key
         );
         self.store.lock(work.tx(), &purpose).await?;
-        let mut stored = 0;
-        let mut known = HashSet::new();
-        if file.feed == Feed::BillingEvent {
+        let stored = if file.feed == Feed::BillingEvent {
             // Payouts seen for the first time get an event, committed with their rows.
-            let payouts: Vec<&BillingEvent> = file
-                .billing_events
-                .iter()
-                .filter(|e| {
-                    e.action == BillingAction::Disbursed && e.transaction_type == "DISBURSEMENT"
-                })
-                .collect();
-            // In chunks: one `IN` list of every payout of a big file would pass the backends'
-            // limits on bound values (SQLite's 32,766, PostgreSQL's 65,535).
-            for ids in payouts.chunks(CHUNK) {
-                let mut args = Args::default();
-                let sql = format!(
-                    "SELECT billing_event_id FROM billing_events WHERE {} AND billing_event_id IN ({})",
-                    scope(&mut args, acting),
-                    args.texts(ids.iter().map(|e| e.billing_event_id.as_str()))
-                );
-                let found = args
-                    .query(sql)
-                    .fetch_all(&mut **work.tx())
-                    .await
-                    .map_err(db)?;
-                for r in &found {
-                    known.insert(row::text(r, "billing_event_id")?);
-                }
-            }
+            let payouts = self
+                .new_payouts(&mut work, acting, file.billing_events)
+                .await?;
             let events = newest(
                 file.billing_events,
                 |e| e.billing_event_id.as_str(),
                 |e| &e.history,
             );
-            for chunk in events.chunks(self.chunk()) {
-                let mut args = Args::default();
-                let values: Vec<String> = chunk
-                    .iter()
-                    .map(|e| billing_values(&mut args, acting, e))
-                    .collect();
-                let sql = upsert_sql(
+            let stored = self
+                .upsert(
+                    &mut work,
                     "billing_events",
                     BILLING_COLUMNS,
                     &["integration_id", "billing_event_id"],
-                    &values,
-                );
-                stored += args
-                    .query(sql)
-                    .execute(&mut **work.tx())
-                    .await
-                    .map_err(db)?
-                    .rows_affected();
-            }
-        } else {
-            let rows = newest(file.rows, |r| r.key.as_str(), |r| &r.history);
-            for chunk in rows.chunks(self.chunk()) {
-                let mut args = Args::default();
-                let values = chunk
-                    .iter()
-                    .map(|r| feed_row_values(&mut args, acting, r))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let sql = upsert_sql(
-                    "feed_rows",
-                    FEED_ROW_COLUMNS,
-                    &["integration_id", "feed", "row_key"],
-                    &values,
-                );
-                stored += args
-                    .query(sql)
-                    .execute(&mut **work.tx())
-                    .await
-                    .map_err(db)?
-                    .rows_affected();
-            }
-        }
-        if file.feed == Feed::BillingEvent {
-            let mut announced = HashSet::new();
-            for payout in file.billing_events.iter().filter(|e| {
-                e.action == BillingAction::Disbursed && e.transaction_type == "DISBURSEMENT"
-            }) {
-                if known.contains(&payout.billing_event_id)
-                    || !announced.insert(payout.billing_event_id.clone())
-                {
-                    continue;
-                }
-                let mut args = Args::default();
-                let sql = format!(
-                    "SELECT COUNT(*) AS settled FROM billing_events WHERE {} AND disbursement_billing_event_id = {}",
-                    scope(&mut args, acting),
-                    args.text(payout.billing_event_id.clone())
-                );
-                let found = args
-                    .query(sql)
-                    .fetch_one(&mut **work.tx())
-                    .await
-                    .map_err(db)?;
-                let settled = row::int(&found, "settled")?;
+                    &events,
+                    |args, e| Ok(billing_values(args, acting, e)),
+                )
+                .await?;
+            let settled = self.settled_counts(&mut work, acting, &payouts).await?;
+            for payout in payouts {
+                let count = settled.get(&payout.billing_event_id).copied().unwrap_or(0);
                 work.emit(crate::events::disbursement_received(
                     &self.events,
                     acting,
                     payout,
-                    settled,
+                    count,
                 )?);
             }
-        }
+            stored
+        } else {
+            let rows = newest(file.rows, |r| r.key.as_str(), |r| &r.history);
+            self.upsert(
+                &mut work,
+                "feed_rows",
+                FEED_ROW_COLUMNS,
+                &["integration_id", "feed", "row_key"],
+                &rows,
+                |args, r| feed_row_values(args, acting, r),
+            )
+            .await?
+        };
         let key = file.object.key.clone();
         let mut args = Args::default();
         let sql = format!(
