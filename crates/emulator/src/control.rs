@@ -53,6 +53,10 @@ pub fn router() -> Router<Emulator> {
         )
         .route("/_souk/faults/{id}", delete(remove_fault))
         .route("/_souk/metering/ledger", get(ledger))
+        .route(
+            "/_souk/metering/ledger/{metering_record_id}",
+            delete(lose_ledger_entry),
+        )
         .route("/_souk/regions/disable", post(disable_region))
         .route("/_souk/regions/enable", post(enable_region))
 }
@@ -492,6 +496,32 @@ async fn remove_fault(State(emu): State<Emulator>, Path(id): Path<String>) -> Re
             "NotFound",
             format!("fault {id} does not exist"),
         )
+    }
+}
+
+/// Fault injection: AWS loses a usage record it accepted, so no invoice bills it (what a
+/// seller's reconciliation must catch).
+async fn lose_ledger_entry(
+    State(emu): State<Emulator>,
+    Path(metering_record_id): Path<String>,
+) -> Response {
+    let mut world = emu.world();
+    let key = world
+        .metering
+        .ledger
+        .iter()
+        .find(|(_, entry)| entry.metering_record_id == metering_record_id)
+        .map(|(key, _)| key.clone());
+    match key {
+        Some(key) => {
+            world.metering.ledger.remove(&key);
+            rest::ok_response(&json!({ "removed": metering_record_id }))
+        }
+        None => error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("no usage record {metering_record_id} in the ledger"),
+        ),
     }
 }
 

@@ -8,6 +8,27 @@ use crate::at::At;
 use crate::support::format::{IsoDuration, end_of, new_id, parse_date, parse_micros, start_of};
 use crate::support::json::str_at;
 
+/// One priced amount: what the buyer pays (with the channel partner's markup, if any) and the
+/// same amount before the markup (the ISV's wholesale price in a CPPO sale; equal to the
+/// amount otherwise), both exact micros.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Line {
+    /// What the buyer is invoiced, micros.
+    pub amount_micros: i64,
+    /// The amount before the markup, micros.
+    pub wholesale_micros: i64,
+}
+
+impl Line {
+    /// `amount` with `markup` applied, keeping `amount` as the wholesale.
+    fn marked_up(amount: i64, markup: Option<&str>) -> Self {
+        Self {
+            amount_micros: with_markup(amount, markup),
+            wholesale_micros: amount,
+        }
+    }
+}
+
 /// The priced outcome of accepting an offer's terms.
 #[derive(Debug, Clone, Default)]
 pub struct Priced {
@@ -19,12 +40,12 @@ pub struct Priced {
     pub selector_value: Option<String>,
     /// Currency of the pricing terms (USD when none).
     pub currency_code: String,
-    /// Upfront lines: (dimension, amount micros).
-    pub upfront: Vec<(Option<String>, i64)>,
+    /// Upfront lines: (dimension, amount).
+    pub upfront: Vec<(Option<String>, Line)>,
     /// Monthly recurring amount.
-    pub recurring: Option<i64>,
-    /// Installments: (charge date, amount micros).
-    pub schedule: Vec<(time::Date, i64)>,
+    pub recurring: Option<Line>,
+    /// Installments: (charge date, amount).
+    pub schedule: Vec<(time::Date, Line)>,
     /// Agreement duration, when the terms give one.
     pub duration: Option<IsoDuration>,
     /// Whether the offer is a free trial.
@@ -36,9 +57,9 @@ impl Priced {
     pub fn value_micros(&self) -> i64 {
         self.upfront
             .iter()
-            .map(|(_, a)| *a)
-            .chain(self.schedule.iter().map(|(_, a)| *a))
-            .chain(self.recurring)
+            .map(|(_, a)| a.amount_micros)
+            .chain(self.schedule.iter().map(|(_, a)| a.amount_micros))
+            .chain(self.recurring.map(|a| a.amount_micros))
             .fold(0_i64, i64::saturating_add)
     }
 }
@@ -123,7 +144,7 @@ pub fn price(
                     q.dimension_key
                 ));
             };
-            let amount = with_markup(unit.saturating_mul(q.quantity), markup);
+            let amount = Line::marked_up(unit.saturating_mul(q.quantity), markup);
             out.upfront.push((Some(q.dimension_key.clone()), amount));
             out.entitlements
                 .push((q.dimension_key.clone(), Some(q.quantity)));
@@ -135,7 +156,7 @@ pub fn price(
             .and_then(|p| parse_micros(p, 8))
             .unwrap_or(0);
         if amount > 0 {
-            out.upfront.push((None, with_markup(amount, markup)));
+            out.upfront.push((None, Line::marked_up(amount, markup)));
         }
         grants_into(term, &mut out.entitlements);
         if out.duration.is_none() {
@@ -152,7 +173,7 @@ pub fn price(
     if let Some(term) = find(terms, "RecurringPaymentTerm") {
         out.recurring = str_at(term, "Price")
             .and_then(|p| parse_micros(p, 8))
-            .map(|p| with_markup(p, markup));
+            .map(|p| Line::marked_up(p, markup));
     }
     if let Some(term) = find(terms, "PaymentScheduleTerm") {
         for item in term
@@ -164,7 +185,7 @@ pub fn price(
             let date = str_at(item, "ChargeDate").and_then(parse_date);
             let amount = str_at(item, "ChargeAmount").and_then(|a| parse_micros(a, 8));
             if let (Some(d), Some(a)) = (date, amount) {
-                out.schedule.push((d, with_markup(a, markup)));
+                out.schedule.push((d, Line::marked_up(a, markup)));
             }
         }
     }
@@ -233,9 +254,11 @@ pub struct InvoiceParty {
 }
 
 /// The invoice lines for `priced`, billed from `at` (upfront and first recurring month) and on
-/// each installment's ChargeDate (a date already past is billed at `at`).
+/// each installment's ChargeDate (a date already past is billed at `at`). A channel-partner
+/// (CPPO) line also keeps its wholesale amount (before the reseller's markup), which the
+/// billing feed's partner leg pays the ISV.
 pub fn invoices(party: &InvoiceParty, priced: &Priced, at: At) -> Vec<Invoice> {
-    let line = |kind: InvoiceKind, dimension_key: Option<String>, amount: i64, date: At| Invoice {
+    let line = |kind: InvoiceKind, dimension_key: Option<String>, amount: Line, date: At| Invoice {
         invoice_id: new_id("inv-", 16),
         agreement_id: party.agreement_id.clone(),
         offer_id: party.offer_id.clone(),
@@ -247,18 +270,22 @@ pub fn invoices(party: &InvoiceParty, priced: &Priced, at: At) -> Vec<Invoice> {
         resale_authorization_id: party.resale_authorization_id.clone(),
         kind,
         dimension_key,
-        amount_micros: amount,
+        amount_micros: amount.amount_micros,
+        wholesale_micros: party
+            .resale_authorization_id
+            .is_some()
+            .then_some(amount.wholesale_micros),
         currency_code: priced.currency_code.clone(),
         invoice_date: date,
         payment_due_period: party.payment_due_period.clone(),
     };
     let mut out = Vec::new();
     for (dimension, amount) in &priced.upfront {
-        if *amount > 0 {
+        if amount.amount_micros > 0 {
             out.push(line(InvoiceKind::Upfront, dimension.clone(), *amount, at));
         }
     }
-    if let Some(amount) = priced.recurring.filter(|a| *a > 0) {
+    if let Some(amount) = priced.recurring.filter(|a| a.amount_micros > 0) {
         out.push(line(InvoiceKind::Recurring, None, amount, at));
     }
     for (date, amount) in &priced.schedule {
@@ -287,7 +314,16 @@ mod tests {
             quantity: 4,
         }];
         let priced = price(&terms, Some("10.0"), &requested, None).unwrap_or_default();
-        assert_eq!(priced.upfront, vec![(Some("Users".to_owned()), 46_200_000)]);
+        assert_eq!(
+            priced.upfront,
+            vec![(
+                Some("Users".to_owned()),
+                Line {
+                    amount_micros: 46_200_000,
+                    wholesale_micros: 42_000_000
+                }
+            )]
+        );
         assert_eq!(priced.duration, IsoDuration::parse("P12M"));
         assert!(
             price(
@@ -301,5 +337,53 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_channel_partner_invoice_keeps_the_wholesale_before_the_markup() {
+        let terms = vec![json!({
+            "Type": "ConfigurableUpfrontPricingTerm", "CurrencyCode": "EUR",
+            "RateCards": [{ "Selector": { "Type": "Duration", "Value": "P12M" },
+                "RateCard": [{ "DimensionKey": "seats", "Price": "100.00" }] }]
+        })];
+        let requested = vec![DimensionQuantity {
+            dimension_key: "seats".into(),
+            quantity: 20,
+        }];
+        let priced = price(&terms, Some("10"), &requested, None).unwrap_or_default();
+        let party = InvoiceParty {
+            agreement_id: "agmt-1".into(),
+            offer_id: "offer-1".into(),
+            product_id: "prod-1".into(),
+            product_code: "code".into(),
+            buyer_account_id: "210987654321".into(),
+            seller_account_id: "777788889999".into(),
+            manufacturer_account_id: "111122223333".into(),
+            resale_authorization_id: Some("resaleauthz-1".into()),
+            payment_due_period: None,
+        };
+        let at = At::from(time::macros::datetime!(2026-11-01 0:00 UTC));
+        let lines = invoices(&party, &priced, at);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].amount_micros, 2_200_000_000);
+        assert_eq!(lines[0].wholesale_micros, Some(2_000_000_000));
+        let direct = InvoiceParty {
+            seller_account_id: "111122223333".into(),
+            resale_authorization_id: None,
+            ..party
+        };
+        let lines = invoices(
+            &direct,
+            &price(&terms, None, &requested, None).unwrap_or_default(),
+            at,
+        );
+        assert_eq!(lines[0].amount_micros, 2_000_000_000);
+        assert_eq!(lines[0].wholesale_micros, None);
+        // Old state files (no wholesale) still load.
+        let mut saved = serde_json::to_value(&lines[0]).unwrap_or_default();
+        assert!(saved.get("wholesale_micros").is_none());
+        saved["resale_authorization_id"] = json!("resaleauthz-1");
+        let loaded: Result<Invoice, _> = serde_json::from_value(saved);
+        assert_eq!(loaded.ok().and_then(|i| i.wholesale_micros), None);
     }
 }

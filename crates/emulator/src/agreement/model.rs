@@ -155,6 +155,11 @@ pub struct Invoice {
     pub dimension_key: Option<String>,
     /// Amount in micros (1e-6 of the currency unit); negative for credits.
     pub amount_micros: i64,
+    /// CPPO: the amount before the reseller's markup (the ISV's wholesale price), exact
+    /// micros; what the reseller owes the ISV. `None` for direct sales (and for CPPO lines of
+    /// state saved before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wholesale_micros: Option<i64>,
     /// ISO 4217 currency code.
     pub currency_code: String,
     /// When AWS issues (or will issue) the invoice.

@@ -44,6 +44,19 @@ pub struct Charge {
     pub usage_period: Option<(At, At)>,
     /// Metered quantity billed, in millionths of a unit (usage charges only).
     pub usage_quantity_micros: Option<i64>,
+    /// The dimension billed (usage charges only).
+    pub usage_dimension: Option<String>,
+    /// A channel-partner (CPPO) sale: what the seller of record (the reseller) owes the ISV.
+    pub partner: Option<PartnerLeg>,
+}
+
+/// The partner leg of a channel-partner (CPPO) invoice line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerLeg {
+    /// The ISV (the product's manufacturer) AWS account.
+    pub isv_account_id: String,
+    /// The ISV's price before the reseller's markup, exact micros.
+    pub wholesale_micros: i64,
 }
 
 /// Every charge invoiced at or before `now`, oldest first.
@@ -67,6 +80,8 @@ pub fn charges(world: &World, settings: &FeedSettings, seller: &str, now: At) ->
                 + due_after(invoice.payment_due_period.as_deref()),
             usage_period: None,
             usage_quantity_micros: None,
+            usage_dimension: None,
+            partner: partner_leg(invoice),
         })
         .collect();
     charges.extend(usage_charges(world, settings, seller, now));
@@ -76,6 +91,20 @@ pub fn charges(world: &World, settings: &FeedSettings, seller: &str, now: At) ->
             .then_with(|| a.invoice_id.cmp(&b.invoice_id))
     });
     charges
+}
+
+/// The partner leg of a CPPO invoice line: one sold by a seller of record that is not the
+/// manufacturer, whose wholesale amount was recorded when it was billed (lines saved before
+/// the emulator kept it have none, rather than a wholesale guessed back from the markup).
+fn partner_leg(invoice: &crate::agreement::model::Invoice) -> Option<PartnerLeg> {
+    let wholesale_micros = invoice.wholesale_micros?;
+    (invoice.resale_authorization_id.is_some()
+        && !invoice.manufacturer_account_id.is_empty()
+        && invoice.manufacturer_account_id != invoice.seller_account_id)
+        .then(|| PartnerLeg {
+            isv_account_id: invoice.manufacturer_account_id.clone(),
+            wholesale_micros,
+        })
 }
 
 /// `P30D`-style due periods; 30 days when absent or unparsable.
@@ -161,6 +190,8 @@ fn usage_charges(world: &World, settings: &FeedSettings, seller: &str, now: At) 
                     payment_due_date: period_end + due_after(None),
                     usage_period: Some((period_start, period_end - Duration::SECOND)),
                     usage_quantity_micros: Some(line.quantity_micros),
+                    usage_dimension: Some(dimension),
+                    partner: None,
                 }
             },
         )

@@ -62,6 +62,7 @@ fn events_in(world: &crate::World, emu: &Emulator, now: At) -> Vec<BillingEvent>
     let feeds = &world.feeds;
     let charges = ledger::charges(world, &feeds.settings, &emu.config().seller_account_id, now);
     let parties = billing::Parties {
+        seller_account: emu.config().seller_account_id.clone(),
         aws_account: feeds.settings.aws_account_id.clone(),
         fee_bps: feeds.settings.listing_fee_bps,
     };
@@ -80,22 +81,27 @@ fn events_in(world: &crate::World, emu: &Emulator, now: At) -> Vec<BillingEvent>
     billing::events(&charges, &refunds, &disbursements, &parties)
 }
 
-/// Pays out every undisbursed balance-impacting event, one disbursement per currency with a
+/// Pays out every undisbursed balance-impacting event, one disbursement per seller account
+/// (the reseller and the ISV of a channel-partner sale are paid apart) and currency with a
 /// positive net. Returns the disbursements made.
 pub fn disburse(emu: &Emulator) -> Vec<Disbursement> {
     let now = emu.clock().now_at();
     let mut world = emu.world();
     let events = events_in(&world, emu, now);
-    let pending = billing::disbursable(&events, &world.feeds.disbursements);
+    let pending = billing::disbursable(
+        &events,
+        &world.feeds.disbursements,
+        &world.feeds.settings.aws_account_id,
+    );
     let made: Vec<Disbursement> = pending
         .into_iter()
-        .filter(|(_, net, _)| *net > 0)
-        .map(|(currency, net, event_ids)| Disbursement {
+        .filter(|p| p.net_micros > 0)
+        .map(|p| Disbursement {
             id: format!("disb-{}", uuid::Uuid::new_v4().simple()),
             at: now,
-            currency,
-            amount_micros: net,
-            event_ids,
+            currency: p.currency,
+            amount_micros: p.net_micros,
+            event_ids: p.event_ids,
         })
         .collect();
     world.feeds.disbursements.extend(made.iter().cloned());
@@ -116,6 +122,7 @@ pub fn refund(
         .filter(|e| {
             e.action == "INVOICED"
                 && e.transaction_type == "SELLER_REV_SHARE"
+                && e.from_account == e.end_user_account
                 && e.invoice_id.as_deref() == Some(invoice_id)
         })
         .map(|e| e.amount_micros)

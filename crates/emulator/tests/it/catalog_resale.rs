@@ -87,6 +87,84 @@ async fn resale_authorization_then_cppo_offer_with_markup() {
         "2 seats x $100 + 10% markup: {line}"
     );
     assert_eq!(line["seller_account_id"], RESELLER);
+    assert_eq!(
+        line["wholesale_micros"], 200_000_000,
+        "before the markup: {line}"
+    );
+
+    // The billing feed (the ISV's, the emulator's seller account) has the buyer leg, the
+    // reseller's fee, the partner leg paying the ISV the wholesale, and the ISV's fee on it.
+    const ISV: &str = "111122223333";
+    const AWS: &str = "287250355862";
+    let events = control_ok(cat.url(), "GET", "/_souk/feeds/billing-events", Value::Null).await;
+    let rows: Vec<(String, String, String, i64)> = events["billing_events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["invoice_id"] == line["invoice_id"])
+        .map(|e| {
+            (
+                e["transaction_type"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                e["from_account"].as_str().unwrap_or_default().to_owned(),
+                e["to_account"].as_str().unwrap_or_default().to_owned(),
+                e["amount_micros"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let row = |kind: &str, from: &str, to: &str, amount: i64| {
+        (kind.to_owned(), from.to_owned(), to.to_owned(), amount)
+    };
+    assert_eq!(
+        rows,
+        vec![
+            row("SELLER_REV_SHARE", BUYER, RESELLER, 220_000_000),
+            row("AWS_REV_SHARE", RESELLER, AWS, -6_600_000),
+            row("SELLER_REV_SHARE", RESELLER, ISV, 200_000_000),
+            row("AWS_REV_SHARE", ISV, AWS, -6_000_000),
+        ]
+    );
+    // Each seller is paid its own rows.
+    let disbursed = control_ok(cat.url(), "POST", "/_souk/feeds/disbursements", Value::Null).await;
+    let mut amounts: Vec<String> = disbursed["disbursements"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| d["amount"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    amounts.sort();
+    assert_eq!(amounts, vec!["194.00", "213.40"], "{disbursed}");
+    let events = control_ok(cat.url(), "GET", "/_souk/feeds/billing-events", Value::Null).await;
+    let events = events["billing_events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut payouts: Vec<(String, i64)> = events
+        .iter()
+        .filter(|e| e["transaction_type"] == "DISBURSEMENT")
+        .map(|e| {
+            (
+                e["to_account"].as_str().unwrap_or_default().to_owned(),
+                e["amount_micros"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    payouts.sort();
+    assert_eq!(
+        payouts,
+        vec![
+            (ISV.to_owned(), 194_000_000),
+            (RESELLER.to_owned(), 213_400_000)
+        ]
+    );
+    let balance: i64 = events
+        .iter()
+        .filter(|e| e["balance_impacting"] == true)
+        .map(|e| e["amount_micros"].as_i64().unwrap_or_default())
+        .sum();
+    assert_eq!(balance, 0);
     assert_events(
         &cat,
         &[

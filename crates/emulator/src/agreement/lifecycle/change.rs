@@ -4,7 +4,7 @@ use super::{
     AmendRequest, RenewRequest, active, conflict, markup, party, released_offer, start_agreement,
 };
 use crate::World;
-use crate::agreement::billing::{self, Priced};
+use crate::agreement::billing::{self, Line, Priced};
 use crate::agreement::model::{Agreement, AgreementStatus};
 use crate::agreement::{events, market_subscription};
 use crate::at::At;
@@ -45,7 +45,7 @@ pub fn amend(
             "agreement {id} has no configurable contract quantities to amend"
         )));
     }
-    let delta: Vec<(Option<String>, i64)> = new
+    let delta: Vec<(Option<String>, Line)> = new
         .upfront
         .iter()
         .map(|(k, amount)| {
@@ -53,10 +53,16 @@ pub fn amend(
                 .upfront
                 .iter()
                 .find(|(ok, _)| ok == k)
-                .map_or(0, |(_, a)| *a);
-            (k.clone(), amount - before)
+                .map_or(Line::default(), |(_, a)| *a);
+            (
+                k.clone(),
+                Line {
+                    amount_micros: amount.amount_micros - before.amount_micros,
+                    wholesale_micros: amount.wholesale_micros - before.wholesale_micros,
+                },
+            )
         })
-        .filter(|(_, d)| *d > 0)
+        .filter(|(_, d)| d.amount_micros > 0)
         .collect();
     agreement.intent = "AMEND".to_owned();
     agreement.quantities = new.quantities.clone();
