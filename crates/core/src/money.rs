@@ -43,6 +43,18 @@ pub struct Money {
 /// Micros in one unit of currency.
 pub const MICROS_PER_UNIT: i64 = 1_000_000;
 
+/// `micros` as an exact decimal with two to six decimals, the way Souk prints amounts:
+/// 1234500000 → `1234.50`, 1000 → `0.001`, -500000 → `-0.50`.
+pub fn decimal(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let abs = micros.unsigned_abs();
+    let mut fraction = format!("{:06}", abs % 1_000_000);
+    while fraction.len() > 2 && fraction.ends_with('0') {
+        fraction.pop();
+    }
+    format!("{sign}{}.{fraction}", abs / 1_000_000)
+}
+
 impl Money {
     /// An amount in `currency`.
     pub fn new(amount_micros: i64, currency: CurrencyCode) -> Self {
@@ -116,6 +128,15 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_keep_two_to_six_places() {
+        assert_eq!(decimal(1_234_500_000), "1234.50");
+        assert_eq!(decimal(1_000), "0.001");
+        assert_eq!(decimal(-500_000), "-0.50");
+        assert_eq!(decimal(0), "0.00");
+        assert_eq!(decimal(i64::MIN), "-9223372036854.775808");
+    }
 
     #[test]
     fn parses_decimals_exactly() {

@@ -9,6 +9,7 @@
 //!   reflection v1 and v1alpha) used by `souk dev`, `souk serve` and the test kit alike, and
 //!   [`metrics`] behind it.
 //! * [`tls`]: rustls for both listeners, optionally requiring client certificates.
+//! * [`html`]: escaping and the protective headers of server-rendered pages.
 //! * [`parts`]: what a service hands the binary to be served ([`ServiceParts`]).
 //! * [`config`]: per-service configuration sections (`[metering]` in TOML,
 //!   `SOUK_METERING__<KEY>` in the environment).
@@ -18,6 +19,7 @@
 pub mod config;
 pub mod convert;
 pub mod decode_errors;
+pub mod html;
 pub mod metrics;
 pub mod parts;
 pub mod preamble;

@@ -189,7 +189,7 @@ async fn signup(
                 .signup
                 .map(|s| (s.contact_name, s.email))
                 .unwrap_or_default();
-            pages::html(StatusCode::OK, &pages::all_set(&name, &email))
+            pages::html(StatusCode::OK, pages::all_set(&name, &email))
         }
         Err(Error::InvalidArgument(errors)) => {
             // The form again, with what was typed and what is wrong with it; the page token

@@ -4,13 +4,10 @@
 //! allowing nothing else holds; whatever is interpolated is escaped. docs/fulfilment.md lists
 //! the refusals; keep the two in step.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 use souk_core::FieldViolation;
-
-/// Nothing but inline styles, and forms posting back to Souk.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
-     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+pub use souk_service::html::{CONTENT_SECURITY_POLICY, escape, html, protect};
 
 /// Seconds a buyer is asked to wait when AWS or the store is unavailable.
 const RETRY_AFTER_SECONDS: &str = "30";
@@ -181,7 +178,7 @@ impl Refusal {
         for paragraph in paragraphs {
             body.push_str(&format!("<p>{}</p>", escape(paragraph)));
         }
-        let mut response = html(self.status(), &layout(title, &body));
+        let mut response = html(self.status(), layout(title, &body));
         let headers = response.headers_mut();
         match self {
             Self::NotAPost => {
@@ -292,35 +289,6 @@ pub fn all_set(contact_name: &str, email: &str) -> String {
     layout(title, &body)
 }
 
-/// `page` with `status` and the headers every answer of the endpoint carries.
-pub fn html(status: StatusCode, page: &str) -> Response {
-    let mut response = (status, page.to_owned()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    protect(headers);
-    response
-}
-
-/// Headers keeping a buyer's answer out of caches, other sites' frames and referrers.
-pub fn protect(headers: &mut HeaderMap) {
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-}
-
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;\
 background:#f3f4f6;color:#1f2430;margin:0;padding:2rem 1rem;line-height:1.5}\
 main{max-width:32rem;margin:0 auto;background:#fff;border-radius:8px;padding:2rem;\
@@ -340,22 +308,6 @@ fn layout(title: &str, body: &str) -> String {
          </head><body><main>{body}</main></body></html>",
         escape(title)
     )
-}
-
-/// Text made safe for HTML content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(ch),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
