@@ -158,3 +158,73 @@ impl Distributed {
         .unwrap()
     }
 }
+
+/// `souk dev --emulate-aws` in a temporary data directory, with the environment its client
+/// commands need.
+pub struct Dev {
+    /// The running `souk dev`.
+    pub process: SoukProcess,
+    dir: tempfile::TempDir,
+    data_dir: String,
+}
+
+impl Dev {
+    /// Starts it with the extra environment `envs`.
+    pub async fn start(envs: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("souk").to_str().unwrap().to_owned();
+        let process = souk_e2e::start_dev(&data_dir, true, envs).await;
+        Self {
+            process,
+            dir,
+            data_dir,
+        }
+    }
+
+    /// A scratch directory beside the data directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The in-process emulator's URL.
+    pub fn emulator(&self) -> &str {
+        self.process.endpoint("emulator")
+    }
+
+    /// The HTTP port's URL.
+    pub fn http(&self) -> &str {
+        self.process.endpoint("http")
+    }
+
+    /// The gRPC port's URL.
+    pub fn grpc(&self) -> &str {
+        self.process.endpoint("grpc")
+    }
+
+    /// The admin API key `souk dev` wrote to its data directory.
+    pub fn key(&self) -> String {
+        std::fs::read_to_string(std::path::Path::new(&self.data_dir).join("api-key"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// The environment of a client command: the server, the data directory (the API key) and
+    /// the emulator.
+    pub fn env(&self) -> [(&str, &str); 3] {
+        [
+            ("SOUK_SERVER", self.process.endpoint("grpc")),
+            ("SOUK_DATA_DIR", self.data_dir.as_str()),
+            ("SOUK_EMULATOR_URL", self.emulator()),
+        ]
+    }
+
+    /// `souk <args> --output json`, which must succeed.
+    pub async fn cli(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        let output = souk(&all, &self.env()).await.unwrap();
+        assert!(output.success, "souk {args:?}: {output:?}");
+        output.json().unwrap()
+    }
+}

@@ -6,34 +6,19 @@
 //!
 //! Chromium comes from scripts/test-tools.sh (Debian's `chromium`).
 
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use souk_e2e::{SoukProcess, http_request, souk, start_dev};
+use souk_e2e::http_request;
 use souk_entitlement::domain::handoff;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::browser::{chromium, headless};
+use crate::common::Dev;
 
 /// Sentences the buyer must read on the refusal pages (docs/fulfilment.md lists them).
 const FROM_AWS: &str = "Please open this page from the AWS Marketplace";
 const CLICK_AGAIN: &str = "return to AWS Marketplace and click Set up your account again";
-
-/// The Chromium binary; fails the test with the way to install it when there is none.
-fn chromium() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        for name in ["chromium", "chromium-browser"] {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return candidate;
-            }
-        }
-    }
-    panic!(
-        "chromium is not installed: run scripts/test-tools.sh (it installs Debian's chromium), \
-         which scripts/test.sh runs before the tests"
-    )
-}
 
 /// Loads `page` (HTML) in headless Chromium from a local file and returns the DOM it ends on
 /// once the page's own navigation settled.
@@ -41,31 +26,8 @@ async fn browse(page: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("page.html");
     std::fs::write(&file, page).unwrap();
-    let profile = dir.path().join("profile");
-    let output = tokio::process::Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--virtual-time-budget=10000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", file.display()))
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(90), output)
-        .await
-        .expect("chromium took more than 90 s")
-        .expect("run chromium");
-    assert!(
-        output.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    let url = format!("file://{}", file.display());
+    headless(&url, &dir.path().join("profile"), &["--dump-dom"]).await
 }
 
 /// A page that posts `fields` to `action` as soon as it loads, as the AWS Marketplace page does.
@@ -116,7 +78,7 @@ async fn control(emulator: &str, path: &str, body: Value) -> Value {
 }
 
 /// The buyer `account` subscribes to the demo product: the form its browser is to post.
-async fn subscribe(emulator: &str, account: &str) -> Value {
+pub(crate) async fn subscribe(emulator: &str, account: &str) -> Value {
     let answer = control(
         emulator,
         "/_souk/subscribe",
@@ -144,8 +106,8 @@ fn marketplace_page(form: &Value) -> String {
 
 /// An HTTP answer: status, headers (names lowercase) and body.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
     body: String,
 }
@@ -178,7 +140,7 @@ impl Answer {
 }
 
 /// `method url` with a form-urlencoded `body`, over a plain connection.
-async fn send(method: &str, url: &str, body: &str) -> Answer {
+pub(crate) async fn send(method: &str, url: &str, body: &str) -> Answer {
     let rest = url.strip_prefix("http://").unwrap();
     let (authority, path) = rest.split_at(rest.find('/').unwrap());
     let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
@@ -222,47 +184,7 @@ fn token_body(token: &str) -> String {
     )
 }
 
-/// `souk dev --emulate-aws` with the environment its client commands need.
-struct Dev {
-    process: SoukProcess,
-    _dir: tempfile::TempDir,
-    data_dir: String,
-}
-
 impl Dev {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let data_dir = dir.path().join("souk").to_str().unwrap().to_owned();
-        let process = start_dev(&data_dir, true, &[]).await;
-        Self {
-            process,
-            _dir: dir,
-            data_dir,
-        }
-    }
-
-    fn emulator(&self) -> &str {
-        self.process.endpoint("emulator")
-    }
-
-    fn http(&self) -> &str {
-        self.process.endpoint("http")
-    }
-
-    /// `souk <args> --output json`, which must succeed.
-    async fn cli(&self, args: &[&str]) -> Value {
-        let grpc = self.process.endpoint("grpc");
-        let env = [
-            ("SOUK_SERVER", grpc),
-            ("SOUK_DATA_DIR", self.data_dir.as_str()),
-        ];
-        let mut all = args.to_vec();
-        all.extend(["--output", "json"]);
-        let output = souk(&all, &env).await.unwrap();
-        assert!(output.success, "souk {args:?}: {output:?}");
-        output.json().unwrap()
-    }
-
     async fn demo_integration(&self) -> String {
         let list = self.cli(&["integration", "list"]).await;
         list[0]["id"].as_str().unwrap().to_owned()
@@ -314,7 +236,7 @@ fn now() -> i64 {
 #[tokio::test]
 async fn a_buyer_signs_up_on_the_hosted_page_in_a_browser() {
     chromium();
-    let dev = Dev::start().await;
+    let dev = Dev::start(&[]).await;
     let form = subscribe(dev.emulator(), "111122223333").await;
     let fulfilment_url = form["url"].as_str().unwrap().to_owned();
     assert!(
@@ -407,7 +329,7 @@ async fn seller_server() -> (String, tokio::sync::mpsc::UnboundedReceiver<String
 #[tokio::test]
 async fn a_seller_sign_up_url_gets_a_signed_hand_off_in_a_browser() {
     chromium();
-    let dev = Dev::start().await;
+    let dev = Dev::start(&[]).await;
     let integration = dev.demo_integration().await;
 
     // A buyer used the hosted page before the seller set a sign-up URL: the secret it created
@@ -503,7 +425,7 @@ async fn a_seller_sign_up_url_gets_a_signed_hand_off_in_a_browser() {
 
 #[tokio::test]
 async fn refusals_are_pages_telling_the_buyer_what_to_do() {
-    let dev = Dev::start().await;
+    let dev = Dev::start(&[]).await;
     let integration = dev.demo_integration().await;
     let page = format!("{}/aws/fulfilment/{integration}", dev.http());
 

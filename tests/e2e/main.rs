@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod browser;
 mod common;
 mod deploy;
 mod dev;
@@ -12,6 +13,8 @@ mod hardening;
 mod journey;
 mod metering_crash;
 mod offers;
+mod reconciliation;
+mod report_page;
 mod reporting;
 mod serve;
 mod tls;

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use souk_e2e::{auth, start_dev};
+use souk_e2e::auth;
 use souk_proto::common::Money;
 use souk_proto::integration as ipb;
 use souk_proto::integration::integration_service_client::IntegrationServiceClient;
@@ -20,7 +20,7 @@ use souk_proto::offer::offer_service_client::OfferServiceClient;
 use souk_proto::reporting as rpb;
 use souk_proto::reporting::reporting_service_client::ReportingServiceClient;
 
-use crate::common::{Distributed, channel, control, day, souk_ok, wait_for};
+use crate::common::{Dev, Distributed, channel, control, day, souk_ok, wait_for};
 
 /// The emulator's seller account, the integration's.
 const SELLER: &str = "111122223333";
@@ -30,7 +30,7 @@ const BUCKET: &str = "souk-seller-data-feeds";
 const PRODUCT_ID: &str = "prod-soukreporte2e1";
 
 /// Tracker pacing for a test (as in offers.rs), and no scheduled ingestion: the test reads.
-const FAST: [(&str, &str); 4] = [
+pub(crate) const FAST: [(&str, &str); 4] = [
     ("SOUK_OFFER__FIRST_POLL", "500ms"),
     ("SOUK_OFFER__MAX_POLL", "1s"),
     ("SOUK_OFFER__ACCEPTANCE_POLL", "1s"),
@@ -84,7 +84,7 @@ async fn contract(
 /// and one in EUR (5 seats at 80), both accepted by the buyer; refunds 150 USD of the USD
 /// invoice, disburses the balance and writes the feeds. The integration's id, and the figures
 /// per currency derived from the emulator's billing events.
-async fn sell_and_settle(
+pub(crate) async fn sell_and_settle(
     integration_grpc: &str,
     offer_grpc: &str,
     emulator: &str,
@@ -259,39 +259,34 @@ fn derived(events: &Value) -> BTreeMap<String, Figures> {
     figures
 }
 
-/// `micros` as the CLI prints an amount: two to six decimals (docs/reporting.md).
-fn decimal(micros: i64) -> String {
-    let sign = if micros < 0 { "-" } else { "" };
-    let abs = micros.unsigned_abs();
-    let mut fraction = format!("{:06}", abs % 1_000_000);
-    while fraction.len() > 2 && fraction.ends_with('0') {
-        fraction.pop();
-    }
-    format!("{sign}{}.{fraction}", abs / 1_000_000)
+/// `souk report <command> --integration <integration> <extra> -o json` against `grpc` with
+/// `key`, which must succeed: its JSON.
+async fn report_json(
+    grpc: &str,
+    key: &str,
+    command: &str,
+    integration: &str,
+    extra: &[&str],
+) -> Value {
+    let mut args = vec!["report", command, "--integration", integration];
+    args.extend_from_slice(extra);
+    args.extend(["-o", "json"]);
+    souk_ok(&args, grpc, key).await.json().unwrap()
 }
+
+/// `micros` as the CLI prints an amount: two to six decimals (docs/reporting.md).
+pub(crate) use souk_core::money::decimal;
 
 #[tokio::test]
 async fn revenue_from_the_data_feeds_in_standalone_mode() {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("souk");
-    let dev = start_dev(data_dir.to_str().unwrap(), true, &FAST).await;
-    let grpc = dev.endpoint("grpc").to_owned();
-    let emulator = dev.endpoint("emulator").to_owned();
-    let key = std::fs::read_to_string(data_dir.join("api-key"))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let (integration, expected) = sell_and_settle(&grpc, &grpc, &emulator, &key).await;
+    let dev = Dev::start(&FAST).await;
+    let (grpc, key) = (dev.grpc(), dev.key());
+    let (integration, expected) = sell_and_settle(grpc, grpc, dev.emulator(), &key).await;
+    let souk_report = |command: &'static str, extra: &'static [&'static str]| {
+        report_json(grpc, &key, command, &integration, extra)
+    };
 
-    let ingest = [
-        "report",
-        "ingest",
-        "--integration",
-        integration.as_str(),
-        "-o",
-        "json",
-    ];
-    let read = souk_ok(&ingest, &grpc, &key).await.json().unwrap();
+    let read = souk_report("ingest", &[]).await;
     assert!(read["files"].as_i64().unwrap() > 0, "{read}");
     assert!(read["rows"].as_i64().unwrap() > 0, "{read}");
     assert_eq!(read["rejected_rows"], 0, "{read}");
@@ -302,7 +297,7 @@ async fn revenue_from_the_data_feeds_in_standalone_mode() {
         .find(|f| f["feed"] == "billing_event")
         .unwrap_or_else(|| panic!("no billing_event feed: {read}"));
     assert!(billing["rows"].as_i64().unwrap() > 0, "{read}");
-    let again = souk_ok(&ingest, &grpc, &key).await.json().unwrap();
+    let again = souk_report("ingest", &[]).await;
     assert_eq!(
         (&again["files"], &again["rows"]),
         (&json!(0), &json!(0)),
@@ -310,21 +305,7 @@ async fn revenue_from_the_data_feeds_in_standalone_mode() {
     );
     assert_eq!(again["unchanged_files"], read["files"], "{again}");
 
-    let report = souk_ok(
-        &[
-            "report",
-            "revenue",
-            "--integration",
-            integration.as_str(),
-            "-o",
-            "json",
-        ],
-        &grpc,
-        &key,
-    )
-    .await
-    .json()
-    .unwrap();
+    let report = souk_report("revenue", &[]).await;
     let rows = report["rows"].as_array().unwrap();
     let reported: BTreeMap<String, Figures> = rows
         .iter()
@@ -359,7 +340,7 @@ async fn revenue_from_the_data_feeds_in_standalone_mode() {
             "-o",
             "csv",
         ],
-        &grpc,
+        grpc,
         &key,
     )
     .await
@@ -371,6 +352,33 @@ async fn revenue_from_the_data_feeds_in_standalone_mode() {
         wanted.push(format!(",,,,,{currency},{}", amounts.join(",")));
     }
     assert_eq!(lines, wanted, "{csv}");
+
+    // Filtered: every sale is of the one product, so its filter keeps every figure; a buyer
+    // who bought nothing keeps none.
+    let by_product = souk_report("revenue", &["--product", PRODUCT_ID]).await;
+    assert_eq!(by_product["rows"], report["rows"], "{by_product}");
+    let nobody = souk_report("revenue", &["--customer", "999999999999"]).await;
+    assert_eq!(nobody["rows"], json!([]), "{nobody}");
+
+    // The payouts among the billing events add up to what the report says was disbursed.
+    let payouts = souk_report(
+        "billing-events",
+        &["--type", "DISBURSEMENT", "--limit", "0"],
+    )
+    .await;
+    let mut paid: BTreeMap<String, i64> = BTreeMap::new();
+    for event in payouts["billing_events"].as_array().unwrap() {
+        *paid
+            .entry(event["currency_code"].as_str().unwrap().to_owned())
+            .or_default() += event["amount_micros"].as_i64().unwrap();
+    }
+    let disbursed: BTreeMap<String, i64> = expected
+        .iter()
+        .filter(|(_, figures)| figures[4] != 0)
+        .map(|(currency, figures)| (currency.clone(), figures[4]))
+        .collect();
+    assert!(!disbursed.is_empty(), "{expected:?}");
+    assert_eq!(paid, disbursed, "{payouts}");
 }
 
 #[tokio::test]
@@ -413,7 +421,7 @@ async fn revenue_from_the_data_feeds_in_distributed_mode() {
 
     let report = reporting
         .get_revenue_report(rpb::GetRevenueReportRequest {
-            integration_id: integration,
+            integration_id: integration.clone(),
             ..Default::default()
         })
         .await
@@ -442,4 +450,25 @@ async fn revenue_from_the_data_feeds_in_distributed_mode() {
         "[gross, listing fee, refunds, net, disbursed, tax] per currency: reported (left) against the billing events (right)"
     );
     assert!(report.data_freshness_time.is_some(), "{report:?}");
+
+    // The reconciliation reads the metering and offer stores from this reporting-only process:
+    // no usage was metered and the contracts have no payment schedule, so nothing differs.
+    let reconciled = reporting
+        .get_reconciliation_report(rpb::GetReconciliationReportRequest {
+            integration_id: integration,
+            include_matched: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (reconciled.matched, reconciled.discrepancies),
+        (0, 0),
+        "{reconciled:?}"
+    );
+    assert!(
+        reconciled.rows.is_empty() && reconciled.installments.is_empty(),
+        "{reconciled:?}"
+    );
 }

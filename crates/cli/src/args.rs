@@ -1184,6 +1184,8 @@ pub enum ReportCommand {
         )]
         group_by: Vec<RevenueGroupArg>,
         #[command(flatten)]
+        filter: ReportFilterArgs,
+        #[command(flatten)]
         client: ClientArgs<RevenueFormat>,
     },
     /// What AWS paid out (each payout with the invoices it settles) and what it still owes,
@@ -1198,19 +1200,248 @@ pub enum ReportCommand {
         /// Payouts until before this day or instant (exclusive).
         #[arg(long, value_name = "DATE")]
         to: Option<String>,
+        /// With a filter: the payouts that settle matching invoices, each for that part.
+        #[command(flatten)]
+        filter: ReportFilterArgs,
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// The billing events of an integration's `billing_event` feed, newest invoice first.
+    ///
+    /// Pages through the server's answers until --limit events are printed; amounts are exact
+    /// decimals (`-o json`: integer micros).
+    BillingEvents(BillingEventsArgs),
+    /// Usage recorded through Souk per period, customer, product and dimension, and how much
+    /// of it AWS accepted, refused or is still to receive.
+    Usage(UsageReportArgs),
+    /// Compare the usage Souk shipped with the usage AWS billed, per month, buyer, product and
+    /// dimension, with the likely cause of every difference.
+    ///
+    /// Whole months; by default the last 12. Matched rows are left out unless --all.
+    Reconcile(ReconcileArgs),
+    /// Print a signed link to the integration's revenue page, to open in a browser.
+    ///
+    /// The page (served on the HTTP port) charts revenue and disbursements per month and
+    /// currency and lists the top customers and the totals. The link works without an API key
+    /// until it expires: share it only with who may see the revenue.
+    Page(ReportPageArgs),
+    /// Channel-partner (CPPO) sales: per agreement and currency, the buyer price and the
+    /// reseller's, the software vendor's and AWS's shares.
+    ///
+    /// A feed shows only its owner's side: see docs/reporting.md for what stays 0.
+    Partners(PartnersArgs),
+    /// Contracts (agreements with a start and an end) with their total contract value, renewal
+    /// date, ARR and MRR, and the totals per currency.
+    Contracts(ContractsArgs),
 }
 
 impl ReportCommand {
     /// The `--output` format errors are printed in (`csv` prints them as text on stderr).
     pub fn output(&self) -> OutputFormat {
         match self {
-            Self::Ingest { client, .. } | Self::Disbursements { client, .. } => client.output,
+            Self::Ingest { client, .. }
+            | Self::Disbursements { client, .. }
+            | Self::Page(ReportPageArgs { client, .. }) => client.output,
             Self::Revenue { client, .. } => client.output.into(),
+            Self::BillingEvents(BillingEventsArgs { client, .. })
+            | Self::Partners(PartnersArgs { client, .. })
+            | Self::Contracts(ContractsArgs { client, .. })
+            | Self::Usage(UsageReportArgs { client, .. })
+            | Self::Reconcile(ReconcileArgs { client, .. }) => client.output.into(),
         }
     }
+}
+
+/// The arguments of `souk report billing-events`.
+#[derive(Debug, Clone, Args)]
+pub struct BillingEventsArgs {
+    /// The integration (`int_…`, one seller account).
+    #[arg(long, value_name = "INTEGRATION_ID")]
+    pub integration: String,
+    /// Events invoiced (payouts: paid) from this day on (`YYYY-MM-DD`, from 00:00 UTC).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Events invoiced before this day (`YYYY-MM-DD`, exclusive).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Only this action; repeat for several.
+    #[arg(long = "action", value_enum, value_name = "ACTION")]
+    pub actions: Vec<BillingActionArg>,
+    /// Only this transaction type (for example SELLER_REV_SHARE); repeat for several.
+    #[arg(long = "type", value_name = "TRANSACTION_TYPE")]
+    pub types: Vec<String>,
+    /// Only events of this buyer (12-digit AWS account id).
+    #[arg(long, value_name = "AWS_ACCOUNT_ID")]
+    pub customer: Option<String>,
+    /// Only events of this product (`prod-…`).
+    #[arg(long, value_name = "PRODUCT_ID")]
+    pub product: Option<String>,
+    /// Print at most this many events (0: all).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub limit: u64,
+    #[command(flatten)]
+    pub client: ClientArgs<RevenueFormat>,
+}
+
+/// The arguments of `souk report usage`.
+#[derive(Debug, Clone, Args)]
+pub struct UsageReportArgs {
+    /// First day (`YYYY-MM-DD`, from 00:00 UTC).
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+    /// Day before which the report stops (`YYYY-MM-DD`, exclusive).
+    #[arg(long, value_name = "DATE")]
+    pub to: String,
+    /// Row per day or per month.
+    #[arg(long, value_enum, default_value_t = GranularityArg::Month)]
+    pub by: GranularityArg,
+    /// Only usage shipped through this integration (`int_…`).
+    #[arg(long, value_name = "INTEGRATION_ID")]
+    pub integration: Option<String>,
+    /// Only this customer (`cus_…`).
+    #[arg(long, value_name = "CUSTOMER_ID")]
+    pub customer: Option<String>,
+    /// Only this product code.
+    #[arg(long = "product-code", value_name = "CODE")]
+    pub product_code: Option<String>,
+    /// Only this dimension.
+    #[arg(long, value_name = "DIMENSION")]
+    pub dimension: Option<String>,
+    #[command(flatten)]
+    pub client: ClientArgs<RevenueFormat>,
+}
+
+/// The arguments of `souk report reconcile`.
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileArgs {
+    /// The integration (`int_…`, one seller account).
+    #[arg(long, value_name = "INTEGRATION_ID")]
+    pub integration: String,
+    /// From the month of this day (`YYYY-MM-DD`) or instant (RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Until before this day or instant (its month included when it is not the 1st).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Only this product code; repeat for several.
+    #[arg(long = "product-code", value_name = "CODE")]
+    pub product_codes: Vec<String>,
+    /// Only this buyer (12-digit AWS account id); repeat for several.
+    #[arg(long = "customer", value_name = "AWS_ACCOUNT_ID")]
+    pub customers: Vec<String>,
+    /// List the rows that match too.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub client: ClientArgs<RevenueFormat>,
+}
+
+/// The arguments of `souk report page`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportPageArgs {
+    /// The integration (`int_…`, one seller account).
+    #[arg(long, value_name = "INTEGRATION_ID")]
+    pub integration: String,
+    /// First day shown (`YYYY-MM-DD`, from 00:00 UTC); default: the first billing event.
+    #[arg(long, value_name = "DATE")]
+    pub start: Option<String>,
+    /// Day before which the page stops (`YYYY-MM-DD`, exclusive); default: now.
+    #[arg(long, value_name = "DATE")]
+    pub end: Option<String>,
+    /// How long the link works (e.g. 15m, 1h, 8h; at most 24h).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub expires_in: u64,
+    /// The base URL of the server's HTTP port, where the page is served.
+    #[arg(
+        long,
+        env = "SOUK_HTTP_URL",
+        default_value = "http://127.0.0.1:8080",
+        value_name = "URL"
+    )]
+    pub http_url: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// The arguments of `souk report partners`.
+#[derive(Debug, Clone, Args)]
+pub struct PartnersArgs {
+    /// The integration (`int_…`, one seller account: the vendor's or the reseller's).
+    #[arg(long, value_name = "INTEGRATION_ID")]
+    pub integration: String,
+    /// Invoices from this day (`YYYY-MM-DD`: from 00:00 UTC) or instant (RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Invoices until before this day or instant (exclusive).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub filter: ReportFilterArgs,
+    #[command(flatten)]
+    pub client: ClientArgs<RevenueFormat>,
+}
+
+/// The arguments of `souk report contracts`.
+#[derive(Debug, Clone, Args)]
+pub struct ContractsArgs {
+    /// The integration (`int_…`, one seller account).
+    #[arg(long, value_name = "INTEGRATION_ID")]
+    pub integration: String,
+    /// The contracts active at this day (`YYYY-MM-DD`: 00:00 UTC) or instant (RFC 3339);
+    /// default: now.
+    #[arg(long, value_name = "DATE")]
+    pub at: Option<String>,
+    /// List the contracts that ended or have not started then too.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub filter: ReportFilterArgs,
+    #[command(flatten)]
+    pub client: ClientArgs<RevenueFormat>,
+}
+
+/// Which billing events a report counts (`souk report revenue`, `disbursements`, ...): each
+/// flag repeatable (any of its values), the flags combined (all of them).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReportFilterArgs {
+    /// Only this product (`prod-…`).
+    #[arg(long = "product", value_name = "PRODUCT_ID")]
+    pub products: Vec<String>,
+    /// Only this product code.
+    #[arg(long = "product-code", value_name = "CODE")]
+    pub product_codes: Vec<String>,
+    /// Only this buyer (12-digit AWS account id).
+    #[arg(long = "customer", value_name = "AWS_ACCOUNT_ID")]
+    pub customers: Vec<String>,
+    /// Only this offer (`offer-…`).
+    #[arg(long = "offer", value_name = "OFFER_ID")]
+    pub offers: Vec<String>,
+    /// Only this agreement (`agmt-…`).
+    #[arg(long = "agreement", value_name = "AGREEMENT_ID")]
+    pub agreements: Vec<String>,
+    /// Only the sales of this channel partner (12-digit AWS account id).
+    #[arg(long = "reseller", value_name = "AWS_ACCOUNT_ID")]
+    pub resellers: Vec<String>,
+}
+
+/// The rows of `souk report usage --by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GranularityArg {
+    /// One row per UTC day.
+    Day,
+    /// One row per calendar month (UTC).
+    Month,
+}
+
+/// A billing event's action, for `souk report billing-events --action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BillingActionArg {
+    /// The buyer was invoiced.
+    Invoiced,
+    /// An invoice was forgiven.
+    Forgiven,
+    /// Money was paid out to the seller.
+    Disbursed,
 }
 
 /// How `souk report revenue` prints its rows: the formats of every client command, and CSV.
@@ -1815,5 +2046,59 @@ mod tests {
         );
         // csv is for `report revenue` only: other commands still refuse it.
         assert!(parse("souk offer list -o csv").is_err());
+    }
+
+    #[test]
+    fn report_filters_repeat_and_billing_events_take_their_flags() {
+        let parse = |line: &str| Cli::try_parse_from(line.split_whitespace());
+        let cli = parse(
+            "souk report revenue --integration int_1 --product prod-a --product prod-b \
+             --customer 444455556666 --reseller 777788889999 --product-code code \
+             --offer offer-1 --agreement agmt-1",
+        )
+        .unwrap();
+        let Command::Report(ReportCommand::Revenue { filter, .. }) = cli.command else {
+            panic!("not report revenue");
+        };
+        assert_eq!(filter.products, ["prod-a", "prod-b"]);
+        assert_eq!(filter.customers, ["444455556666"]);
+        assert_eq!(filter.resellers, ["777788889999"]);
+        assert_eq!(filter.product_codes, ["code"]);
+        assert_eq!(filter.offers, ["offer-1"]);
+        assert_eq!(filter.agreements, ["agmt-1"]);
+        let cli =
+            parse("souk report disbursements --integration int_1 --customer 444455556666").unwrap();
+        let Command::Report(ReportCommand::Disbursements { filter, .. }) = cli.command else {
+            panic!("not report disbursements");
+        };
+        assert_eq!(filter.customers, ["444455556666"]);
+
+        let cli = parse(
+            "souk report billing-events --integration int_1 --from 2026-11-01 --to 2026-12-01 \
+             --action invoiced --action disbursed --type SELLER_REV_SHARE --customer 444455556666 \
+             --product prod-a --limit 7 -o csv",
+        )
+        .unwrap();
+        assert_eq!(cli.command.output(), OutputFormat::Table);
+        let Command::Report(ReportCommand::BillingEvents(BillingEventsArgs {
+            actions,
+            types,
+            limit,
+            from,
+            client,
+            ..
+        })) = cli.command
+        else {
+            panic!("not report billing-events");
+        };
+        assert_eq!(
+            actions,
+            [BillingActionArg::Invoiced, BillingActionArg::Disbursed]
+        );
+        assert_eq!(types, ["SELLER_REV_SHARE"]);
+        assert_eq!(limit, 7);
+        assert_eq!(from.as_deref(), Some("2026-11-01"));
+        assert_eq!(client.output, RevenueFormat::Csv);
+        assert!(parse("souk report billing-events --integration int_1 --action refunded").is_err());
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use souk_auth::RoleAssumer;
+use souk_auth::{Authenticator, RoleAssumer};
 use souk_core::{MillisClock, SharedClock, SystemClock};
 use souk_events::{EventFactory, Namespace};
 use souk_proto::reporting::reporting_service_server::ReportingServiceServer;
@@ -16,9 +16,12 @@ use crate::api::ReportingApi;
 use crate::aws::{AwsFeedBucket, IntegrationFeeds, RoleSellerAccounts};
 use crate::config::ReportingConfig;
 use crate::domain::ingest::Ingestion;
-use crate::domain::ports::{Acting, FeedBucket, SellerAccounts};
+use crate::domain::ports::{Acting, FeedBucket, MeteredUsage, OfferSchedules, SellerAccounts};
+use crate::domain::reconciliation::Reconciler;
 use crate::domain::revenue::Reports;
+use crate::domain::usage::UsageReports;
 use crate::store::{SqlStore, migrations};
+use crate::web::auth::LinkSigner;
 
 /// The store name (PostgreSQL schema, SQLite file stem) of this service.
 pub const STORE_NAME: &str = "reporting";
@@ -32,6 +35,15 @@ pub struct AppOptions {
     pub namespace: Namespace,
     /// Replaces the data feed bucket (the default reads S3 through the role assumer).
     pub bucket: Option<Arc<dyn FeedBucket>>,
+    /// The usage the metering service recorded (the binary reads its store); without it the
+    /// usage report and the reconciliation answer FAILED_PRECONDITION.
+    pub metered: Option<Arc<dyn MeteredUsage>>,
+    /// The accepted offers' payment schedules (the binary reads the offer store); without it
+    /// the reconciliation checks no installments.
+    pub schedules: Option<Arc<dyn OfferSchedules>>,
+    /// Authenticates the revenue page's callers (`GET /reports`); without it the service has
+    /// no HTTP routes.
+    pub authenticator: Option<Authenticator>,
 }
 
 impl std::fmt::Debug for AppOptions {
@@ -48,6 +60,9 @@ impl Default for AppOptions {
             clock: Arc::new(SystemClock),
             namespace: Namespace::default(),
             bucket: None,
+            metered: None,
+            schedules: None,
+            authenticator: None,
         }
     }
 }
@@ -57,9 +72,14 @@ impl Default for AppOptions {
 pub struct ReportingApp {
     ingestion: Ingestion,
     reports: Reports,
+    usage: UsageReports,
+    reconciler: Reconciler,
     store: Store,
     feeds: Arc<dyn IntegrationFeeds>,
     config: Arc<ReportingConfig>,
+    clock: SharedClock,
+    links: LinkSigner,
+    authenticator: Option<Authenticator>,
 }
 
 /// The scheduled ingestion of one replica, stopped by [`Background::shutdown`].
@@ -115,12 +135,25 @@ impl ReportingApp {
             .unwrap_or_else(|| Arc::new(AwsFeedBucket::new(assumer, Arc::clone(&feeds))));
         let sellers: Arc<dyn SellerAccounts> =
             Arc::new(RoleSellerAccounts::new(Arc::clone(&feeds)));
+        let links = match &config.page_link_secret {
+            Some(secret) => LinkSigner::new(secret.expose()),
+            None => LinkSigner::random(),
+        };
+        let reports = Reports::new(sql.clone(), sellers, clock.clone());
+        let usage = UsageReports::new(reports.clone(), options.metered);
+        let reconciler = Reconciler::new(usage.clone(), options.schedules);
         Ok(Self {
-            ingestion: Ingestion::new(bucket, Arc::clone(&sql), clock.clone()),
-            reports: Reports::new(sql, sellers, clock),
+            ingestion: Ingestion::new(bucket, sql, clock.clone())
+                .with_reconciliation(reconciler.clone()),
+            reports,
+            usage,
+            reconciler,
             store,
             feeds,
             config: Arc::new(config),
+            clock,
+            links,
+            authenticator: options.authenticator,
         })
     }
 
@@ -134,17 +167,46 @@ impl ReportingApp {
         &self.reports
     }
 
+    /// The usage report use case.
+    pub fn usage(&self) -> &UsageReports {
+        &self.usage
+    }
+
+    /// The reconciliation use cases.
+    pub fn reconciler(&self) -> &Reconciler {
+        &self.reconciler
+    }
+
     /// The tonic service.
     pub fn server(&self) -> ReportingServiceServer<ReportingApi> {
         ReportingServiceServer::new(ReportingApi::new(
             self.ingestion.clone(),
             self.reports.clone(),
+            self.usage.clone(),
+            self.reconciler.clone(),
         ))
     }
 
-    /// What the binary serves: the gRPC service and the store whose outbox is relayed.
+    /// The revenue page (`GET /reports`, `POST /reports/links`), its callers authenticated by
+    /// `authenticator`.
+    pub fn http(&self, authenticator: Authenticator) -> axum::Router {
+        crate::web::router(crate::web::Web::new(
+            self.reports.clone(),
+            self.reconciler.clone(),
+            authenticator,
+            self.links.clone(),
+            self.clock.clone(),
+        ))
+    }
+
+    /// What the binary serves: the gRPC service, the revenue page on the HTTP port (when the
+    /// options gave an authenticator) and the store whose outbox is relayed.
     pub fn parts(&self) -> ServiceParts {
-        ServiceParts::new(self.server()).with_store(self.store.clone())
+        let parts = ServiceParts::new(self.server()).with_store(self.store.clone());
+        match &self.authenticator {
+            Some(authenticator) => parts.with_http(self.http(authenticator.clone())),
+            None => parts,
+        }
     }
 
     /// Reads the feeds of every integration with a data feed bucket now (what the loop does

@@ -14,6 +14,7 @@ pub mod config;
 pub mod events;
 pub mod proto;
 pub mod store;
+pub mod web;
 
 pub use app::{AppOptions, Background, PassReport, ReportingApp, STORE_NAME};
 pub use config::ReportingConfig;

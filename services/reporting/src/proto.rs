@@ -9,7 +9,10 @@ use crate::domain::billing_event::{BillingAction, BillingEvent};
 use crate::domain::disbursement::DisbursementReport;
 use crate::domain::feed::Feed;
 use crate::domain::ingest::IngestReport;
+use crate::domain::installments::{InstallmentCheck, InstallmentStatus};
+use crate::domain::reconciliation::{Cause, MICROS_PER_UNIT, ReconciledUsage};
 use crate::domain::revenue::RevenueRow;
+use crate::domain::usage::UsageRow;
 
 fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -170,5 +173,126 @@ pub fn billing_event(integration_id: &str, e: &BillingEvent) -> pb::BillingEvent
         bank_trace_id: e.bank_trace_id.clone(),
         broker_id: e.broker_id.clone(),
         transaction_reference_id: e.transaction_reference_id.clone(),
+    }
+}
+
+/// A reconciliation row; quantities billed in fractions are cut to whole units.
+pub fn reconciliation_row(usage: &ReconciledUsage) -> pb::ReconciliationRow {
+    pb::ReconciliationRow {
+        period: usage.key.month.clone(),
+        customer_aws_account_id: usage.customer_aws_account_id.clone(),
+        customer_id: usage.customer_id.clone(),
+        product_code: usage.key.product_code.clone(),
+        dimension: usage.key.dimension.clone(),
+        shipped_quantity: usage.shipped,
+        billed_quantity: usage.billed_micros / MICROS_PER_UNIT,
+        rejected_quantity: usage.rejected,
+        pending_quantity: usage.pending,
+        difference: usage.difference_micros() / MICROS_PER_UNIT,
+        cause: match usage.cause {
+            Cause::Matched => pb::ReconciliationCause::Matched,
+            Cause::NotYetInvoiced => pb::ReconciliationCause::NotYetInvoiced,
+            Cause::ShippedAfterInvoicing => pb::ReconciliationCause::ShippedAfterInvoicing,
+            Cause::Rejected => pb::ReconciliationCause::Rejected,
+            Cause::MissingFromFeed => pb::ReconciliationCause::MissingFromFeed,
+            Cause::NotShippedBySouk => pb::ReconciliationCause::NotShippedBySouk,
+            Cause::Pending => pb::ReconciliationCause::Pending,
+        } as i32,
+        explanation: usage.cause.explanation().to_owned(),
+    }
+}
+
+/// A usage report row.
+pub fn usage_row(row: &UsageRow) -> pb::UsagePeriod {
+    pb::UsagePeriod {
+        period: Some(souk_proto::common::DateRange {
+            start_date: row.start.map(date),
+            end_date: row.end.map(date),
+        }),
+        customer_id: row.customer_id.clone(),
+        product_code: row.product_code.clone(),
+        dimension: row.dimension.clone(),
+        recorded_quantity: row.recorded,
+        shipped_quantity: row.shipped,
+        rejected_quantity: row.rejected,
+        pending_quantity: row.pending,
+    }
+}
+
+/// One channel-partner share.
+pub fn channel_partner_share(
+    row: &crate::domain::channel_partner::PartnerShare,
+) -> pb::ChannelPartnerShare {
+    pb::ChannelPartnerShare {
+        agreement_id: row.agreement_id.clone(),
+        offer_id: row.offer_id.clone(),
+        product_id: row.product_id.clone(),
+        product_code: row.product_code.clone(),
+        reseller_aws_account_id: row.reseller_aws_account_id.clone(),
+        customer_aws_account_id: row.customer_aws_account_id.clone(),
+        currency_code: row.currency.clone(),
+        buyer_price_micros: row.buyer_price_micros,
+        reseller_share_micros: row.reseller_share_micros,
+        isv_share_micros: row.isv_share_micros,
+        aws_share_micros: row.aws_share_micros,
+    }
+}
+
+/// A contract report.
+pub fn contract_report(
+    report: &crate::domain::contracts::ContractReport,
+) -> pb::GetContractReportResponse {
+    pb::GetContractReportResponse {
+        contracts: report
+            .contracts
+            .iter()
+            .map(|c| pb::Contract {
+                agreement_id: c.agreement_id.clone(),
+                offer_id: c.offer_id.clone(),
+                product_id: c.product_id.clone(),
+                product_code: c.product_code.clone(),
+                customer_aws_account_id: c.customer_aws_account_id.clone(),
+                reseller_aws_account_id: c.reseller_aws_account_id.clone(),
+                status: c.status.clone(),
+                start_time: Some(timestamp(c.start)),
+                end_time: Some(timestamp(c.end)),
+                renewal_time: c.renewal().map(timestamp),
+                currency_code: c.currency.clone(),
+                total_contract_value_micros: c.tcv_micros,
+                arr_micros: c.arr_micros,
+                mrr_micros: c.mrr_micros,
+            })
+            .collect(),
+        totals: report
+            .totals
+            .iter()
+            .map(|t| pb::ContractTotal {
+                currency_code: t.currency.clone(),
+                contracts: t.contracts,
+                total_contract_value_micros: t.tcv_micros,
+                arr_micros: t.arr_micros,
+                mrr_micros: t.mrr_micros,
+            })
+            .collect(),
+    }
+}
+
+/// An installment against the invoices.
+pub fn installment_check(check: &InstallmentCheck) -> pb::InstallmentCheck {
+    pb::InstallmentCheck {
+        agreement_id: check.agreement_id.clone(),
+        offer_id: check.aws_offer_id.clone(),
+        souk_offer_id: check.offer_id.clone(),
+        charge_date: Some(date(check.charge_date)),
+        currency_code: check.currency.clone(),
+        expected_micros: check.expected_micros,
+        invoiced_micros: check.invoiced_micros,
+        invoice_id: check.invoice_id.clone(),
+        status: match check.status {
+            InstallmentStatus::Invoiced => pb::InstallmentStatus::Invoiced,
+            InstallmentStatus::NotYetDue => pb::InstallmentStatus::NotYetDue,
+            InstallmentStatus::NotYetInvoiced => pb::InstallmentStatus::NotYetInvoiced,
+            InstallmentStatus::Missing => pb::InstallmentStatus::Missing,
+        } as i32,
     }
 }

@@ -1,5 +1,7 @@
 //! Client subcommands: talk to a running Souk over gRPC with an API key.
 
+pub mod billing_events;
+pub mod contracts;
 pub mod customers;
 pub mod entitlements;
 pub mod fulfilment;
@@ -11,11 +13,14 @@ pub mod offers;
 pub mod org;
 pub mod output;
 pub mod plans;
+pub mod reconciliation;
+pub mod report_page;
 pub mod reports;
 pub mod resale;
 pub mod resale_file;
 pub mod sandbox;
 pub mod usage;
+pub mod usage_report;
 
 use std::path::Path;
 

@@ -87,6 +87,27 @@ pub fn time_json(ts: Option<&Timestamp>) -> Value {
     }
 }
 
+/// RFC 4180 CSV: the `header` row, then `rows`, CRLF line ends, a field in double quotes (inner
+/// quotes doubled) when it holds a comma, a quote or a line break.
+pub fn csv(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut out = header.join(",");
+    out.push_str("\r\n");
+    for row in rows {
+        let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&fields.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
 /// The enum value's name without its type prefix, lowercase (`SCOPE_READ_ONLY` → `read_only`).
 pub fn enum_name(full: &str, prefix: &str) -> String {
     full.strip_prefix(prefix)
@@ -97,6 +118,18 @@ pub fn enum_name(full: &str, prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_quotes_only_what_needs_it() {
+        let text = csv(
+            &["a", "b"],
+            [vec![
+                "plain".to_owned(),
+                "with, comma and \"quote\"".to_owned(),
+            ]],
+        );
+        assert_eq!(text, "a,b\r\nplain,\"with, comma and \"\"quote\"\"\"\r\n");
+    }
 
     #[test]
     fn tables_align_columns() {

@@ -7,14 +7,16 @@ use souk_proto::reporting::reporting_service_client::ReportingServiceClient;
 use souk_proto::reporting::{
     FeedIngestion, GetDisbursementReportRequest, GetDisbursementReportResponse,
     GetRevenueReportRequest, GetRevenueReportResponse, IngestDataFeedsRequest,
-    IngestDataFeedsResponse, RevenueGrouping, RevenueRow,
+    IngestDataFeedsResponse, ReportFilter, RevenueGrouping, RevenueRow,
 };
 use tonic::transport::Channel;
 
 use super::call;
 use super::offers::{instant, usage};
-use super::output::{Table, emit, enum_name, time, time_json};
-use crate::args::{ClientArgs, OutputFormat, ReportCommand, RevenueFormat, RevenueGroupArg};
+use super::output::{Table, csv, emit, enum_name, time, time_json};
+use crate::args::{
+    ClientArgs, OutputFormat, ReportCommand, ReportFilterArgs, RevenueFormat, RevenueGroupArg,
+};
 
 /// An authenticated client of the reporting service.
 pub type ReportingClient = ReportingServiceClient<
@@ -33,6 +35,12 @@ where
 /// Runs a `report` subcommand.
 pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
     match command {
+        ReportCommand::Partners(args) => super::contracts::partners(args).await,
+        ReportCommand::Contracts(args) => super::contracts::contracts(args).await,
+        ReportCommand::Usage(args) => super::usage_report::run(args).await,
+        ReportCommand::Reconcile(args) => super::reconciliation::run(args).await,
+        ReportCommand::Page(args) => super::report_page::run(args).await,
+        ReportCommand::BillingEvents(args) => super::billing_events::run(args).await,
         ReportCommand::Ingest {
             integration,
             full_resync,
@@ -59,6 +67,7 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
             integration,
             from,
             to,
+            filter,
             client,
         } => {
             let (start_time, end_time) = range(from, to)?;
@@ -68,6 +77,7 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
                     integration_id: integration,
                     start_time,
                     end_time,
+                    filter: report_filter(&filter),
                 }),
             )
             .await?;
@@ -85,6 +95,7 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
             from,
             to,
             group_by,
+            filter,
             client,
         } => {
             let (start_time, end_time) = range(from, to)?;
@@ -95,6 +106,7 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
                 start_time,
                 end_time,
                 group_by: groups.iter().map(|g| *g as i32).collect(),
+                filter: report_filter(&filter),
             }))
             .await?;
             let freshness = match time(report.data_freshness_time.as_ref()) {
@@ -123,8 +135,21 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
     }
 }
 
+/// The filter flags as the contract's filter; none when no flag is given.
+fn report_filter(args: &ReportFilterArgs) -> Option<ReportFilter> {
+    let filter = ReportFilter {
+        product_ids: args.products.clone(),
+        product_codes: args.product_codes.clone(),
+        customer_aws_account_ids: args.customers.clone(),
+        offer_ids: args.offers.clone(),
+        agreement_ids: args.agreements.clone(),
+        reseller_aws_account_ids: args.resellers.clone(),
+    };
+    (filter != ReportFilter::default()).then_some(filter)
+}
+
 /// `--from` and `--to` as instants, the end after the start.
-fn range(
+pub(super) fn range(
     from: Option<String>,
     to: Option<String>,
 ) -> anyhow::Result<(
@@ -188,17 +213,8 @@ fn disbursement_tables(report: &GetDisbursementReportResponse) -> String {
     format!("{}\n{}\n{}", paid.render(), open.render(), totals.render())
 }
 
-/// `micros` of a currency as an exact decimal with two to six decimals: 1234500000 →
-/// `1234.50`, 1000 → `0.001`, -500000 → `-0.50`.
-pub fn amount(micros: i64) -> String {
-    let sign = if micros < 0 { "-" } else { "" };
-    let abs = micros.unsigned_abs();
-    let mut fraction = format!("{:06}", abs % 1_000_000);
-    while fraction.len() > 2 && fraction.ends_with('0') {
-        fraction.pop();
-    }
-    format!("{sign}{}.{fraction}", abs / 1_000_000)
-}
+/// `micros` of a currency as an exact decimal with two to six decimals.
+pub use souk_core::money::decimal as amount;
 
 /// The `--group-by` values as the service's groupings, each once, in the order of the table's
 /// columns (month, product, customer, offer) whatever the order given.
@@ -351,36 +367,35 @@ fn amounts(row: &RevenueRow) -> [i64; 6] {
 /// The report as RFC 4180 CSV (CRLF line ends, fields quoted when needed) with a header row;
 /// every column whatever the groups, amounts as exact decimals.
 fn revenue_csv(rows: &[RevenueRow]) -> String {
-    let mut out = String::from(
-        "period,product_code,product_id,customer_aws_account_id,offer_id,currency_code,gross,listing_fee,refunds,net,disbursed,tax\r\n",
-    );
-    for row in rows {
-        let mut fields: Vec<String> = [
-            &row.period,
-            &row.product_code,
-            &row.product_id,
-            &row.customer_aws_account_id,
-            &row.offer_id,
-            &row.currency_code,
-        ]
-        .into_iter()
-        .map(|text| csv_field(text))
-        .collect();
-        fields.extend(amounts(row).into_iter().map(amount));
-        out.push_str(&fields.join(","));
-        out.push_str("\r\n");
-    }
-    out
-}
-
-/// A CSV field: as is, or in double quotes (inner quotes doubled) if it holds a comma, a quote
-/// or a line break.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
+    const HEADER: &[&str] = &[
+        "period",
+        "product_code",
+        "product_id",
+        "customer_aws_account_id",
+        "offer_id",
+        "currency_code",
+        "gross",
+        "listing_fee",
+        "refunds",
+        "net",
+        "disbursed",
+        "tax",
+    ];
+    csv(
+        HEADER,
+        rows.iter().map(|row| {
+            let mut fields = vec![
+                row.period.clone(),
+                row.product_code.clone(),
+                row.product_id.clone(),
+                row.customer_aws_account_id.clone(),
+                row.offer_id.clone(),
+                row.currency_code.clone(),
+            ];
+            fields.extend(amounts(row).into_iter().map(amount));
+            fields
+        }),
+    )
 }
 
 fn revenue_json(report: &GetRevenueReportResponse) -> Value {

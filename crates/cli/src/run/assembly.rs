@@ -141,6 +141,8 @@ pub async fn assemble(
     let mut offer_background = None;
     let mut reporting_background = None;
     let mut followers = Vec::new();
+    // Other services' stores a served service reads (closed with the rest).
+    let mut read_stores = Vec::new();
     let mut backgrounds = Vec::new();
     for service in serve {
         services.push(match service {
@@ -230,6 +232,25 @@ pub async fn assemble(
                 let store = databases
                     .open(souk_reporting::STORE_NAME, config.database_max_connections)
                     .await?;
+                // The usage report and the reconciliation read the metering records and the
+                // accepted offers; their tables are migrated here too (idempotent, safe beside
+                // the running services) so that a reporting-only process finds them.
+                let metering_store = databases
+                    .open(souk_metering::STORE_NAME, config.database_max_connections)
+                    .await?;
+                metering_store
+                    .migrate(souk_metering::store::migrations())
+                    .await
+                    .context("cannot migrate the metering store the reports read")?;
+                read_stores.push(metering_store.clone());
+                let offer_store = databases
+                    .open(souk_offer::STORE_NAME, config.database_max_connections)
+                    .await?;
+                offer_store
+                    .migrate(souk_offer::store::migrations())
+                    .await
+                    .context("cannot migrate the offer store the reports read")?;
+                read_stores.push(offer_store.clone());
                 let app = souk_reporting::ReportingApp::new(
                     store,
                     Arc::new(super::roles::IntegrationRoleDirectory(integration.clone())),
@@ -237,6 +258,13 @@ pub async fn assemble(
                     config.reporting.clone(),
                     souk_reporting::AppOptions {
                         clock: runtime.clock.clone(),
+                        authenticator: Some(authenticator.clone()),
+                        metered: Some(Arc::new(super::metered::MeteringRecords(
+                            souk_metering::store::UsageTotals::new(metering_store),
+                        ))),
+                        schedules: Some(Arc::new(super::schedules::OfferStoreSchedules(
+                            souk_offer::store::AcceptedSchedules::new(offer_store),
+                        ))),
                         ..souk_reporting::AppOptions::default()
                     },
                 )
@@ -260,6 +288,7 @@ pub async fn assemble(
             stores.push(store);
         }
     }
+    stores.extend(read_stores);
     // WatchEvents streams the integration service's outbox (the only service with events so
     // far); a caller sees only its own organisation's events and needs read access.
     let watch = WatchEventsService::new(

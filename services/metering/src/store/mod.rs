@@ -29,6 +29,7 @@ mod ingest;
 mod json_rows;
 pub mod migrations;
 mod rows;
+mod usage_totals;
 
 #[cfg(test)]
 mod tests;
@@ -46,6 +47,7 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 pub use migrations::migrations;
+pub use usage_totals::{UsageQuery, UsageTotal, UsageTotals};
 
 use crate::domain::Error;
 use crate::domain::model::{HourlyRecord, Meter, RecordStatus};

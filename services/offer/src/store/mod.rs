@@ -5,6 +5,7 @@
 pub mod migrations;
 mod resale_rows;
 mod rows;
+mod schedules;
 mod transaction;
 
 #[cfg(test)]
@@ -20,6 +21,7 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 pub use migrations::migrations;
+pub use schedules::{AcceptedSchedule, AcceptedSchedules};
 
 use crate::domain::Error;
 use crate::domain::model::Offer;

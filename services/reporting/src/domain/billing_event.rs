@@ -86,12 +86,18 @@ pub struct BillingEvent {
     pub agreement_id: Option<String>,
     /// The offer of that agreement, when the feed says it.
     pub offer_id: Option<String>,
+    /// The metered quantity a usage charge bills, in millionths of a unit, when the feed says
+    /// it (`usage_quantity`, a column the emulator adds).
+    pub usage_quantity_micros: Option<i64>,
+    /// The dimension of that quantity (`usage_dimension`, a column the emulator adds).
+    pub usage_dimension: Option<String>,
 }
 
 impl BillingEvent {
     /// The billing event of `row`, a row of the `billing_event` feed. `Err` names the column and
     /// quotes the value that does not read, e.g. `action "REFUNDED" is not INVOICED, FORGIVEN or
-    /// DISBURSED`. The `agreement_id` and `offer_id` columns are optional.
+    /// DISBURSED`. The `agreement_id`, `offer_id`, `usage_quantity` and `usage_dimension` columns
+    /// are optional.
     pub fn from_row(row: &FeedRow) -> Result<Self, String> {
         if row.feed != Feed::BillingEvent {
             return Err(format!(
@@ -121,6 +127,9 @@ impl BillingEvent {
                 ));
             }
         };
+        let usage_quantity_micros = optional(row, "usage_quantity")
+            .map(|raw| micros(&raw).map_err(|e| format!("usage_quantity {e}")))
+            .transpose()?;
         let usage_period_start = date(row, "usage_period_start_date")?;
         let usage_period_end = date(row, "usage_period_end_date")?;
         if let (Some(start), Some(end)) = (usage_period_start, usage_period_end)
@@ -154,6 +163,8 @@ impl BillingEvent {
             broker_id: row.get("broker_id").to_owned(),
             agreement_id: optional(row, "agreement_id"),
             offer_id: optional(row, "offer_id"),
+            usage_quantity_micros,
+            usage_dimension: optional(row, "usage_dimension"),
         })
     }
 }

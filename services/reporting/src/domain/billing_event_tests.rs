@@ -42,6 +42,7 @@ const USAGE_LINE: &[(&str, &str)] = &[
     ("agreement_id", "agmt-1a2b3c4d5e6f7g8h9i0j"),
     ("offer_id", "offer-1a2b3c4d5e6f7"),
     ("usage_quantity", "125"),
+    ("usage_dimension", "requests"),
 ];
 
 fn quoted(fields: impl Iterator<Item = String>) -> String {
@@ -115,7 +116,17 @@ fn reads_a_usage_line() {
             broker_id: "AWS_INC".to_owned(),
             agreement_id: Some("agmt-1a2b3c4d5e6f7g8h9i0j".to_owned()),
             offer_id: Some("offer-1a2b3c4d5e6f7".to_owned()),
+            usage_quantity_micros: Some(125_000_000),
+            usage_dimension: Some("requests".to_owned()),
         }
+    );
+}
+
+#[test]
+fn a_usage_quantity_that_is_not_a_decimal_is_named() {
+    assert_eq!(
+        error(&[("usage_quantity", Some("12 units"))]),
+        "usage_quantity \"12 units\" is not a decimal number"
     );
 }
 

@@ -3,11 +3,12 @@
 //! not paid out yet (balance-impacting rows of the seller no `DISBURSED` row settles), with its
 //! age. Per currency, never added across currencies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use time::OffsetDateTime;
 
 use super::error::Error;
+use super::filter::Filter;
 use super::ports::Acting;
 use super::revenue::Reports;
 
@@ -63,19 +64,55 @@ impl Reports {
         start: Option<OffsetDateTime>,
         end: Option<OffsetDateTime>,
     ) -> Result<DisbursementReport, Error> {
+        self.filtered_disbursements(acting, start, end, &Filter::default())
+            .await
+    }
+
+    /// [`Reports::disbursements`] over the billing events `filter` keeps: the payouts that
+    /// settle at least one of them, each for the part that settles them (minus their
+    /// `DISBURSED` rows) with their invoices, and the outstanding invoices among them.
+    pub async fn filtered_disbursements(
+        &self,
+        acting: &Acting,
+        start: Option<OffsetDateTime>,
+        end: Option<OffsetDateTime>,
+        filter: &Filter,
+    ) -> Result<DisbursementReport, Error> {
         let now = self.now();
         let names = self.names(acting).await?;
+        let selection = self.selection(acting, filter, &names).await?;
         let mut seller: Vec<String> = names.seller.iter().cloned().collect();
         seller.sort();
         let store = self.store();
         let mut payouts = store.payouts(acting, &seller, start, end).await?;
-        let settled = store.settled_invoices(acting).await?;
-        for payout in &mut payouts {
-            if let Some(invoices) = settled.get(&payout.billing_event_id) {
-                payout.invoice_ids.clone_from(invoices);
+        if selection.is_all() {
+            let settled = store.settled_invoices(acting).await?;
+            for payout in &mut payouts {
+                if let Some(invoices) = settled.get(&payout.billing_event_id) {
+                    payout.invoice_ids.clone_from(invoices);
+                }
             }
+        } else {
+            let mut parts: HashMap<String, (i64, Vec<String>)> = HashMap::new();
+            for s in store.selected_settlements(acting, &selection).await? {
+                let part = parts.entry(s.payout_id).or_default();
+                part.0 -= s.amount_micros;
+                if !s.invoice_id.is_empty() {
+                    part.1.push(s.invoice_id);
+                }
+            }
+            payouts.retain_mut(|payout| match parts.remove(&payout.billing_event_id) {
+                Some((amount, mut invoices)) => {
+                    invoices.sort();
+                    invoices.dedup();
+                    payout.amount_micros = amount;
+                    payout.invoice_ids = invoices;
+                    true
+                }
+                None => false,
+            });
         }
-        let mut outstanding = store.outstanding(acting, &seller).await?;
+        let mut outstanding = store.outstanding(acting, &seller, &selection).await?;
         for o in &mut outstanding {
             o.age_days = o.invoice_at.map_or(0, |at| (now - at).whole_days().max(0));
         }

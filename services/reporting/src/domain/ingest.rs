@@ -12,9 +12,10 @@ use souk_core::SharedClock;
 use super::billing_event::BillingEvent;
 use super::error::Error;
 use super::feed::Feed;
-use super::parse::parse_file;
+use super::parse::parse_each;
 use super::ports::{Acting, CallError, FeedBucket, FileRows, Store};
-use super::row::RejectedRow;
+use super::reconciliation::Reconciler;
+use super::row::{FeedRow, RejectedRow};
 
 /// Most rejected rows an ingestion report lists (all are counted and parked).
 pub const LISTED_REJECTIONS: usize = 100;
@@ -55,6 +56,7 @@ pub struct Ingestion {
     bucket: Arc<dyn FeedBucket>,
     store: Arc<dyn Store>,
     clock: SharedClock,
+    reconciliation: Option<Reconciler>,
 }
 
 impl std::fmt::Debug for Ingestion {
@@ -70,7 +72,15 @@ impl Ingestion {
             bucket,
             store,
             clock,
+            reconciliation: None,
         }
+    }
+
+    /// After each ingestion that reads new rows, reconciles the integration's usage with
+    /// `reconciler` and announces the new discrepancies (`report.discrepancy`).
+    pub fn with_reconciliation(mut self, reconciler: Reconciler) -> Self {
+        self.reconciliation = Some(reconciler);
+        self
     }
 
     /// Reads the integration's new and changed files (every file with `full_resync`).
@@ -93,22 +103,7 @@ impl Ingestion {
                 .get(acting, object)
                 .await
                 .map_err(bucket_error)?;
-            let (rows, mut rejected) = match parse_file(feed, &bytes) {
-                Ok(parsed) => (parsed.rows, parsed.rejected),
-                Err(reason) => (Vec::new(), vec![RejectedRow { line: 1, reason }]),
-            };
-            let mut billing_events = Vec::new();
-            if feed == Feed::BillingEvent {
-                for row in &rows {
-                    match BillingEvent::from_row(row) {
-                        Ok(event) => billing_events.push(event),
-                        Err(reason) => rejected.push(RejectedRow {
-                            line: row.line,
-                            reason,
-                        }),
-                    }
-                }
-            }
+            let (rows, billing_events, rejected) = read_rows(feed, &bytes);
             let file = FileRows {
                 object,
                 feed,
@@ -145,6 +140,25 @@ impl Ingestion {
         if report.rows > 0 || report.rejected_rows > 0 {
             self.store.record_ingestion(acting, &report).await?;
         }
+        if report.rows > 0
+            && let Some(reconciler) = &self.reconciliation
+        {
+            // The rows are stored whatever happens here: a failed reconciliation is retried
+            // by the next ingestion that reads new rows, and the report is still answered.
+            match reconciler.announce(acting).await {
+                Ok(0) => {}
+                Ok(announced) => tracing::info!(
+                    integration_id = %acting.integration_id,
+                    announced,
+                    "usage discrepancies announced"
+                ),
+                Err(error) => tracing::warn!(
+                    integration_id = %acting.integration_id,
+                    %error,
+                    "reconciling usage after ingestion failed"
+                ),
+            }
+        }
         Ok(report)
     }
 }
@@ -159,4 +173,33 @@ pub(crate) fn bucket_error(error: CallError) -> Error {
             Error::FailedPrecondition(format!("the data feed bucket refused: {code}: {message}"))
         }
     }
+}
+
+/// The rows of `bytes`, a file of `feed`: billing events typed as they are read (a month's
+/// `billing_event` file can hold millions of rows, never all held as generic rows), the other
+/// feeds' rows as they are; and the rows that do not read, in line order.
+fn read_rows(feed: Feed, bytes: &[u8]) -> (Vec<FeedRow>, Vec<BillingEvent>, Vec<RejectedRow>) {
+    let mut rows = Vec::new();
+    let mut billing_events = Vec::new();
+    let mut typing_errors = Vec::new();
+    let parsed = parse_each(feed, bytes, |row| {
+        if feed != Feed::BillingEvent {
+            rows.push(row);
+            return;
+        }
+        match BillingEvent::from_row(&row) {
+            Ok(event) => billing_events.push(event),
+            Err(reason) => typing_errors.push(RejectedRow {
+                line: row.line,
+                reason,
+            }),
+        }
+    });
+    let mut rejected = match parsed {
+        Ok(rejected) => rejected,
+        Err(reason) => vec![RejectedRow { line: 1, reason }],
+    };
+    rejected.extend(typing_errors);
+    rejected.sort_by_key(|r| r.line);
+    (rows, billing_events, rejected)
 }

@@ -26,6 +26,18 @@ const DELETE_DATE: &str = "delete_date";
 /// `Err` when the file cannot be read at all: no header row, a header that is not UTF-8 or
 /// names a column twice, or a header without one of `feed`'s key columns or `valid_from`.
 pub fn parse_file(feed: Feed, bytes: &[u8]) -> Result<ParsedFile, String> {
+    let mut rows = Vec::new();
+    let rejected = parse_each(feed, bytes, |row| rows.push(row))?;
+    Ok(ParsedFile { rows, rejected })
+}
+
+/// Reads `bytes`, a file of `feed`, handing each row to `on_row` as it is read (so a big file
+/// is never held as rows all at once); the rejected rows. `Err` as [`parse_file`].
+pub fn parse_each(
+    feed: Feed,
+    bytes: &[u8],
+    mut on_row: impl FnMut(FeedRow),
+) -> Result<Vec<RejectedRow>, String> {
     let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -44,13 +56,13 @@ pub fn parse_file(feed: Feed, bytes: &[u8]) -> Result<ParsedFile, String> {
     let header = read_header(feed, &header)?;
 
     let mut lines = Lines::new(bytes);
-    let mut parsed = ParsedFile::default();
+    let mut rejected = Vec::new();
     for record in records {
         let record = match record {
             Ok(record) => record,
             Err(e) => {
                 let line = e.position().map_or(0, |p| lines.at(p.byte()));
-                parsed.rejected.push(RejectedRow {
+                rejected.push(RejectedRow {
                     line,
                     reason: format!("the row cannot be read: {e}"),
                 });
@@ -62,11 +74,11 @@ pub fn parse_file(feed: Feed, bytes: &[u8]) -> Result<ParsedFile, String> {
         }
         let line = record.position().map_or(0, |p| lines.at(p.byte()));
         match read_row(feed, &header, &record, line) {
-            Ok(row) => parsed.rows.push(row),
-            Err(reason) => parsed.rejected.push(RejectedRow { line, reason }),
+            Ok(row) => on_row(row),
+            Err(reason) => rejected.push(RejectedRow { line, reason }),
         }
     }
-    Ok(parsed)
+    Ok(rejected)
 }
 
 /// Parses an ISO-8601 UTC timestamp (`2026-11-01T00:00:00Z`, with or without fractional

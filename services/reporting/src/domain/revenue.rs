@@ -11,8 +11,10 @@ use time::OffsetDateTime;
 use super::billing_event::BillingAction;
 use super::error::Error;
 use super::feed::Feed;
+use super::filter::Filter;
 use super::ingest::bucket_error;
 use super::ports::{Acting, RevenueLine, SellerAccounts, Store};
+use super::row::column;
 
 /// What the rows of a revenue report are grouped by, besides the currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,8 +105,31 @@ impl Reports {
         end: Option<OffsetDateTime>,
         group_by: &[Grouping],
     ) -> Result<RevenueReport, Error> {
+        self.filtered_revenue(acting, start, end, group_by, &Filter::default())
+            .await
+    }
+
+    /// [`Reports::revenue`] over the billing events `filter` keeps (docs/reporting.md,
+    /// filters).
+    pub async fn filtered_revenue(
+        &self,
+        acting: &Acting,
+        start: Option<OffsetDateTime>,
+        end: Option<OffsetDateTime>,
+        group_by: &[Grouping],
+        filter: &Filter,
+    ) -> Result<RevenueReport, Error> {
         let names = self.names(acting).await?;
-        let lines = self.store.revenue_lines(acting, start, end).await?;
+        let selection = self.selection(acting, filter, &names).await?;
+        let lines = if selection.is_all() {
+            self.store
+                .revenue_lines(acting, start, end, group_by)
+                .await?
+        } else {
+            self.store
+                .selected_revenue_lines(acting, start, end, &selection, group_by)
+                .await?
+        };
         Ok(RevenueReport {
             rows: fold(&lines, &names, group_by),
             freshness: self.store.freshness(acting).await?,
@@ -151,6 +176,10 @@ pub struct Names {
     pub aws_accounts: HashMap<String, String>,
     /// Product code by product id.
     pub product_codes: HashMap<String, String>,
+    /// AWS account id by the buyer's metering `CustomerIdentifier` (`encrypted_account_id`).
+    pub aws_by_identifier: HashMap<String, String>,
+    /// The manufacturer (`account` feed id) of each product, when the feed names it.
+    pub manufacturers: HashMap<String, String>,
 }
 
 impl Names {
@@ -160,8 +189,6 @@ impl Names {
         products: &[BTreeMap<String, String>],
         seller: &str,
     ) -> Self {
-        let column =
-            |row: &BTreeMap<String, String>, name: &str| row.get(name).cloned().unwrap_or_default();
         let mut names = Self::default();
         for row in accounts {
             let id = column(row, "account_id");
@@ -169,12 +196,21 @@ impl Names {
             if aws == seller {
                 names.seller.insert(id.clone());
             }
+            let identifier = column(row, "encrypted_account_id");
+            if !identifier.is_empty() {
+                names.aws_by_identifier.insert(identifier, aws.clone());
+            }
             names.aws_accounts.insert(id, aws);
         }
         for row in products {
+            let product_id = column(row, "product_id");
+            let manufacturer = column(row, "manufacturer_account_id");
+            if !manufacturer.is_empty() {
+                names.manufacturers.insert(product_id.clone(), manufacturer);
+            }
             names
                 .product_codes
-                .insert(column(row, "product_id"), column(row, "product_code"));
+                .insert(product_id, column(row, "product_code"));
         }
         names
     }
@@ -279,6 +315,7 @@ mod tests {
             seller: HashSet::from(["reseller".to_owned()]),
             aws_accounts: HashMap::from([("buyer".to_owned(), "444455556666".to_owned())]),
             product_codes: HashMap::from([("prod-a".to_owned(), "code-a".to_owned())]),
+            ..Names::default()
         }
     }
 

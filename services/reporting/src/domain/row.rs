@@ -70,3 +70,11 @@ pub struct ParsedFile {
     /// The rows that did not.
     pub rejected: Vec<RejectedRow>,
 }
+
+/// Column `name` of a current feed row (as `Store::current_rows` gives them), trimmed; empty
+/// when the row lacks it.
+pub fn column(row: &std::collections::BTreeMap<String, String>, name: &str) -> String {
+    row.get(name)
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default()
+}

@@ -103,6 +103,32 @@ pub const MIGRATIONS: &[Migration] = &[
         "CREATE INDEX billing_events_parent ON billing_events (integration_id, parent_billing_event_id);
     CREATE INDEX billing_events_disbursement ON billing_events (integration_id, disbursement_billing_event_id);",
     ),
+    Migration::portable(
+        510,
+        "billing_events_usage",
+        // The metered quantity and dimension a usage charge bills, when the feed names them:
+        // reconciliation compares them with the records the metering service shipped.
+        "ALTER TABLE billing_events ADD COLUMN usage_quantity_micros BIGINT;
+    ALTER TABLE billing_events ADD COLUMN usage_dimension TEXT;",
+    ),
+    Migration::portable(
+        511,
+        "discrepancies",
+        // The reconciliation differences announced (`report.discrepancy`), to announce each
+        // once and again only when it changes.
+        "CREATE TABLE discrepancies (
+        organization_id TEXT NOT NULL,
+        integration_id TEXT NOT NULL,
+        month TEXT NOT NULL,
+        customer TEXT NOT NULL,
+        product_code TEXT NOT NULL,
+        dimension TEXT NOT NULL,
+        cause TEXT NOT NULL,
+        difference_micros BIGINT NOT NULL,
+        announced_at BIGINT NOT NULL,
+        PRIMARY KEY (integration_id, month, customer, product_code, dimension)
+    );",
+    ),
 ];
 
 /// The service's migrations (the store adds its shared ones).

@@ -4,6 +4,8 @@
 //! Every query is confined to the caller's organisation and integration.
 
 pub mod migrations;
+mod partners;
+mod reconciliation;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -19,11 +21,15 @@ pub use migrations::migrations;
 
 use crate::domain::Error;
 use crate::domain::billing_event::{BillingAction, BillingEvent};
+use crate::domain::billing_events::{EventCursor, EventQuery, ListedEvent};
 use crate::domain::disbursement::{Outstanding, Payout};
 use crate::domain::feed::Feed;
 use crate::domain::ingest::IngestReport;
-use crate::domain::ports::{self, Acting, FileRows, RevenueLine};
+use crate::domain::ports::{self, Acting, FileRows, RevenueLine, Settlement};
+use crate::domain::reconciliation::{Announced, DiscrepancyKey, ReconciledUsage};
+use crate::domain::revenue::Grouping;
 use crate::domain::row::{FeedRow, History};
+use crate::domain::selection::Selection;
 
 fn db(err: sqlx::Error) -> Error {
     souk_store::map_sqlx_error(err).into()
@@ -258,6 +264,8 @@ const BILLING_COLUMNS: &[&str] = &[
     "broker_id",
     "agreement_id",
     "offer_id",
+    "usage_quantity_micros",
+    "usage_dimension",
 ];
 
 /// When a billing event counts: its invoice date, or (a disbursement) when it was written.
@@ -313,6 +321,8 @@ fn billing_values(args: &mut Args, acting: &Acting, e: &BillingEvent) -> String 
         args.text(e.broker_id.clone()),
         opt_text(args, e.agreement_id.clone()),
         opt_text(args, e.offer_id.clone()),
+        opt_int(args, e.usage_quantity_micros),
+        opt_text(args, e.usage_dimension.clone()),
     ];
     format!("({})", values.join(", "))
 }
@@ -511,12 +521,12 @@ impl ports::Store for SqlStore {
         acting: &Acting,
         start: Option<OffsetDateTime>,
         end: Option<OffsetDateTime>,
+        group_by: &[Grouping],
     ) -> Result<Vec<RevenueLine>, Error> {
-        const GROUP: &str = "month, product_id, end_user_account_id, offer_id, currency, action, \
-            transaction_type, balance_impacting, from_account_id, to_account_id";
+        let (columns, group) = line_columns(group_by, "");
         let mut args = Args::default();
         let mut sql = format!(
-            "SELECT {GROUP}, CAST(SUM(amount_micros) AS BIGINT) AS amount FROM billing_events \
+            "SELECT {columns}, CAST(SUM(amount_micros) AS BIGINT) AS amount FROM billing_events \
              WHERE {} AND delete_date IS NULL",
             scope(&mut args, acting)
         );
@@ -526,7 +536,7 @@ impl ports::Store for SqlStore {
         if let Some(end) = end {
             sql.push_str(&format!(" AND at < {}", args.int(to_unix_millis(end))));
         }
-        sql.push_str(&format!(" GROUP BY {GROUP}"));
+        sql.push_str(&format!(" GROUP BY {group}"));
         let found = self.fetch(args, sql).await?;
         found.iter().map(revenue_line).collect()
     }
@@ -618,47 +628,41 @@ impl ports::Store for SqlStore {
         Ok(settled)
     }
 
-    async fn outstanding(
+    async fn billed_usage(
         &self,
         acting: &Acting,
-        seller: &[String],
-    ) -> Result<Vec<Outstanding>, Error> {
-        if seller.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut args = Args::default();
-        let org = args.text(acting.organization_id.as_str());
-        let integration = args.text(acting.integration_id.as_str());
-        let from = args.texts(seller.iter().map(String::as_str));
-        let to = args.texts(seller.iter().map(String::as_str));
-        let sql = format!(
-            "SELECT e.invoice_id AS invoice_id, e.currency AS currency, \
-             CAST(SUM(e.amount_micros) AS BIGINT) AS amount, MIN(e.invoice_at) AS invoice_at \
-             FROM billing_events e WHERE e.organization_id = {org} AND e.integration_id = {integration} \
-             AND e.delete_date IS NULL AND e.balance_impacting = 1 \
-             AND e.action IN ('INVOICED', 'FORGIVEN') \
-             AND (e.from_account_id IN ({from}) OR e.to_account_id IN ({to})) \
-             AND NOT EXISTS (SELECT 1 FROM billing_events d WHERE d.integration_id = e.integration_id \
-                 AND d.parent_billing_event_id = e.billing_event_id AND d.action = 'DISBURSED' \
-                 AND d.delete_date IS NULL) \
-             GROUP BY e.invoice_id, e.currency ORDER BY MIN(e.invoice_at), e.invoice_id"
-        );
-        let found = self.fetch(args, sql).await?;
-        let mut outstanding = Vec::new();
-        for r in &found {
-            let amount = row::int(r, "amount")?;
-            if amount == 0 {
-                continue;
-            }
-            outstanding.push(Outstanding {
-                invoice_id: row::text(r, "invoice_id")?,
-                currency: row::text(r, "currency")?,
-                amount_micros: amount,
-                invoice_at: row::opt_int(r, "invoice_at")?.map(from_unix_millis),
-                age_days: 0,
-            });
-        }
-        Ok(outstanding)
+        first_month: &str,
+        last_month: &str,
+    ) -> Result<Vec<ports::BilledUsage>, Error> {
+        self.billed_usage_of(acting, first_month, last_month).await
+    }
+
+    async fn agreement_invoices(
+        &self,
+        acting: &Acting,
+        agreement_ids: &[String],
+    ) -> Result<Vec<ports::AgreementInvoice>, Error> {
+        self.agreement_invoices_of(acting, agreement_ids).await
+    }
+
+    async fn billing_read_at(&self, acting: &Acting) -> Result<Option<OffsetDateTime>, Error> {
+        self.billing_read_at_of(acting).await
+    }
+
+    async fn announced_discrepancies(
+        &self,
+        acting: &Acting,
+    ) -> Result<HashMap<DiscrepancyKey, Announced>, Error> {
+        self.announced_of(acting).await
+    }
+
+    async fn announce_discrepancies(
+        &self,
+        acting: &Acting,
+        announce: &[ReconciledUsage],
+        resolved: &[DiscrepancyKey],
+    ) -> Result<(), Error> {
+        self.announce(acting, announce, resolved).await
     }
 
     async fn freshness(&self, acting: &Acting) -> Result<Option<OffsetDateTime>, Error> {
@@ -680,6 +684,279 @@ impl ports::Store for SqlStore {
             .filter(|ms| *ms > 0);
         Ok(newest.map(from_unix_millis))
     }
+
+    async fn partner_lines(
+        &self,
+        acting: &Acting,
+        start: Option<OffsetDateTime>,
+        end: Option<OffsetDateTime>,
+    ) -> Result<Vec<crate::domain::channel_partner::PartnerLine>, Error> {
+        self.select_partner_lines(acting, start, end).await
+    }
+
+    async fn selected_revenue_lines(
+        &self,
+        acting: &Acting,
+        start: Option<OffsetDateTime>,
+        end: Option<OffsetDateTime>,
+        selection: &Selection,
+        group_by: &[Grouping],
+    ) -> Result<Vec<RevenueLine>, Error> {
+        let (columns, group) = line_columns(group_by, "e.");
+        // The rows kept, payouts and the rows they settle aside.
+        let mut args = Args::default();
+        let scope = scope_of(&mut args, acting, "e");
+        let mut sql = format!(
+            "SELECT {columns}, CAST(SUM(e.amount_micros) AS BIGINT) AS amount FROM billing_events e \
+             WHERE {scope} AND e.delete_date IS NULL AND e.action <> 'DISBURSED'"
+        );
+        if let Some(start) = start {
+            sql.push_str(&format!(" AND e.at >= {}", args.int(to_unix_millis(start))));
+        }
+        if let Some(end) = end {
+            sql.push_str(&format!(" AND e.at < {}", args.int(to_unix_millis(end))));
+        }
+        sql.push_str(&selected(&mut args, acting, selection, "e"));
+        sql.push_str(&format!(" GROUP BY {group}"));
+        let mut lines = self
+            .fetch(args, sql)
+            .await?
+            .iter()
+            .map(revenue_line)
+            .collect::<Result<Vec<_>, _>>()?;
+        // The part of each payout that settles kept rows, at the payout's date.
+        let (paid, paid_group) = paid_columns(group_by);
+        let mut args = Args::default();
+        let scope = scope_of(&mut args, acting, "e");
+        let mut sql = format!(
+            "SELECT {paid}, CAST(-SUM(e.amount_micros) AS BIGINT) AS amount FROM billing_events e \
+             JOIN billing_events p ON p.integration_id = e.integration_id \
+             AND p.billing_event_id = e.disbursement_billing_event_id \
+             WHERE {scope} AND e.delete_date IS NULL AND e.action = 'DISBURSED' \
+             AND e.transaction_type <> 'DISBURSEMENT' AND p.delete_date IS NULL \
+             AND p.action = 'DISBURSED' AND p.transaction_type = 'DISBURSEMENT'"
+        );
+        if let Some(start) = start {
+            sql.push_str(&format!(" AND p.at >= {}", args.int(to_unix_millis(start))));
+        }
+        if let Some(end) = end {
+            sql.push_str(&format!(" AND p.at < {}", args.int(to_unix_millis(end))));
+        }
+        sql.push_str(&selected(&mut args, acting, selection, "e"));
+        sql.push_str(&format!(" GROUP BY {paid_group}"));
+        for r in &self.fetch(args, sql).await? {
+            lines.push(RevenueLine {
+                month: row::text(r, "month")?,
+                product_id: row::text(r, "product_id")?,
+                end_user_account_id: row::text(r, "end_user_account_id")?,
+                offer_id: row::opt_text(r, "offer_id")?.unwrap_or_default(),
+                currency: row::text(r, "currency")?,
+                action: BillingAction::Disbursed,
+                transaction_type: "DISBURSEMENT".to_owned(),
+                balance_impacting: false,
+                from_account_id: row::text(r, "from_account_id")?,
+                to_account_id: row::text(r, "to_account_id")?,
+                amount_micros: row::int(r, "amount")?,
+            });
+        }
+        Ok(lines)
+    }
+
+    async fn selected_settlements(
+        &self,
+        acting: &Acting,
+        selection: &Selection,
+    ) -> Result<Vec<Settlement>, Error> {
+        let mut args = Args::default();
+        let scope = scope_of(&mut args, acting, "e");
+        let mut sql = format!(
+            "SELECT e.disbursement_billing_event_id AS payout_id, e.invoice_id AS invoice_id, \
+             CAST(SUM(e.amount_micros) AS BIGINT) AS amount FROM billing_events e \
+             WHERE {scope} AND e.delete_date IS NULL AND e.action = 'DISBURSED' \
+             AND e.transaction_type <> 'DISBURSEMENT' AND e.disbursement_billing_event_id IS NOT NULL"
+        );
+        sql.push_str(&selected(&mut args, acting, selection, "e"));
+        sql.push_str(
+            " GROUP BY e.disbursement_billing_event_id, e.invoice_id \
+             ORDER BY e.disbursement_billing_event_id, e.invoice_id",
+        );
+        self.fetch(args, sql)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Settlement {
+                    payout_id: row::text(r, "payout_id")?,
+                    invoice_id: row::text(r, "invoice_id")?,
+                    amount_micros: row::int(r, "amount")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn outstanding(
+        &self,
+        acting: &Acting,
+        seller: &[String],
+        selection: &Selection,
+    ) -> Result<Vec<Outstanding>, Error> {
+        if seller.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = Args::default();
+        let scope = scope_of(&mut args, acting, "e");
+        let from = args.texts(seller.iter().map(String::as_str));
+        let to = args.texts(seller.iter().map(String::as_str));
+        let selected = selected(&mut args, acting, selection, "e");
+        let sql = format!(
+            "SELECT e.invoice_id AS invoice_id, e.currency AS currency, \
+             CAST(SUM(e.amount_micros) AS BIGINT) AS amount, MIN(e.invoice_at) AS invoice_at \
+             FROM billing_events e WHERE {scope} \
+             AND e.delete_date IS NULL AND e.balance_impacting = 1 \
+             AND e.action IN ('INVOICED', 'FORGIVEN') \
+             AND (e.from_account_id IN ({from}) OR e.to_account_id IN ({to})){selected} \
+             AND NOT EXISTS (SELECT 1 FROM billing_events d WHERE d.integration_id = e.integration_id \
+                 AND d.parent_billing_event_id = e.billing_event_id AND d.action = 'DISBURSED' \
+                 AND d.delete_date IS NULL) \
+             GROUP BY e.invoice_id, e.currency ORDER BY MIN(e.invoice_at), e.invoice_id"
+        );
+        let mut outstanding = Vec::new();
+        for r in &self.fetch(args, sql).await? {
+            let amount = row::int(r, "amount")?;
+            if amount == 0 {
+                continue;
+            }
+            outstanding.push(Outstanding {
+                invoice_id: row::text(r, "invoice_id")?,
+                currency: row::text(r, "currency")?,
+                amount_micros: amount,
+                invoice_at: row::opt_int(r, "invoice_at")?.map(from_unix_millis),
+                age_days: 0,
+            });
+        }
+        Ok(outstanding)
+    }
+
+    async fn billing_events(
+        &self,
+        acting: &Acting,
+        query: &EventQuery,
+        after: Option<&EventCursor>,
+        limit: i64,
+    ) -> Result<Vec<ListedEvent>, Error> {
+        let mut args = Args::default();
+        let mut sql = format!(
+            "SELECT * FROM billing_events WHERE {} AND delete_date IS NULL",
+            scope(&mut args, acting)
+        );
+        if let Some(start) = query.start {
+            sql.push_str(&format!(" AND at >= {}", args.int(to_unix_millis(start))));
+        }
+        if let Some(end) = query.end {
+            sql.push_str(&format!(" AND at < {}", args.int(to_unix_millis(end))));
+        }
+        if !query.actions.is_empty() {
+            let actions = args.texts(query.actions.iter().map(|a| a.as_str()));
+            sql.push_str(&format!(" AND action IN ({actions})"));
+        }
+        if !query.transaction_types.is_empty() {
+            let kinds = args.texts(query.transaction_types.iter().map(String::as_str));
+            sql.push_str(&format!(" AND transaction_type IN ({kinds})"));
+        }
+        if let Some(accounts) = &query.end_user_account_ids {
+            sql.push_str(&format!(
+                " AND {}",
+                within(&mut args, "end_user_account_id", accounts)
+            ));
+        }
+        if let Some(product) = &query.product_id {
+            sql.push_str(&format!(" AND product_id = {}", args.text(product.clone())));
+        }
+        if let Some(after) = after {
+            let at = args.int(after.at_millis);
+            let at_again = args.int(after.at_millis);
+            let id = args.text(after.billing_event_id.clone());
+            sql.push_str(&format!(
+                " AND (at < {at} OR (at = {at_again} AND billing_event_id < {id}))"
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY at DESC, billing_event_id DESC LIMIT {}",
+            limit.max(1)
+        ));
+        self.fetch(args, sql)
+            .await?
+            .iter()
+            .map(listed_event)
+            .collect()
+    }
+}
+
+/// The SELECT and GROUP BY lists of revenue lines: the columns every line needs (currency,
+/// action, type, balance impact, accounts) and those `group_by` names; the others are selected
+/// empty, so a report of few groups reads few lines. `prefix` qualifies the columns (`e.`).
+fn line_columns(group_by: &[Grouping], prefix: &str) -> (String, String) {
+    let optional = [
+        (Grouping::Month, format!("{prefix}month"), "month"),
+        (
+            Grouping::Product,
+            format!("{prefix}product_id"),
+            "product_id",
+        ),
+        (
+            Grouping::Customer,
+            format!("{prefix}end_user_account_id"),
+            "end_user_account_id",
+        ),
+        (Grouping::Offer, format!("{prefix}offer_id"), "offer_id"),
+    ];
+    let always: Vec<String> = [
+        "currency",
+        "action",
+        "transaction_type",
+        "balance_impacting",
+        "from_account_id",
+        "to_account_id",
+    ]
+    .iter()
+    .map(|c| format!("{prefix}{c}"))
+    .collect();
+    grouped(group_by, &optional, &always)
+}
+
+/// [`line_columns`] of the payout part of a filtered report: the payout's month, currency and
+/// accounts, the settled rows' product, buyer and offer.
+fn paid_columns(group_by: &[Grouping]) -> (String, String) {
+    let optional = [
+        (Grouping::Month, "p.month".to_owned(), "month"),
+        (Grouping::Product, "e.product_id".to_owned(), "product_id"),
+        (
+            Grouping::Customer,
+            "e.end_user_account_id".to_owned(),
+            "end_user_account_id",
+        ),
+        (Grouping::Offer, "e.offer_id".to_owned(), "offer_id"),
+    ];
+    let always = ["p.currency", "p.from_account_id", "p.to_account_id"].map(str::to_owned);
+    grouped(group_by, &optional, &always)
+}
+
+fn grouped(
+    group_by: &[Grouping],
+    optional: &[(Grouping, String, &str)],
+    always: &[String],
+) -> (String, String) {
+    let mut select = Vec::new();
+    let mut group: Vec<String> = always.to_vec();
+    for (grouping, column, name) in optional {
+        if group_by.contains(grouping) {
+            select.push(format!("{column} AS {name}"));
+            group.push(column.clone());
+        } else {
+            select.push(format!("'' AS {name}"));
+        }
+    }
+    select.extend(always.iter().cloned());
+    (select.join(", "), group.join(", "))
 }
 
 fn revenue_line(r: &AnyRow) -> Result<RevenueLine, Error> {
@@ -697,5 +974,113 @@ fn revenue_line(r: &AnyRow) -> Result<RevenueLine, Error> {
         from_account_id: row::text(r, "from_account_id")?,
         to_account_id: row::text(r, "to_account_id")?,
         amount_micros: row::int(r, "amount")?,
+    })
+}
+
+/// `<alias>.organization_id = $n AND <alias>.integration_id = $m`.
+fn scope_of(args: &mut Args, acting: &Acting, alias: &str) -> String {
+    format!(
+        "{alias}.organization_id = {} AND {alias}.integration_id = {}",
+        args.text(acting.organization_id.as_str()),
+        args.text(acting.integration_id.as_str())
+    )
+}
+
+/// `column IN (values)`; no values match nothing.
+fn within(args: &mut Args, column: &str, values: &[String]) -> String {
+    if values.is_empty() {
+        "1 = 0".to_owned()
+    } else {
+        format!(
+            "{column} IN ({})",
+            args.texts(values.iter().map(String::as_str))
+        )
+    }
+}
+
+/// The conditions of `selection` on the rows of `alias`, each as ` AND ...`. A reseller's
+/// rows are those of its agreements and those of every transaction (`transaction_reference_id`)
+/// with a row from or to its account: one scan of the table for the transactions (hashed), not
+/// one query per row.
+fn selected(args: &mut Args, acting: &Acting, selection: &Selection, alias: &str) -> String {
+    let mut sql = String::new();
+    for (column, values) in &selection.columns {
+        let condition = within(args, &format!("{alias}.{}", column.name()), values);
+        sql.push_str(&format!(" AND {condition}"));
+    }
+    if let Some(resellers) = &selection.resellers {
+        // Always an OR (the agreements, `1 = 0` for none, first): PostgreSQL then keeps the
+        // transactions' subquery as one hashed subplan instead of pulling it up into a join
+        // whose plan, on a table without statistics yet, rescans the table for every row.
+        let mut any = vec![within(
+            args,
+            &format!("{alias}.agreement_id"),
+            &resellers.agreement_ids,
+        )];
+        if !resellers.account_ids.is_empty() {
+            let scope = scope_of(args, acting, "r");
+            let from = args.texts(resellers.account_ids.iter().map(String::as_str));
+            let to = args.texts(resellers.account_ids.iter().map(String::as_str));
+            any.push(format!(
+                "({alias}.transaction_reference_id <> '' AND {alias}.transaction_reference_id IN \
+                 (SELECT r.transaction_reference_id FROM billing_events r WHERE {scope} \
+                 AND r.delete_date IS NULL AND (r.from_account_id IN ({from}) OR r.to_account_id IN ({to}))))"
+            ));
+        }
+        sql.push_str(&format!(" AND ({})", any.join(" OR ")));
+    }
+    sql
+}
+
+/// A stored billing event, with when it counts.
+fn listed_event(r: &AnyRow) -> Result<ListedEvent, Error> {
+    let action = row::text(r, "action")?;
+    let day = |column: &str| -> Result<Option<time::Date>, Error> {
+        row::opt_text(r, column)?
+            .map(|raw| {
+                time::Date::parse(
+                    &raw,
+                    time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .map_err(|e| Error::Internal(format!("stored {column} {raw:?}: {e}")))
+            })
+            .transpose()
+    };
+    let update_date = row::int(r, "update_date")?;
+    Ok(ListedEvent {
+        at: from_unix_millis(row::int(r, "at")?),
+        event: BillingEvent {
+            billing_event_id: row::text(r, "billing_event_id")?,
+            history: History {
+                valid_from: from_unix_millis(row::int(r, "valid_from")?),
+                insert_date: None,
+                update_date: (update_date > 0).then(|| from_unix_millis(update_date)),
+                delete_date: row::opt_int(r, "delete_date")?.map(from_unix_millis),
+            },
+            action: BillingAction::parse(&action)
+                .ok_or_else(|| Error::Internal(format!("stored billing action {action}")))?,
+            transaction_type: row::text(r, "transaction_type")?,
+            amount_micros: row::int(r, "amount_micros")?,
+            currency: row::text(r, "currency")?,
+            balance_impacting: row::int(r, "balance_impacting")? != 0,
+            from_account_id: row::text(r, "from_account_id")?,
+            to_account_id: row::text(r, "to_account_id")?,
+            end_user_account_id: row::text(r, "end_user_account_id")?,
+            product_id: row::text(r, "product_id")?,
+            invoice_id: row::text(r, "invoice_id")?,
+            invoice_date: row::opt_int(r, "invoice_at")?.map(from_unix_millis),
+            payment_due_date: row::opt_int(r, "payment_due_at")?.map(from_unix_millis),
+            usage_period_start: day("usage_start")?,
+            usage_period_end: day("usage_end")?,
+            parent_billing_event_id: row::opt_text(r, "parent_billing_event_id")?,
+            disbursement_billing_event_id: row::opt_text(r, "disbursement_billing_event_id")?,
+            transaction_reference_id: row::text(r, "transaction_reference_id")?,
+            bank_trace_id: row::text(r, "bank_trace_id")?,
+            broker_id: row::text(r, "broker_id")?,
+            agreement_id: row::opt_text(r, "agreement_id")?,
+            offer_id: row::opt_text(r, "offer_id")?,
+            usage_quantity_micros: row::opt_int(r, "usage_quantity_micros")?,
+            usage_dimension: row::opt_text(r, "usage_dimension")?,
+        },
     })
 }

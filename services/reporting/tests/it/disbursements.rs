@@ -4,46 +4,24 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use souk_proto::events::event::Payload;
 use souk_proto::reporting as pb;
 
-use super::harness::{Harness, authed, both};
+use super::harness::{Harness, SELLER, both, totals};
 
-const SELLER: &str = "111122223333";
-
+/// The disbursement report, read with the READ key.
 async fn report(h: &Harness) -> pb::GetDisbursementReportResponse {
-    h.client()
-        .get_disbursement_report(authed(
-            &h.reader,
-            pb::GetDisbursementReportRequest {
-                integration_id: h.emu.integration_id.to_string(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("report")
-        .into_inner()
+    h.disbursements(None).await.expect("report")
 }
 
 /// The `report.disbursement_received` events in the outbox: currency, amount, events settled.
 async fn received(h: &Harness) -> Vec<(String, i64, i32)> {
-    use prost::Message;
-    use souk_proto::events::Event;
-    use souk_proto::events::event::Payload;
-    let store =
-        h.db.store(souk_reporting::STORE_NAME)
-            .await
-            .expect("store opens");
-    let rows: Vec<Vec<u8>> = sqlx::query_scalar(
-        "SELECT payload FROM outbox WHERE event_type = 'report.disbursement_received' ORDER BY seq",
-    )
-    .fetch_all(store.pool())
-    .await
-    .expect("outbox");
-    rows.iter()
-        .map(|bytes| {
-            let event = Event::decode(bytes.as_slice()).expect("an event");
-            let Some(Payload::DisbursementReceived(d)) = event.payload else {
-                panic!("not a disbursement: {event:?}");
+    h.outbox("report.disbursement_received")
+        .await
+        .into_iter()
+        .map(|payload| {
+            let Payload::DisbursementReceived(d) = payload else {
+                panic!("not a disbursement: {payload:?}");
             };
             let amount = d.amount.expect("amount");
             (
@@ -72,15 +50,9 @@ both!(
     |h| {
         let usd = h.sell("USD", "100.00", 3).await;
         let eur = h.sell("EUR", "80.50", 2).await;
-        let paid = h
-            .emu
-            .control("POST", "/_souk/feeds/disbursements", Value::Null)
-            .await;
+        let paid = h.disburse().await;
         let later = h.sell("USD", "12.34", 1).await;
-        h.emu
-            .control("POST", "/_souk/feeds/generate", Value::Null)
-            .await;
-        h.ingest(&h.key, false).await.expect("ingest");
+        h.generate_and_ingest().await;
 
         let got = report(&h).await;
         let by_currency: BTreeMap<String, &pb::Disbursement> = got
@@ -115,13 +87,9 @@ both!(
         assert_eq!(vec![open.invoice_id.clone()], invoices_of(&h, &later).await);
         assert_eq!(open.currency_code, "USD");
         assert_eq!(open.age_days, 0);
-        let events = h
-            .emu
-            .control("GET", "/_souk/feeds/billing-events", Value::Null)
-            .await;
-        let pending: i64 = events["billing_events"]
-            .as_array()
-            .expect("billing events")
+        let pending: i64 = h
+            .billing_events()
+            .await
             .iter()
             .filter(|e| e["balance_impacting"].as_bool() == Some(true))
             .filter(|e| e["currency"] == "USD")
@@ -130,16 +98,7 @@ both!(
             .sum();
         assert_eq!(open.amount_micros, pending);
         assert!(pending > 0 && pending < 12_340_000, "{pending}");
-        let totals: BTreeMap<String, (i64, i64)> = got
-            .totals
-            .iter()
-            .map(|t| {
-                (
-                    t.currency_code.clone(),
-                    (t.disbursed_micros, t.outstanding_micros),
-                )
-            })
-            .collect();
+        let totals = totals(&got);
         assert_eq!(totals["USD"], (made["USD"], pending));
         assert_eq!(totals["EUR"], (made["EUR"], 0));
 
@@ -155,13 +114,7 @@ both!(
         assert_eq!(received(&h).await.len(), 2);
 
         // Ten days later the same invoice is ten days old.
-        h.emu
-            .control(
-                "POST",
-                "/_souk/clock/advance",
-                serde_json::json!({"hours": 240}),
-            )
-            .await;
+        h.advance(serde_json::json!({"hours": 240})).await;
         assert_eq!(report(&h).await.outstanding[0].age_days, 10);
     }
 );

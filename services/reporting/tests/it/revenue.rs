@@ -9,64 +9,14 @@ use souk_proto::reporting as pb;
 use tonic::Code;
 
 use super::harness::{
-    BUYER, Harness, PRODUCT, PRODUCT_CODE, authed, both, expect_code, violations,
+    self, BUYER, Disbursed, Harness, PRODUCT, PRODUCT_CODE, authed, both, epoch_seconds,
+    expect_code, figures, violations,
 };
 
-/// The emulator's seller account (the role's).
-const SELLER: &str = "111122223333";
-
 /// Per currency: gross, listing fee, refunds, net, disbursed, as the seller guide derives them
-/// from the emulator's billing events (accounts as AWS account ids there).
-fn expected(events: &Value) -> BTreeMap<String, [i64; 5]> {
-    let mut sums: BTreeMap<String, [i64; 5]> = BTreeMap::new();
-    for e in events["billing_events"].as_array().expect("billing events") {
-        let (from, to) = (e["from_account"].as_str(), e["to_account"].as_str());
-        if from != Some(SELLER) && to != Some(SELLER) {
-            continue;
-        }
-        let amount = e["amount_micros"].as_i64().expect("amount");
-        let action = e["action"].as_str().unwrap_or_default();
-        let kind = e["transaction_type"].as_str().unwrap_or_default();
-        let row = sums
-            .entry(e["currency"].as_str().unwrap_or_default().to_owned())
-            .or_default();
-        match (action, kind) {
-            ("INVOICED", "SELLER_REV_SHARE") if to == Some(SELLER) => row[0] += amount,
-            ("INVOICED", "AWS_REV_SHARE") => row[1] -= amount,
-            ("INVOICED", "SELLER_REV_SHARE_REFUND") => row[2] -= amount,
-            ("DISBURSED", "DISBURSEMENT") if to == Some(SELLER) => row[4] += amount,
-            _ => {}
-        }
-        if e["balance_impacting"].as_bool() == Some(true) && action != "DISBURSED" {
-            row[3] += amount;
-        }
-    }
-    sums
-}
-
-fn reported(rows: &[pb::RevenueRow]) -> BTreeMap<String, [i64; 5]> {
-    rows.iter()
-        .map(|r| {
-            (
-                r.currency_code.clone(),
-                [
-                    r.gross_amount_micros,
-                    r.listing_fee_micros,
-                    r.refund_amount_micros,
-                    r.net_amount_micros,
-                    r.disbursed_amount_micros,
-                ],
-            )
-        })
-        .collect()
-}
-
+/// from the emulator's billing events, payouts counted whole.
 async fn ledger(h: &Harness) -> BTreeMap<String, [i64; 5]> {
-    expected(
-        &h.emu
-            .control("GET", "/_souk/feeds/billing-events", Value::Null)
-            .await,
-    )
+    harness::ledger(&h.billing_events().await, |_| true, Disbursed::Payouts)
 }
 
 /// The sum of the emulator's invoices per currency.
@@ -100,14 +50,8 @@ both!(
                 json!({"invoice_id": usd_invoice, "amount": "25.00"}),
             )
             .await;
-        h.emu
-            .control("POST", "/_souk/feeds/disbursements", Value::Null)
-            .await;
-        h.emu
-            .control("POST", "/_souk/feeds/generate", Value::Null)
-            .await;
-
-        let first = h.ingest(&h.key, false).await.expect("ingest");
+        h.disburse().await;
+        let first = h.generate_and_ingest().await;
         assert!(first.files >= 10, "{first:?}");
         assert!(first.rows > 0, "{first:?}");
         assert!(first.bytes > 0, "{first:?}");
@@ -116,7 +60,7 @@ both!(
         let want = ledger(&h).await;
         assert_eq!(want.len(), 2, "two currencies: {want:?}");
         let rows = h.revenue(&h.reader, &[]).await.expect("report");
-        assert_eq!(reported(&rows), want);
+        assert_eq!(figures(&rows), want);
         // Gross is what was invoiced; 300.00 USD less a 25.00 refund; 161.00 EUR.
         let invoiced = invoiced(&h).await;
         for (currency, figures) in &want {
@@ -157,22 +101,20 @@ both!(
         assert_eq!(resync.files, first.files, "{resync:?}");
         assert_eq!(resync.rows, 0, "the same rows change nothing: {resync:?}");
         assert_eq!(
-            reported(&h.revenue(&h.reader, &[]).await.expect("report")),
+            figures(&h.revenue(&h.reader, &[]).await.expect("report")),
             want
         );
 
         // More sales; the emulator regenerates its files with more rows.
         h.sell("USD", "12.34", 1).await;
-        h.emu
-            .control("POST", "/_souk/feeds/generate", Value::Null)
-            .await;
+        h.generate().await;
         let more = h.ingest(&h.key, false).await.expect("ingest more");
         assert!(more.files >= 1, "{more:?}");
         assert!(more.rows >= 2, "the sale and its fee at least: {more:?}");
         let want = ledger(&h).await;
         assert_eq!(want["USD"][0], 312_340_000);
         assert_eq!(
-            reported(&h.revenue(&h.reader, &[]).await.expect("report")),
+            figures(&h.revenue(&h.reader, &[]).await.expect("report")),
             want
         );
     }
@@ -180,10 +122,7 @@ both!(
 
 both!(rows_are_grouped_by_month_product_and_customer, |h| {
     h.sell("USD", "100.00", 1).await;
-    h.emu
-        .control("POST", "/_souk/feeds/generate", Value::Null)
-        .await;
-    h.ingest(&h.key, false).await.expect("ingest");
+    h.generate_and_ingest().await;
     let rows = h
         .revenue(
             &h.reader,
@@ -215,17 +154,8 @@ both!(
     a_malformed_row_is_parked_and_the_rest_of_its_file_read,
     |h| {
         h.sell("USD", "100.00", 1).await;
-        h.emu
-            .control("POST", "/_souk/feeds/generate", Value::Null)
-            .await;
-        let key = h
-            .emu
-            .keys
-            .iter()
-            .find(|k| k.starts_with("billing_event_"))
-            .expect("a billing_event file")
-            .clone();
-        let path = h.emu.file(&key);
+        h.generate().await;
+        let (key, path) = h.billing_event_file();
         let text = std::fs::read_to_string(&path).expect("the file");
         let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
         assert!(lines.len() >= 3, "header and two rows: {text}");
@@ -252,9 +182,7 @@ both!(
     bad_requests_are_invalid_and_other_organisations_see_nothing,
     |h| {
         h.sell("USD", "100.00", 1).await;
-        h.emu
-            .control("POST", "/_souk/feeds/generate", Value::Null)
-            .await;
+        h.generate().await;
         let bad = h
             .client()
             .ingest_data_feeds(authed(
@@ -273,29 +201,22 @@ both!(
             )]
         );
         let bad = h
-            .client()
-            .get_revenue_report(authed(
+            .revenue_report(
                 &h.reader,
                 pb::GetRevenueReportRequest {
-                    integration_id: h.emu.integration_id.to_string(),
                     group_by: vec![
                         0,
                         pb::RevenueGrouping::Month as i32,
                         pb::RevenueGrouping::Month as i32,
                     ],
-                    start_time: Some(prost_types::Timestamp {
-                        seconds: 100,
-                        nanos: 0,
-                    }),
-                    end_time: Some(prost_types::Timestamp {
-                        seconds: 50,
-                        nanos: 0,
-                    }),
+                    start_time: Some(epoch_seconds(100)),
+                    end_time: Some(epoch_seconds(50)),
+                    ..h.revenue_request()
                 },
-            ))
+            )
             .await;
         assert_eq!(
-            violations(bad.map(|r| r.into_inner())),
+            violations(bad),
             vec![
                 ("end_time".to_owned(), "must be after start_time".to_owned()),
                 (
@@ -318,14 +239,12 @@ both!(
 
 both!(scheduled_passes_read_every_integration_with_a_bucket, |h| {
     h.sell("EUR", "40.00", 1).await;
-    h.emu
-        .control("POST", "/_souk/feeds/generate", Value::Null)
-        .await;
+    h.generate().await;
     let pass = h.app.ingest_all().await.expect("a pass");
     assert_eq!((pass.integrations, pass.failed), (1, 0), "{pass:?}");
     assert!(pass.rows > 0, "{pass:?}");
     let rows = h.revenue(&h.reader, &[]).await.expect("report");
-    assert_eq!(reported(&rows), ledger(&h).await);
+    assert_eq!(figures(&rows), ledger(&h).await);
     let again = h.app.ingest_all().await.expect("another pass");
     assert_eq!((again.integrations, again.rows), (1, 0), "{again:?}");
 });
