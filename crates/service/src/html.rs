@@ -39,6 +39,18 @@ pub fn protect(headers: &mut HeaderMap) {
     );
 }
 
+/// A whole HTML document: `title` (plain text, escaped here), the inline `style` sheet and the
+/// `body` (HTML, already escaped) in a `<main>`; not indexed by search engines.
+pub fn document(title: &str, style: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"robots\" content=\"noindex\"><title>{}</title><style>{style}</style>\
+         </head><body><main>{body}</main></body></html>",
+        escape(title)
+    )
+}
+
 /// Text made safe for HTML content and quoted attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -301,13 +301,7 @@ button{margin-top:1.5rem;padding:.6rem 1.2rem;border:0;border-radius:4px;backgro
 color:#fff;font:inherit;cursor:pointer}.muted{color:#5b6475;font-size:.9rem}";
 
 fn layout(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"robots\" content=\"noindex\"><title>{}</title><style>{STYLE}</style>\
-         </head><body><main>{body}</main></body></html>",
-        escape(title)
-    )
+    souk_service::html::document(title, STYLE, body)
 }
 
 #[cfg(test)]

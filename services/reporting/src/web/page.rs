@@ -177,13 +177,7 @@ font-variant-numeric:tabular-nums}svg.chart{width:100%;height:auto;display:block
 svg .grid{stroke:#e5e7eb}svg .zero{stroke:#6b7280}svg text{font-size:11px;fill:#374151}";
 
 fn layout(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"robots\" content=\"noindex\"><title>{}</title><style>{STYLE}</style>\
-         </head><body><main>{body}</main></body></html>",
-        escape(title)
-    )
+    souk_service::html::document(title, STYLE, body)
 }
 
 /// `micros` of a currency as an exact decimal with two to six decimals (as the CLI prints
