@@ -398,6 +398,18 @@ async fn installments_are_checked_against_their_invoices(sandbox: &Dev, integrat
         (day(200).as_str(), "not_yet_due", 800_000_000, 0),
         "{report}"
     );
+    // Revenue over every kind sold here (hourly usage, the contract's installment), to the
+    // micro of the emulator's billing events.
+    let events = control(emulator, "GET", "/_souk/feeds/billing-events", Value::Null).await;
+    let revenue = sandbox
+        .cli(&["report", "revenue", "--integration", integration])
+        .await;
+    assert_eq!(
+        crate::reporting::reported_figures(&revenue),
+        crate::reporting::derived(&events),
+        "[gross, listing fee, refunds, net, disbursed, tax] per currency: reported (left) against the billing events (right)"
+    );
+
     // Without --all only what needs attention is listed: nothing here.
     let plain = sandbox
         .cli(&[

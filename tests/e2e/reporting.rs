@@ -41,7 +41,7 @@ pub(crate) const FAST: [(&str, &str); 4] = [
 const CSV_HEADER: &str = "period,product_code,product_id,customer_aws_account_id,offer_id,currency_code,gross,listing_fee,refunds,net,disbursed,tax";
 
 /// A revenue row's amounts in micros: gross, listing fee, refunds, net, disbursed, tax.
-type Figures = [i64; 6];
+pub(crate) type Figures = [i64; 6];
 
 /// A 12-month contract of `seats` seats at `price_micros` each in `currency`, for the buyer.
 async fn contract(
@@ -229,7 +229,7 @@ pub(crate) async fn sell_and_settle(
 /// refunds = minus INVOICED SELLER_REV_SHARE_REFUND; net = balance-impacting INVOICED and
 /// FORGIVEN rows; disbursed = DISBURSED DISBURSEMENT to the seller; tax = INVOICED
 /// SELLER_TAX_SHARE to the seller.
-fn derived(events: &Value) -> BTreeMap<String, Figures> {
+pub(crate) fn derived(events: &Value) -> BTreeMap<String, Figures> {
     let events = events["billing_events"]
         .as_array()
         .unwrap_or_else(|| panic!("{events}"));
@@ -274,6 +274,30 @@ async fn report_json(
     souk_ok(&args, grpc, key).await.json().unwrap()
 }
 
+/// The figures of `souk report revenue -o json` (one row per currency) by currency.
+pub(crate) fn reported_figures(report: &Value) -> BTreeMap<String, Figures> {
+    let rows = report["rows"].as_array().unwrap();
+    let reported: BTreeMap<String, Figures> = rows
+        .iter()
+        .map(|row| {
+            let micros = |field: &str| row[field].as_i64().unwrap_or_else(|| panic!("{row}"));
+            (
+                row["currency_code"].as_str().unwrap().to_owned(),
+                [
+                    micros("gross_amount_micros"),
+                    micros("listing_fee_micros"),
+                    micros("refund_amount_micros"),
+                    micros("net_amount_micros"),
+                    micros("disbursed_amount_micros"),
+                    micros("tax_amount_micros"),
+                ],
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), reported.len(), "one row per currency: {report}");
+    reported
+}
+
 /// `micros` as the CLI prints an amount: two to six decimals (docs/reporting.md).
 pub(crate) use souk_core::money::decimal;
 
@@ -306,25 +330,7 @@ async fn revenue_from_the_data_feeds_in_standalone_mode() {
     assert_eq!(again["unchanged_files"], read["files"], "{again}");
 
     let report = souk_report("revenue", &[]).await;
-    let rows = report["rows"].as_array().unwrap();
-    let reported: BTreeMap<String, Figures> = rows
-        .iter()
-        .map(|row| {
-            let micros = |field: &str| row[field].as_i64().unwrap_or_else(|| panic!("{row}"));
-            (
-                row["currency_code"].as_str().unwrap().to_owned(),
-                [
-                    micros("gross_amount_micros"),
-                    micros("listing_fee_micros"),
-                    micros("refund_amount_micros"),
-                    micros("net_amount_micros"),
-                    micros("disbursed_amount_micros"),
-                    micros("tax_amount_micros"),
-                ],
-            )
-        })
-        .collect();
-    assert_eq!(rows.len(), reported.len(), "one row per currency: {report}");
+    let reported = reported_figures(&report);
     assert_eq!(
         reported, expected,
         "[gross, listing fee, refunds, net, disbursed, tax] per currency: reported (left) against the billing events (right)"

@@ -1204,7 +1204,7 @@ pub enum ReportCommand {
         #[command(flatten)]
         filter: ReportFilterArgs,
         #[command(flatten)]
-        client: ClientArgs,
+        client: ClientArgs<RevenueFormat>,
     },
     /// The billing events of an integration's `billing_event` feed, newest invoice first.
     ///
@@ -1239,10 +1239,12 @@ impl ReportCommand {
     /// The `--output` format errors are printed in (`csv` prints them as text on stderr).
     pub fn output(&self) -> OutputFormat {
         match self {
-            Self::Ingest { client, .. }
-            | Self::Disbursements { client, .. }
-            | Self::Page(ReportPageArgs { client, .. }) => client.output,
-            Self::Revenue { client, .. } => client.output.into(),
+            Self::Ingest { client, .. } | Self::Page(ReportPageArgs { client, .. }) => {
+                client.output
+            }
+            Self::Revenue { client, .. } | Self::Disbursements { client, .. } => {
+                client.output.into()
+            }
             Self::BillingEvents(BillingEventsArgs { client, .. })
             | Self::Partners(PartnersArgs { client, .. })
             | Self::Contracts(ContractsArgs { client, .. })

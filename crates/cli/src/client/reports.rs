@@ -82,11 +82,12 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
             )
             .await?;
             match client.output {
-                OutputFormat::Table => print!("{}", disbursement_tables(&report)),
-                OutputFormat::Json => println!(
+                RevenueFormat::Table => print!("{}", disbursement_tables(&report)),
+                RevenueFormat::Json => println!(
                     "{}",
                     serde_json::to_string_pretty(&disbursement_json(&report)).unwrap_or_default()
                 ),
+                RevenueFormat::Csv => print!("{}", disbursement_csv(&report)),
             }
             Ok(())
         }
@@ -211,6 +212,47 @@ fn disbursement_tables(report: &GetDisbursementReportResponse) -> String {
         ]);
     }
     format!("{}\n{}\n{}", paid.render(), open.render(), totals.render())
+}
+
+/// The payouts and the outstanding invoices as one CSV, a `kind` column telling them apart
+/// (`payout`: its billing event, paid time, bank trace and the invoices it settles, `;`
+/// between them; `outstanding`: its invoice, invoice time and age in days).
+fn disbursement_csv(report: &GetDisbursementReportResponse) -> String {
+    const HEADER: &[&str] = &[
+        "kind",
+        "id",
+        "time",
+        "currency_code",
+        "amount",
+        "bank_trace_id",
+        "invoice_ids",
+        "age_days",
+    ];
+    let payouts = report.disbursements.iter().map(|d| {
+        vec![
+            "payout".to_owned(),
+            d.billing_event_id.clone(),
+            time(d.paid_time.as_ref()),
+            d.currency_code.clone(),
+            amount(d.amount_micros),
+            d.bank_trace_id.clone(),
+            d.invoice_ids.join(";"),
+            String::new(),
+        ]
+    });
+    let outstanding = report.outstanding.iter().map(|o| {
+        vec![
+            "outstanding".to_owned(),
+            o.invoice_id.clone(),
+            time(o.invoice_time.as_ref()),
+            o.currency_code.clone(),
+            amount(o.amount_micros),
+            String::new(),
+            String::new(),
+            o.age_days.to_string(),
+        ]
+    });
+    csv(HEADER, payouts.chain(outstanding))
 }
 
 /// `micros` of a currency as an exact decimal with two to six decimals.
@@ -635,5 +677,11 @@ mod disbursement_tests {
         let json = disbursement_json(&report);
         assert_eq!(json["totals"][0]["outstanding_micros"], 11_969_800);
         assert_eq!(json["disbursements"][0]["invoice_ids"][1], "inv-2");
+        assert_eq!(
+            disbursement_csv(&report),
+            "kind,id,time,currency_code,amount,bank_trace_id,invoice_ids,age_days\r\n\
+             payout,b1,2027-02-01T00:00:00Z,USD,291.00,souk-1,inv-1;inv-2,\r\n\
+             outstanding,inv-3,2027-02-01T00:00:00Z,USD,11.9698,,,10\r\n"
+        );
     }
 }
