@@ -12,3 +12,4 @@ mod harness;
 mod page;
 mod revenue;
 mod support;
+mod usage;
