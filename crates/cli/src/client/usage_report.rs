@@ -78,19 +78,24 @@ fn table(rows: &[UsagePeriod]) -> Table {
         "PENDING",
     ]);
     for row in rows {
-        table.row(vec![
-            day(row, false),
-            day(row, true),
-            row.customer_id.clone(),
-            row.product_code.clone(),
-            row.dimension.clone(),
-            row.recorded_quantity.to_string(),
-            row.shipped_quantity.to_string(),
-            row.rejected_quantity.to_string(),
-            row.pending_quantity.to_string(),
-        ]);
+        table.row(cells(row));
     }
     table
+}
+
+/// A row's cells, in the table's and the CSV's column order.
+fn cells(row: &UsagePeriod) -> Vec<String> {
+    vec![
+        day(row, false),
+        day(row, true),
+        row.customer_id.clone(),
+        row.product_code.clone(),
+        row.dimension.clone(),
+        row.recorded_quantity.to_string(),
+        row.shipped_quantity.to_string(),
+        row.rejected_quantity.to_string(),
+        row.pending_quantity.to_string(),
+    ]
 }
 
 fn rows_json(rows: &[UsagePeriod]) -> Vec<Value> {
@@ -124,20 +129,47 @@ fn rows_csv(rows: &[UsagePeriod]) -> String {
         "rejected_quantity",
         "pending_quantity",
     ];
-    csv(
-        HEADER,
-        rows.iter().map(|row| {
-            vec![
-                day(row, false),
-                day(row, true),
-                row.customer_id.clone(),
-                row.product_code.clone(),
-                row.dimension.clone(),
-                row.recorded_quantity.to_string(),
-                row.shipped_quantity.to_string(),
-                row.rejected_quantity.to_string(),
-                row.pending_quantity.to_string(),
-            ]
-        }),
-    )
+    csv(HEADER, rows.iter().map(cells))
+}
+
+#[cfg(test)]
+mod tests {
+    use souk_proto::common::{Date, DateRange};
+
+    use super::*;
+
+    #[test]
+    fn usage_prints_as_a_table_csv_and_json() {
+        let rows = [UsagePeriod {
+            period: Some(DateRange {
+                start_date: Some(Date {
+                    year: 2026,
+                    month: 12,
+                    day: 1,
+                }),
+                end_date: Some(Date {
+                    year: 2026,
+                    month: 12,
+                    day: 2,
+                }),
+            }),
+            customer_id: "cus_1".into(),
+            product_code: "souk-demo-saas".into(),
+            dimension: "users".into(),
+            recorded_quantity: 47,
+            shipped_quantity: 40,
+            rejected_quantity: 0,
+            pending_quantity: 7,
+        }];
+        assert_eq!(
+            rows_csv(&rows),
+            "from,to,customer_id,product_code,dimension,recorded_quantity,shipped_quantity,\
+             rejected_quantity,pending_quantity\r\n\
+             2026-12-01,2026-12-02,cus_1,souk-demo-saas,users,47,40,0,7\r\n"
+        );
+        let text = table(&rows).render();
+        assert!(text.contains("RECORDED"), "{text}");
+        assert!(text.contains("2026-12-01"), "{text}");
+        assert_eq!(rows_json(&rows)[0]["pending_quantity"], 7);
+    }
 }
