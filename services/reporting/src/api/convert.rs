@@ -3,6 +3,7 @@
 
 use souk_core::access::Caller;
 use souk_core::error::Violations;
+use souk_core::validate::aws_account_id;
 use souk_core::{PageRequest, PageScope};
 use souk_proto::reporting as pb;
 use souk_service::convert::{finish, id, instant};
@@ -67,11 +68,8 @@ pub(super) fn filter(v: &mut Violations, raw: Option<&pb::ReportFilter>) -> Filt
         for (i, value) in values.iter().enumerate() {
             if value.trim().is_empty() {
                 v.add(format!("filter.{field}[{i}]"), "must not be empty");
-            } else if account && !(value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())) {
-                v.add(
-                    format!("filter.{field}[{i}]"),
-                    "must be a 12-digit AWS account id",
-                );
+            } else if account && let Err(reason) = aws_account_id(value) {
+                v.add(format!("filter.{field}[{i}]"), reason);
             }
         }
         values.to_vec()
@@ -100,19 +98,35 @@ pub(super) const MAX_USAGE_DAYS: i64 = 366;
 /// Longest reconciliation (three years of months).
 pub(super) const MAX_RECONCILED_DAYS: i64 = 3 * 366;
 
-/// A required date range in `field`: its start and (exclusive) end, the end after the start.
+/// A required date range in `field`: its start and (exclusive) end, both required, the end
+/// after the start.
 pub(super) fn date_range(
     v: &mut Violations,
     field: &str,
     raw: Option<&souk_proto::common::DateRange>,
 ) -> (Option<time::Date>, Option<time::Date>) {
-    let Some(raw) = raw else {
-        v.add(field, "is required");
-        return (None, None);
-    };
+    match raw {
+        Some(raw) => date_bounds(v, field, raw, true),
+        None => {
+            v.add(field, "is required");
+            (None, None)
+        }
+    }
+}
+
+/// The days of the range `raw` in `field`, each required when `required` (else unset is
+/// `None`), valid dates, the end after the start.
+fn date_bounds(
+    v: &mut Violations,
+    field: &str,
+    raw: &souk_proto::common::DateRange,
+    required: bool,
+) -> (Option<time::Date>, Option<time::Date>) {
     let mut day = |name: &str, raw: Option<&souk_proto::common::Date>| {
         let Some(raw) = raw else {
-            v.add(format!("{field}.{name}"), "is required");
+            if required {
+                v.add(format!("{field}.{name}"), "is required");
+            }
             return None;
         };
         let day = date(raw);
@@ -146,25 +160,9 @@ pub(super) fn billing_event_filter(
 ) -> (EventFilter, Option<PageRequest>) {
     let mut filter = EventFilter::default();
     if let Some(period) = &req.period {
-        let mut day = |field: &str, raw: Option<&souk_proto::common::Date>| {
-            raw.and_then(|d| match date(d) {
-                Some(day) => Some(day.midnight().assume_utc()),
-                None => {
-                    v.add(format!("period.{field}"), "is not a valid date");
-                    None
-                }
-            })
-        };
-        filter.start = day("start_date", period.start_date.as_ref());
-        filter.end = day("end_date", period.end_date.as_ref());
-        if let (Some(start), Some(end)) = (filter.start, filter.end)
-            && end <= start
-        {
-            v.add(
-                "period.end_date",
-                "must be after period.start_date (the end is exclusive)",
-            );
-        }
+        let (start, end) = date_bounds(v, "period", period, false);
+        filter.start = start.map(|d| d.midnight().assume_utc());
+        filter.end = end.map(|d| d.midnight().assume_utc());
     }
     for (i, raw) in req.actions.iter().enumerate() {
         match pb::BillingAction::try_from(*raw) {
@@ -185,13 +183,9 @@ pub(super) fn billing_event_filter(
     filter.transaction_types.clone_from(&req.transaction_types);
     let customer = req.customer_aws_account_id.as_str();
     if !customer.is_empty() {
-        if customer.len() == 12 && customer.bytes().all(|b| b.is_ascii_digit()) {
-            filter.customer_aws_account_id = Some(customer.to_owned());
-        } else {
-            v.add(
-                "customer_aws_account_id",
-                "must be a 12-digit AWS account id",
-            );
+        match aws_account_id(customer) {
+            Ok(()) => filter.customer_aws_account_id = Some(customer.to_owned()),
+            Err(reason) => v.add("customer_aws_account_id", reason),
         }
     }
     if !req.product_id.is_empty() {

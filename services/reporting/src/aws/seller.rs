@@ -30,7 +30,9 @@ impl RoleSellerAccounts {
 /// The account of an IAM role ARN.
 pub fn role_account(role_arn: &str) -> Option<&str> {
     let account = role_arn.strip_prefix("arn:")?.split(':').nth(3)?;
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+    souk_core::validate::aws_account_id(account)
+        .is_ok()
+        .then_some(account)
 }
 
 #[async_trait]

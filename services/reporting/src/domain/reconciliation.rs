@@ -335,7 +335,7 @@ fn aws_name(customer: &MeteredCustomer, names: &Names) -> Option<String> {
 }
 
 fn is_account_id(value: &str) -> bool {
-    value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
+    souk_core::validate::aws_account_id(value).is_ok()
 }
 
 /// The reconciliation use cases: the metering records and the accepted offers' payment

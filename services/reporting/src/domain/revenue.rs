@@ -148,19 +148,24 @@ impl Reports {
         self.clock.now()
     }
 
-    /// The integration's seller account and what the `account` and `product` feeds say.
-    pub(super) async fn names(&self, acting: &Acting) -> Result<Names, Error> {
-        let Some(seller) = self
-            .sellers
+    /// The AWS account id of the integration's seller account (from its role); an integration
+    /// without a role, or of another organisation, is [`Error::FailedPrecondition`].
+    pub(super) async fn seller_account(&self, acting: &Acting) -> Result<String, Error> {
+        self.sellers
             .seller_account_id(acting)
             .await
             .map_err(bucket_error)?
-        else {
-            return Err(Error::FailedPrecondition(format!(
-                "integration {} has no AWS role, so its seller account is unknown",
-                acting.integration_id
-            )));
-        };
+            .ok_or_else(|| {
+                Error::FailedPrecondition(format!(
+                    "integration {} has no AWS role, so its seller account is unknown",
+                    acting.integration_id
+                ))
+            })
+    }
+
+    /// The integration's seller account and what the `account` and `product` feeds say.
+    pub(super) async fn names(&self, acting: &Acting) -> Result<Names, Error> {
+        let seller = self.seller_account(acting).await?;
         let accounts = self.store.current_rows(acting, Feed::Account).await?;
         let products = self.store.current_rows(acting, Feed::Product).await?;
         Ok(Names::new(&accounts, &products, &seller))

@@ -204,7 +204,7 @@ impl UsageReports {
                 organization_id: organization_id.clone(),
                 integration_id: integration_id.clone(),
             };
-            self.reports.names(&acting).await?;
+            self.reports.seller_account(&acting).await?;
         }
         let periods = periods(request.start, request.end, request.granularity);
         let query = MeteredQuery {
