@@ -139,12 +139,13 @@ async fn first_write_wins_per_customer_dimension_hour() {
     assert!(id.is_some());
     assert!(first.unprocessed_records().is_empty());
 
-    // Same quantity in the same hour: Success with the original id (idempotent retry).
+    // Same quantity in the same hour: Success with the original id (idempotent retry). A
+    // second later, not earlier: `ts` may be the hour's first second.
     let again = env
         .metering
         .batch_meter_usage()
         .product_code(PRODUCT)
-        .usage_records(record(BUYER, "users", 3, ts - 1))
+        .usage_records(record(BUYER, "users", 3, ts + 1))
         .send()
         .await;
     let again = again.map_err(|e| format!("{e:?}"));
