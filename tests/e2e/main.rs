@@ -8,6 +8,7 @@ mod common;
 mod deploy;
 mod dev;
 mod emulator;
+mod events_tail;
 mod fulfilment;
 mod hardening;
 mod journey;

@@ -74,6 +74,10 @@ pub enum Command {
     /// Revenue from the AWS Marketplace Seller Data Feeds, and reading those feeds now.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Your organisation's lifecycle events (integrations, subscriptions, offers…) as they
+    /// happen.
+    #[command(subcommand)]
+    Events(EventsCommand),
 }
 
 impl Command {
@@ -104,6 +108,7 @@ impl Command {
             Self::Usage(command) => command.client(),
             Self::Meter(command) => command.client(),
             Self::Offer(command) => command.client(),
+            Self::Events(command) => command.client(),
             Self::Report(command) => return command.output(),
             Self::Sandbox(command) => return command.emulator().output,
             Self::Dev(_) | Self::Serve(_) | Self::Emulator(_) | Self::Bootstrap { .. } => {
@@ -1018,6 +1023,45 @@ pub enum RecordStatusArg {
     Failed,
     /// Its quantity was carried into a later hour.
     Carried,
+}
+
+/// `souk events …`.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Print the events as they are committed, one line each (one JSON object per line with
+    /// `-o json`), until Ctrl-C or --count events. Starts with new events only unless
+    /// --from-start or --cursor says otherwise.
+    Tail(TailArgs),
+}
+
+impl EventsCommand {
+    /// The connection options.
+    pub fn client(&self) -> &ClientArgs {
+        match self {
+            Self::Tail(args) => &args.client,
+        }
+    }
+}
+
+/// `souk events tail`.
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// Only events whose type starts with this prefix, e.g. `subscription.` or
+    /// `offer.accepted` (repeatable).
+    #[arg(long = "type", value_name = "PREFIX")]
+    pub types: Vec<String>,
+    /// Start from the oldest event Souk holds instead of new events only.
+    #[arg(long, conflicts_with = "cursor")]
+    pub from_start: bool,
+    /// Resume after the event of this cursor (each event's `cursor` under `-o json`; the table
+    /// output prints the last one when it stops).
+    #[arg(long, value_name = "CURSOR")]
+    pub cursor: Option<String>,
+    /// Stop after N events.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 /// `souk offer …`.

@@ -75,6 +75,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Meter(command) => client::meters::run(command).await,
         Command::Offer(command) => client::offers::run(command).await,
         Command::Report(command) => client::reports::run(command).await,
+        Command::Events(command) => client::events::run(command).await,
     }
 }
 

@@ -38,6 +38,7 @@
 mod backoff;
 pub mod bus;
 pub mod consumer;
+pub mod cursor;
 pub mod dead_letter;
 pub mod envelope;
 mod error;

@@ -209,6 +209,47 @@ where
     Ok(last.unwrap_or(0))
 }
 
+/// Where the entry `event_id` is: its `seq` and organisation, or `None` when the outbox does not
+/// hold it (never did, or it was deleted).
+pub async fn locate<'c, E>(executor: E, event_id: &str) -> Result<Option<(i64, String)>>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let row = sqlx::query("SELECT seq, organization_id FROM outbox WHERE event_id = $1")
+        .bind(event_id)
+        .fetch_optional(executor)
+        .await
+        .map_err(map_sqlx_error)?;
+    row.map(|row| {
+        Ok((
+            row.try_get("seq").map_err(map_sqlx_error)?,
+            row.try_get("organization_id").map_err(map_sqlx_error)?,
+        ))
+    })
+    .transpose()
+}
+
+/// The `seq` and id of the newest entry of `organization_id`, or `None` when it has none.
+pub async fn last_entry<'c, E>(executor: E, organization_id: &str) -> Result<Option<(i64, String)>>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let row = sqlx::query(
+        "SELECT seq, event_id FROM outbox WHERE organization_id = $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(organization_id)
+    .fetch_optional(executor)
+    .await
+    .map_err(map_sqlx_error)?;
+    row.map(|row| {
+        Ok((
+            row.try_get("seq").map_err(map_sqlx_error)?,
+            row.try_get("event_id").map_err(map_sqlx_error)?,
+        ))
+    })
+    .transpose()
+}
+
 /// Deletes entries published before `before`; returns how many. Pending entries are kept.
 pub async fn delete_published_before<'c, E>(executor: E, before: OffsetDateTime) -> Result<u64>
 where

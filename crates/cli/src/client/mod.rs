@@ -4,6 +4,7 @@ pub mod billing_events;
 pub mod contracts;
 pub mod customers;
 pub mod entitlements;
+pub mod events;
 pub mod fulfilment;
 pub mod integration;
 pub mod keys;

@@ -289,13 +289,9 @@ pub async fn assemble(
         }
     }
     stores.extend(read_stores);
-    // WatchEvents streams the integration service's outbox (the only service with events so
-    // far); a caller sees only its own organisation's events and needs read access.
-    let watch = WatchEventsService::new(
-        integration_store.clone(),
-        org_of_reader,
-        WatchConfig::default(),
-    );
+    // WatchEvents merges the outboxes of every store this process opened; a caller sees only
+    // its own organisation's events and needs read access.
+    let watch = WatchEventsService::new(stores.clone(), org_of_reader, WatchConfig::default());
     services.push(ServiceParts::new(EventServiceServer::new(watch)));
 
     Ok(Assembly {

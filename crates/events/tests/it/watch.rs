@@ -1,5 +1,6 @@
 //! WatchEvents over a real gRPC server: resumes from a cursor without gaps or repeats, follows
-//! new commits, stays inside the caller's organisation, filters by type prefix.
+//! new commits, merges the outboxes of several services, stays inside the caller's
+//! organisation, filters by type prefix, and refuses cursors it cannot honour.
 
 use std::time::Duration;
 
@@ -33,13 +34,14 @@ struct Server {
     task: tokio::task::JoinHandle<()>,
 }
 
-async fn serve(store: Store) -> Server {
+async fn serve(stores: Vec<Store>) -> Server {
     let waker = OutboxWaker::new();
     let config = WatchConfig {
         poll_interval: Duration::from_secs(30),
         ..WatchConfig::default()
     };
-    let service = WatchEventsService::new(store, org_from_header, config).with_waker(waker.clone());
+    let service =
+        WatchEventsService::new(stores, org_from_header, config).with_waker(waker.clone());
     let streams = service.shutdown_token();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -124,7 +126,7 @@ both_backends!(
                 append(&store, &namespace, &cancel_pending("globex")).await;
             }
         }
-        let mut server = serve(store.clone()).await;
+        let mut server = serve(vec![store.clone()]).await;
 
         let mut stream = server.watch("acme", "0", &[]).await?;
         let mut seen = Vec::new();
@@ -188,7 +190,7 @@ both_backends!(
         offer.r#type = "offer.created".into();
         append(&store, &namespace, &cancel).await;
         append(&store, &namespace, &offer).await;
-        let mut server = serve(store.clone()).await;
+        let mut server = serve(vec![store.clone()]).await;
 
         let mut offers = server.watch("acme", "0", &["offer."]).await?;
         assert_eq!(id(&next(&mut offers).await), offer.id);
@@ -202,10 +204,14 @@ both_backends!(
         assert_eq!(id(&next(&mut both).await), offer.id);
         drop(both);
 
-        let err = server.watch("acme", "not-a-cursor", &[]).await.unwrap_err();
-        assert_eq!(err.code(), Code::OutOfRange);
-        let err = server.watch("acme", "-4", &[]).await.unwrap_err();
-        assert_eq!(err.code(), Code::OutOfRange);
+        for bad in ["not-a-cursor", "-4", "17"] {
+            let err = server.watch("acme", bad, &[]).await.unwrap_err();
+            assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
+            assert_eq!(
+                err.message(),
+                "invalid cursor: use the cursor of a previous response, \"0\" for the oldest event or \"\" for new events only"
+            );
+        }
         let err = server.watch("acme", "0", &["Offer*"]).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument);
         let mut request = Request::new(WatchEventsRequest::default());
@@ -213,6 +219,99 @@ both_backends!(
         let err = server.client.watch_events(request).await.unwrap_err();
         assert_eq!(err.code(), Code::Unauthenticated);
         server.stop().await;
+        anyhow::Ok(())
+    }
+);
+
+both_backends!(watch_merges_every_service_outbox, |db: TestDb| async move {
+    let integration = migrated(db.store("integration").await?).await;
+    let metering = migrated(db.store("metering").await?).await;
+    let namespace = Namespace::default();
+    let mut expected = Vec::new();
+    for i in 0..6 {
+        let store = if i % 3 == 0 { &integration } else { &metering };
+        let event = cancel_pending("acme");
+        append(store, &namespace, &event).await;
+        expected.push(event.id);
+        append(store, &namespace, &cancel_pending("globex")).await;
+        // Distinct instants, so that the merge order is the order of the appends.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut server = serve(vec![integration.clone(), metering.clone()]).await;
+
+    let mut stream = server.watch("acme", "0", &[]).await?;
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..4 {
+        let response = next(&mut stream).await;
+        seen.push(id(&response));
+        cursor = response.cursor;
+    }
+    drop(stream);
+    assert_eq!(seen, expected[..4]);
+    assert!(cursor.starts_with("c1."), "{cursor}");
+    assert!(!cursor.contains("acme"), "{cursor}");
+
+    // Resuming reads both outboxes from where the cursor left each.
+    let mut resumed = server.watch("acme", &cursor, &[]).await?;
+    let mut from_now = server.watch("acme", "", &[]).await?;
+    assert_eq!(id(&next(&mut resumed).await), expected[4]);
+    assert_eq!(id(&next(&mut resumed).await), expected[5]);
+    nothing_more(&mut from_now).await;
+    let event = cancel_pending("acme");
+    append(&integration, &namespace, &event).await;
+    server.waker.wake();
+    assert_eq!(id(&next(&mut resumed).await), event.id);
+    assert_eq!(id(&next(&mut from_now).await), event.id);
+    drop((resumed, from_now));
+    server.stop().await;
+    db.cleanup().await?;
+    anyhow::Ok(())
+});
+
+both_backends!(
+    watch_refuses_foreign_and_stale_cursors,
+    |db: TestDb| async move {
+        let integration = migrated(db.store("integration").await?).await;
+        let namespace = Namespace::default();
+        let acme = cancel_pending("acme");
+        append(&integration, &namespace, &acme).await;
+        append(&integration, &namespace, &cancel_pending("acme")).await;
+        let mut server = serve(vec![integration.clone()]).await;
+        let mut stream = server.watch("acme", "0", &[]).await?;
+        let cursor = next(&mut stream).await.cursor;
+        drop(stream);
+
+        // Another organisation's cursor, or one naming another organisation's event.
+        let err = server.watch("globex", &cursor, &[]).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert_eq!(
+            err.message(),
+            "invalid cursor: it was issued to another organisation"
+        );
+        let forged = souk_events::cursor::Cursor {
+            organization_id: "globex".into(),
+            positions: [("integration".to_owned(), acme.id.clone())].into(),
+        }
+        .encode();
+        let err = server.watch("globex", &forged, &[]).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+
+        // After a data reset the cursor's event is gone: refused, not a stream that never delivers.
+        sqlx::query("DELETE FROM outbox")
+            .execute(integration.pool())
+            .await?;
+        let err = server.watch("acme", &cursor, &[]).await.unwrap_err();
+        assert_eq!(err.code(), Code::OutOfRange);
+        assert_eq!(
+            err.message(),
+            format!(
+                "the cursor is past what Souk holds: the integration service has no event {} (its data was reset, or the cursor comes from another deployment); start again with \"0\" for the oldest event or \"\" for new events only",
+                acme.id
+            )
+        );
+        server.stop().await;
+        db.cleanup().await?;
         anyhow::Ok(())
     }
 );
