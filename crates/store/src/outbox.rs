@@ -220,13 +220,7 @@ where
         .fetch_optional(executor)
         .await
         .map_err(map_sqlx_error)?;
-    row.map(|row| {
-        Ok((
-            row.try_get("seq").map_err(map_sqlx_error)?,
-            row.try_get("organization_id").map_err(map_sqlx_error)?,
-        ))
-    })
-    .transpose()
+    row.map(|row| seq_and(&row, "organization_id")).transpose()
 }
 
 /// The `seq` and id of the newest entry of `organization_id`, or `None` when it has none.
@@ -241,13 +235,15 @@ where
     .fetch_optional(executor)
     .await
     .map_err(map_sqlx_error)?;
-    row.map(|row| {
-        Ok((
-            row.try_get("seq").map_err(map_sqlx_error)?,
-            row.try_get("event_id").map_err(map_sqlx_error)?,
-        ))
-    })
-    .transpose()
+    row.map(|row| seq_and(&row, "event_id")).transpose()
+}
+
+/// A row's `seq` and its text column `column`.
+fn seq_and(row: &AnyRow, column: &str) -> Result<(i64, String)> {
+    Ok((
+        row.try_get("seq").map_err(map_sqlx_error)?,
+        row.try_get(column).map_err(map_sqlx_error)?,
+    ))
 }
 
 /// Deletes entries published before `before`; returns how many. Pending entries are kept.
