@@ -3,6 +3,8 @@
 
 use std::io::{IsTerminal, Write};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 use souk_proto::events::event_service_client::EventServiceClient;
 use souk_proto::events::{Event, Subject, WatchEventsRequest, WatchEventsResponse, event};
@@ -113,7 +115,7 @@ pub fn event_line(response: &WatchEventsResponse) -> String {
     let when = time(event.occurred_at.as_ref());
     let subject: Vec<String> = subject_ids(event.subject.as_ref())
         .into_iter()
-        .map(|(key, id)| format!("{key}={id}"))
+        .map(|(key, _, id)| format!("{key}={id}"))
         .collect();
     let line = format!(
         "{when}  {kind:<TYPE_WIDTH$}  {integration}  {id}  {subject}",
@@ -133,20 +135,24 @@ fn or_dash(text: &str) -> &str {
     if text.is_empty() { "-" } else { text }
 }
 
-/// The subject's ids that are set, by short name (`customer`, `subscription`, …).
-fn subject_ids(subject: Option<&Subject>) -> Vec<(&'static str, &str)> {
+/// The subject's ids that are set: short name (table), field name (JSON), id.
+fn subject_ids(subject: Option<&Subject>) -> Vec<(&'static str, &'static str, &str)> {
     let Some(s) = subject else { return Vec::new() };
     [
-        ("customer", s.customer_id.as_str()),
-        ("subscription", s.subscription_id.as_str()),
-        ("agreement", s.agreement_id.as_str()),
-        ("offer", s.offer_id.as_str()),
-        ("product", s.product_code.as_str()),
-        ("license", s.license_arn.as_str()),
-        ("account", s.aws_account_id.as_str()),
+        ("customer", "customer_id", s.customer_id.as_str()),
+        (
+            "subscription",
+            "subscription_id",
+            s.subscription_id.as_str(),
+        ),
+        ("agreement", "agreement_id", s.agreement_id.as_str()),
+        ("offer", "offer_id", s.offer_id.as_str()),
+        ("product", "product_code", s.product_code.as_str()),
+        ("license", "license_arn", s.license_arn.as_str()),
+        ("account", "aws_account_id", s.aws_account_id.as_str()),
     ]
     .into_iter()
-    .filter(|(_, id)| !id.is_empty())
+    .filter(|(_, _, id)| !id.is_empty())
     .collect()
 }
 
@@ -156,25 +162,10 @@ fn subject_ids(subject: Option<&Subject>) -> Vec<(&'static str, &str)> {
 pub fn event_json(response: &WatchEventsResponse) -> Value {
     let none = Event::default();
     let event = response.event.as_ref().unwrap_or(&none);
-    let subject: Map<String, Value> = event
-        .subject
-        .as_ref()
-        .map(|s| {
-            [
-                ("customer_id", &s.customer_id),
-                ("subscription_id", &s.subscription_id),
-                ("agreement_id", &s.agreement_id),
-                ("offer_id", &s.offer_id),
-                ("product_code", &s.product_code),
-                ("license_arn", &s.license_arn),
-                ("aws_account_id", &s.aws_account_id),
-            ]
-            .into_iter()
-            .filter(|(_, id)| !id.is_empty())
-            .map(|(key, id)| (key.to_owned(), json!(id)))
-            .collect()
-        })
-        .unwrap_or_default();
+    let subject: Map<String, Value> = subject_ids(event.subject.as_ref())
+        .into_iter()
+        .map(|(_, field, id)| (field.to_owned(), json!(id)))
+        .collect();
     json!({
         "cursor": response.cursor,
         "id": event.id,
@@ -188,14 +179,14 @@ pub fn event_json(response: &WatchEventsResponse) -> Value {
 }
 
 /// The payload as an `Any`-like object: the type URL of its message and its protobuf bytes in
-/// base64 (`value` is `null` if the event cannot be re-encoded).
+/// base64 (`value` is `null` if the encoding cannot be read back).
 fn payload_json(event: &Event) -> Value {
     let Some(payload) = &event.payload else {
         return Value::Null;
     };
     json!({
         "type_url": format!("type.googleapis.com/souk.events.v1.{}", payload_message(payload)),
-        "value": payload_bytes(event).map(|bytes| base64(&bytes)),
+        "value": payload_bytes(payload).map(|bytes| STANDARD.encode(bytes)),
     })
 }
 
@@ -210,65 +201,15 @@ fn payload_message(payload: &event::Payload) -> String {
         .to_owned()
 }
 
-/// The payload's protobuf bytes. The CLI has no protobuf encoder of its own, so the event is
-/// encoded as the outbox stores it and the payload field (every `Event` field is length
-/// delimited; the payload fields are numbered from 10) is cut out of the encoding.
-fn payload_bytes(event: &Event) -> Option<Vec<u8>> {
-    let namespace = souk_events::Namespace::new("souk").ok()?;
-    let encoded = souk_events::outbox_record(&namespace, event).ok()?.payload;
-    let mut rest = encoded.as_slice();
-    while !rest.is_empty() {
-        let key = varint(&mut rest)?;
-        if key & 7 != 2 {
-            return None;
-        }
-        let len = usize::try_from(varint(&mut rest)?).ok()?;
-        if len > rest.len() {
-            return None;
-        }
-        let (value, tail) = rest.split_at(len);
-        if key >> 3 >= 10 {
-            return Some(value.to_vec());
-        }
-        rest = tail;
-    }
-    None
-}
-
-/// Reads one protobuf varint off the front of `bytes`.
-fn varint(bytes: &mut &[u8]) -> Option<u64> {
-    let mut value: u64 = 0;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = bytes.split_first()?;
-        *bytes = rest;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(value);
-        }
-    }
-    None
-}
-
-/// Standard base64 with padding.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+/// The payload message's own protobuf bytes: the oneof encodes as one field (key, length,
+/// message), whose key and length are skipped.
+fn payload_bytes(payload: &event::Payload) -> Option<Vec<u8>> {
+    let mut field = Vec::new();
+    payload.encode(&mut field);
+    let mut rest = field.as_slice();
+    prost::encoding::decode_key(&mut rest).ok()?;
+    let len = prost::encoding::decode_varint(&mut rest).ok()?;
+    (usize::try_from(len).ok()? == rest.len()).then(|| rest.to_vec())
 }
 
 #[cfg(test)]
@@ -404,19 +345,5 @@ mod tests {
         );
         // Field 1 (integration) holding field 1 (id) "int_1".
         assert_eq!(data["value"], "CgcKBWludF8x");
-    }
-
-    #[test]
-    fn base64_and_varints() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64(&[0xfb, 0xff]), "+/8=");
-        let mut bytes: &[u8] = &[0xac, 0x02, 0x07];
-        assert_eq!(varint(&mut bytes), Some(300));
-        assert_eq!(bytes, [0x07]);
-        assert_eq!(varint(&mut &[0x80][..]), None);
     }
 }
