@@ -104,19 +104,20 @@ impl<F: OrgResolver<WatchEventsRequest>> WatchEventsService<F> {
 
     /// Where each outbox's reading starts for `start`.
     async fn sources(&self, organization_id: &str, start: Start) -> Result<Vec<Source>, Status> {
+        let timeout = self.config.read_timeout;
         let mut sources = Vec::with_capacity(self.stores.len());
         for store in &self.stores {
             let service = store.service().to_owned();
             let position = match &start {
                 Start::Beginning => None,
                 Start::Now => {
-                    self.read(outbox::last_entry(store.pool(), organization_id))
-                        .await?
+                    timed_read(timeout, outbox::last_entry(store.pool(), organization_id)).await?
                 }
                 Start::After(cursor) => match cursor.positions.get(&service) {
                     None => None,
                     Some(event_id) => {
-                        let found = self.read(outbox::locate(store.pool(), event_id)).await?;
+                        let found =
+                            timed_read(timeout, outbox::locate(store.pool(), event_id)).await?;
                         match found {
                             Some((seq, owner)) if owner == organization_id => {
                                 Some((seq, event_id.clone()))
@@ -146,14 +147,6 @@ impl<F: OrgResolver<WatchEventsRequest>> WatchEventsService<F> {
             });
         }
         Ok(sources)
-    }
-
-    /// Runs one outbox read under the configured timeout.
-    async fn read<T>(
-        &self,
-        read: impl std::future::Future<Output = souk_store::Result<T>>,
-    ) -> Result<T, Status> {
-        timed_read(self.config.read_timeout, read).await
     }
 }
 
